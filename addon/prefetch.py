@@ -1,0 +1,9 @@
+"""mitmdump -s addon/prefetch.py: CDN-style predictive prefetching for any site.
+
+A thin shim: the code lives in the prefetch_lab package beside this file (mitmproxy puts this
+folder on sys.path). Hot reload re-runs only this file; restart after editing the package.
+"""
+
+from prefetch_lab.addon import PrefetchLab
+
+addons = [PrefetchLab()]

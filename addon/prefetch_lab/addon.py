@@ -1,0 +1,558 @@
+"""The mitmproxy addon: plays a prefetching CDN edge in front of any site.
+
+Wires the pure modules (rules, cache, injection, speculation rules, manifest, audit) to
+mitmproxy's options, hooks and commands. Per request:
+
+  request          synthetic /__edgio__/ files; strip edgio_* params; cache lookup;
+                   prefetch gate (serve from cache or refuse, never forward a prefetch miss)
+  responseheaders  edge headers on streamed responses (their body never reaches `response`)
+  response         inject into HTML, store in the edge cache, edge headers
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+from mitmproxy import command, ctx, exceptions, http
+
+from . import audit, cachepolicy, speculation
+from .cachestore import CacheEntry, CacheStore, cache_key, strip_edgio_params, vary_for
+from .edgefiles import EdgeFiles, is_edge_path
+from .htmlrewrite import is_html_document, rewrite_html
+from .rules import Features, RequestInfo, RuleSet, RulesError
+from .rulewatch import RuleSource
+
+logger = logging.getLogger(__name__)
+
+META = "prefetch_lab"
+MB = 1024 * 1024
+INJECT_MODES = ("both", "edgio", "speculation", "off")
+PLACEMENTS = ("body", "head")
+CHOICES = {
+    "prefetch_inject": INJECT_MODES,
+    "prefetch_inject_at": PLACEMENTS,
+    "prefetch_eagerness": speculation.EAGERNESS,
+}
+REFUSED_HEADER = "x-prefetch-lab-refused"
+# Client validators are answered by the edge itself; forwarding them on a miss would let the
+# origin answer 304 and the edge would never fill.
+CLIENT_VALIDATORS = ("if-none-match", "if-modified-since")
+# What a background fetch must not inherit from the request it copies.
+BACKGROUND_DROP = ("sec-purpose", "sec-speculation-tags", "purpose", "range", "if-range", *CLIENT_VALIDATORS)
+MARKS = {
+    "hit": ":package:",
+    "stale": ":hourglass:",
+    "prefetch-hit": ":zap:",
+    "prefetch-refused": ":no_entry:",
+    "injected": ":link:",
+    "stored": ":floppy_disk:",
+    "background": ":arrows_counterclockwise:",
+}
+
+
+@dataclass
+class FlowState:
+    """What the edge decided about one flow; kept in flow.metadata[META]."""
+
+    key: str = ""
+    features: Features = field(default_factory=Features)
+    prefetch: str | None = None  # "edgio" | "speculation" when the request is a prefetch
+    gated: bool = False  # a prefetch the edge answers only from cache
+    edgio_prefetch: bool = False  # the request carried edgio_prefetch (x-edg-p: 1)
+    background: str | None = None  # "revalidate" | "warm" for the edge's own fetches
+    served_by_edge: bool = False  # the response was made here, not by the origin
+    client_validators: dict[str, str] = field(default_factory=dict)
+    url: str = ""  # as the client asked for it, edgio_* params included
+
+
+def state_of(flow: http.HTTPFlow) -> FlowState | None:
+    return flow.metadata.get(META)
+
+
+def note(flow: http.HTTPFlow, mark: str, comment: str) -> None:
+    """Make a decision visible in mitmweb / mitmproxy's flow list (comments accumulate)."""
+    flow.marked = MARKS[mark]
+    flow.comment = "; ".join(filter(None, [flow.comment, f"prefetch-lab: {comment}"]))
+
+
+def make_headers(pairs) -> http.Headers:
+    return http.Headers([(name.encode(), value.encode()) for name, value in pairs])
+
+
+class PrefetchLab:
+    def __init__(self) -> None:
+        self.rules: RuleSet = RuleSet.empty()
+        self.rule_source: RuleSource | None = None
+        self.store = CacheStore(256 * MB)
+        self.edge_files = EdgeFiles()
+        self.audit_writer: audit.AuditWriter | None = None
+        self.force_ratio: float | None = None
+        self._watch_task: asyncio.Task | None = None
+        self._background: set[asyncio.Task] = set()
+
+    # ---- options -------------------------------------------------------------------------
+
+    def load(self, loader) -> None:
+        loader.add_option(
+            "prefetch_rules", str, RuleSource.DEFAULT,
+            "Rules files or directories (comma-separated; a directory loads its *.yaml). "
+            "'none' loads no rules: the edge cache then follows the origin's headers alone (RFC 9111).",
+        )
+        loader.add_option(
+            "prefetch_inject", str, "both",
+            "What HTML pages get: 'edgio' (the install.js script tag), 'speculation' (a "
+            "Speculation-Rules header, as Cloudflare Speed Brain), 'both', or 'off' (cache and "
+            "prefetch gate only: the control run).",
+            choices=INJECT_MODES,
+        )
+        loader.add_option(
+            "prefetch_inject_at", str, "body",
+            "Where the install.js tag goes: end of 'head', or end of 'body' (late, so prefetching "
+            "does not compete with the page's critical resources).",
+            choices=PLACEMENTS,
+        )
+        loader.add_option(
+            "prefetch_include_cache_misses", bool, False,
+            "Set data-include-cache-misses on the install.js tag: prefetches leave out "
+            "edgio_prefetch and so go to the origin on an edge miss.",
+        )
+        loader.add_option(
+            "prefetch_force_ratio", str, "",
+            "data-force-prefetch-ratio for the install.js tag: a number from 0 to 1, the share of "
+            "prefetches sent without edgio_prefetch (allowed to miss). Empty: not set.",
+        )
+        loader.add_option(
+            "prefetch_refusal_status", int, 412,
+            "Status of a refused prefetch (an edge cache miss): 412 as Edgio, 503 as Cloudflare "
+            "Speed Brain. Never sent with Retry-After.",
+        )
+        loader.add_option(
+            "prefetch_warm_on_refusal", bool, False,
+            "After refusing a prefetch, fetch the URL from the origin in the background and cache "
+            "it, like an edge that popular traffic keeps warm.",
+        )
+        loader.add_option(
+            "prefetch_eagerness", str, "conservative",
+            "Eagerness of the served speculation rules (Chromium: conservative = pointer down, "
+            "moderate/eager = hover, immediate = at load).",
+            choices=speculation.EAGERNESS,
+        )
+        loader.add_option(
+            "prefetch_cache_mb", int, 256,
+            "Edge cache budget in MiB (least recently used entries are evicted; an object over "
+            "1/8 of the budget is not cached). 0 disables the edge cache.",
+        )
+        loader.add_option(
+            "prefetch_audit_file", Optional[str], None,
+            "Write one JSON line per edge decision to this file ('+path' appends).",
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        opts = ctx.options
+        # mitmproxy shows `choices` in its UIs but does not enforce them on --set.
+        for name, allowed in CHOICES.items():
+            if name in updated and getattr(opts, name) not in allowed:
+                raise exceptions.OptionsError(f"{name} must be one of {', '.join(allowed)}, got {getattr(opts, name)!r}")
+        if "prefetch_audit_file" in updated:  # first, so the rest of configure is audited
+            self._open_audit(opts.prefetch_audit_file)
+        if "prefetch_refusal_status" in updated:
+            status = opts.prefetch_refusal_status
+            if not 400 <= status <= 599:
+                raise exceptions.OptionsError(
+                    f"prefetch_refusal_status must be a 4xx or 5xx status (412 Edgio, 503 Speed Brain), got {status}"
+                )
+        if "prefetch_force_ratio" in updated:
+            self.force_ratio = self._parse_ratio(opts.prefetch_force_ratio)
+        if "prefetch_cache_mb" in updated:
+            if opts.prefetch_cache_mb < 0:
+                raise exceptions.OptionsError(f"prefetch_cache_mb must be 0 or more, got {opts.prefetch_cache_mb}")
+            self.store.resize(opts.prefetch_cache_mb * MB)
+        if "prefetch_rules" in updated:
+            try:
+                source = RuleSource.parse(opts.prefetch_rules)
+                rules = source.load()
+            except (RulesError, OSError) as e:
+                raise exceptions.OptionsError(f"prefetch_rules: {e}") from e
+            self._use_rules(source, rules)
+        if updated & {"prefetch_inject", "prefetch_inject_at", "prefetch_include_cache_misses", "prefetch_force_ratio"}:
+            # Cached pages carry the injection they were stored with: start clean.
+            self.store.clear()
+
+    @staticmethod
+    def _parse_ratio(text: str) -> float | None:
+        if not text.strip():
+            return None
+        try:
+            ratio = float(text)
+        except ValueError:
+            ratio = -1.0
+        if not 0.0 <= ratio <= 1.0:
+            raise exceptions.OptionsError(f"prefetch_force_ratio must be a number from 0 to 1, got {text!r}")
+        return ratio
+
+    def _open_audit(self, path: str | None) -> None:
+        if self.audit_writer:
+            self.audit_writer.close()
+            self.audit_writer = None
+        if path:
+            try:
+                self.audit_writer = audit.AuditWriter(path)
+            except OSError as e:
+                raise exceptions.OptionsError(f"prefetch_audit_file: cannot open {path}: {e}") from e
+
+    def _use_rules(self, source: RuleSource, rules: RuleSet) -> None:
+        self.rule_source, self.rules = source, rules
+        self.edge_files.rules_changed(rules)
+        self.store.clear()  # entries were stored under the old rules' TTLs
+        self.record("rules-loaded", files=list(rules.sources), rules=len(rules.rules))
+        logger.info(f"prefetch-lab: {len(rules.rules)} rules from {', '.join(rules.sources) or 'nothing (RFC 9111 mode)'}")
+
+    # ---- lifecycle -----------------------------------------------------------------------
+
+    def running(self) -> None:
+        if self._watch_task is None:
+            self._watch_task = asyncio.get_running_loop().create_task(self._watch_rules())
+
+    def done(self) -> None:
+        if self._watch_task:
+            self._watch_task.cancel()
+            self._watch_task = None
+        if self.audit_writer:
+            self.audit_writer.close()
+            self.audit_writer = None
+
+    async def _watch_rules(self) -> None:
+        """Rules edits take effect without a restart; a broken edit keeps the last good rules."""
+        while True:
+            await asyncio.sleep(1)
+            if self.rule_source and self.rule_source.changed():
+                self.reload_rules()
+
+    # ---- commands ------------------------------------------------------------------------
+
+    @command.command("prefetch.rules.reload")
+    def reload_rules(self) -> None:
+        """Reload the rules files now (they also reload by themselves when edited)."""
+        if not self.rule_source:
+            return
+        try:
+            rules = self.rule_source.load()
+        except (RulesError, OSError) as e:
+            self.record("rules-error", reason=str(e))
+            logger.error(f"prefetch-lab: rules not reloaded, keeping the last good rules: {e}")
+            return
+        self._use_rules(self.rule_source, rules)
+
+    @command.command("prefetch.cache.clear")
+    def clear_cache(self) -> None:
+        """Drop every entry of the edge cache."""
+        self.store.clear()
+        logger.info("prefetch-lab: edge cache cleared")
+
+    @command.command("prefetch.cache.stats")
+    def cache_stats(self) -> str:
+        """Entries, bytes, budget, hits, misses, stores and evictions of the edge cache."""
+        return " ".join(f"{k}={v}" for k, v in self.store.stats().items())
+
+    # ---- audit ---------------------------------------------------------------------------
+
+    def record(self, event: str, flow: http.HTTPFlow | None = None, **fields) -> None:
+        if not self.audit_writer:
+            return
+        if flow is not None:
+            state = state_of(flow)
+            fields = {
+                "flow_id": flow.id,
+                "method": flow.request.method,
+                "url": state.url if state and state.url else flow.request.pretty_url,
+                "cache_key": state.key if state and state.key else None,
+                "prefetch": state.prefetch if state else None,
+                "rules": list(state.features.matched) if state and state.features.matched else None,
+                **fields,
+            }
+        self.audit_writer.write(audit.make_record(event, **fields))
+
+    # ---- request -------------------------------------------------------------------------
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response or flow.error:
+            return  # another addon already answered
+        req = flow.request
+        path, _, query = req.path.partition("?")
+        if is_edge_path(path):
+            self._serve_edge_file(flow, path)
+            return
+
+        state = state_of(flow) or FlowState()
+        flow.metadata[META] = state
+        state.url = req.pretty_url
+        params = query_param_names(query)
+        stripped = strip_edgio_params(query)
+        if stripped != query:
+            req.path = path + ("?" + stripped if stripped else "")
+        state.key = cache_key(req.method, req.scheme, req.host, req.port, path, stripped)
+        state.features = self.rules.match(RequestInfo(req.method.upper(), req.scheme, req.host.lower(), path, stripped))
+        if state.background:
+            return  # the edge's own fetch: straight to the origin, stored in `response`
+
+        self._classify_prefetch(flow, state, params)
+        cacheable_method = req.method in ("GET", "HEAD")
+        if not cacheable_method or state.features.bypass_cache or self.store.budget_bytes == 0:
+            if state.gated:
+                self._refuse(flow, state, "method" if not cacheable_method else "bypassed")
+            return
+
+        forced = not state.prefetch and cachepolicy.request_forces_origin(list(req.headers.items()), self.rules_active)
+        entry = None if forced else self.store.get(state.key, list(req.headers.items()), time.time())
+        if entry is not None:
+            freshness = entry.state(time.time())
+            if freshness == "fresh" or (freshness == "stale-revalidate"):
+                if state.gated and entry.status == 204:
+                    # Chromium uses a prefetched 204 and cancels the user's navigation.
+                    self._refuse(flow, state, "no-content")
+                    return
+                self._serve_entry(flow, state, entry, stale=freshness != "fresh")
+                if freshness != "fresh":
+                    self._revalidate(flow, state)
+                return
+        if state.gated:
+            self._refuse(flow, state, "expired" if entry is not None else "not-cached")
+            if ctx.options.prefetch_warm_on_refusal:
+                self._background_fetch(flow, "warm")
+            return
+        if req.method == "GET" and not forced:
+            for name in CLIENT_VALIDATORS:
+                if name in req.headers:
+                    state.client_validators[name] = req.headers.pop(name)
+
+    @property
+    def rules_active(self) -> bool:
+        return bool(self.rules.rules)
+
+    def _classify_prefetch(self, flow: http.HTTPFlow, state: FlowState, params: set[str]) -> None:
+        headers = flow.request.headers
+        state.edgio_prefetch = "edgio_prefetch" in params
+        if state.edgio_prefetch:
+            state.prefetch, state.gated = "edgio", True
+        elif speculation.is_speculative(headers.get("sec-purpose")):
+            state.prefetch = "speculation"
+            state.gated = speculation.refusal_applies(headers.get("sec-speculation-tags"))
+            if not state.gated:
+                self.record("prefetch-forwarded", flow, reason="site-speculation")
+        elif "edgio_dt_pf" in params:
+            # include-cache-misses: a prefetch the origin may answer (and so fill the cache)
+            state.prefetch = "edgio"
+            self.record("prefetch-forwarded", flow, reason="include-cache-misses")
+
+    def _refuse(self, flow: http.HTTPFlow, state: FlowState, reason: str) -> None:
+        status = ctx.options.prefetch_refusal_status
+        flow.response = http.Response.make(
+            status, b"", {"vary": "Sec-Purpose", REFUSED_HEADER: f"prefetch refused: {reason}"}
+        )
+        state.served_by_edge = True
+        self._add_edge_headers(flow, state, "miss" if reason in ("not-cached", "expired") else "bypassed")
+        note(flow, "prefetch-refused", f"prefetch refused ({reason}) with {status}")
+        self.record("prefetch-refused", flow, status=status, reason=reason)
+
+    def _serve_entry(self, flow: http.HTTPFlow, state: FlowState, entry: CacheEntry, stale: bool) -> None:
+        req = flow.request
+        now = time.time()
+        headers = make_headers(entry.headers)
+        headers["age"] = str(entry.age(now))
+        response = http.Response(
+            http_version=b"HTTP/1.1", status_code=entry.status, reason=b"", headers=headers,
+            content=entry.body, trailers=None, timestamp_start=now, timestamp_end=now,
+        )
+        if not cachepolicy.client_accepts_encoding(req.headers.get("accept-encoding"), headers.get("content-encoding")):
+            response.decode(strict=False)  # never send a br body to a client that did not offer br
+        if not state.prefetch and cachepolicy.conditional_response(list(req.headers.items()), entry.status, entry.headers):
+            response = http.Response.make(304, b"", make_headers(cachepolicy.not_modified_headers(entry.headers)))
+            response.headers["age"] = str(entry.age(now))
+        elif req.method == "HEAD":
+            length = len(response.raw_content or b"")
+            response.raw_content = b""
+            response.headers["content-length"] = str(length)
+        flow.response = response
+        flow.is_replay = "response"
+        state.served_by_edge = True
+        status = "stale" if stale else "hit"
+        self._add_edge_headers(flow, state, status)
+        if state.prefetch:
+            note(flow, "prefetch-hit", f"prefetch served from the edge cache ({status})")
+            self.record("prefetch-hit", flow, status=response.status_code, caching_status=status)
+        else:
+            note(flow, "stale" if stale else "hit", f"served from the edge cache ({status})")
+            self.record("cache-stale" if stale else "cache-hit", flow, status=response.status_code, caching_status=status)
+
+    def _serve_edge_file(self, flow: http.HTTPFlow, path: str) -> None:
+        flow.metadata[META] = FlowState(served_by_edge=True, url=flow.request.pretty_url)
+        if path == "/__edgio__/lab/report":
+            self.record("client-report", flow, detail=flow.request.get_text(strict=False)[:4000])
+            flow.response = http.Response.make(204)
+            return
+        status, headers, body = self.edge_files.respond(
+            path, flow.request.host.lower(), flow.request.scheme, ctx.options.prefetch_eagerness,
+            flow.request.headers.get("if-none-match"),
+        )
+        flow.response = http.Response.make(status, body, headers)
+        flow.response.headers["x-edg-caching-status"] = "bypassed"
+        self.record("synthetic", flow, status=flow.response.status_code)
+
+    # ---- background fetches (stale-while-revalidate, warming) ----------------------------
+
+    def _revalidate(self, flow: http.HTTPFlow, state: FlowState) -> None:
+        if self.store.begin_revalidation(state.key, time.time()):
+            self._background_fetch(flow, "revalidate")
+
+    def _background_fetch(self, flow: http.HTTPFlow, purpose: str) -> None:
+        """Fetch the URL from the origin through mitmproxy's client replay, so the fetch uses the
+        proxy's own upstream settings and shows up in mitmweb; `response` stores it."""
+        copy = flow.copy()
+        copy.response = None
+        copy.error = None
+        copy.marked = MARKS["background"]
+        copy.comment = f"prefetch-lab: background fetch ({purpose})"
+        for name in BACKGROUND_DROP:
+            copy.request.headers.pop(name, None)
+        copy.metadata = {META: FlowState(background=purpose, url=flow.request.pretty_url)}
+        try:
+            ctx.master.commands.call("replay.client", [copy])
+        except Exception as e:  # no client replay addon (e.g. embedded use): the edge stays cold
+            logger.warning(f"prefetch-lab: background {purpose} fetch not possible: {e}")
+            self.store.end_revalidation(state_of(flow).key)
+
+    # ---- responses -----------------------------------------------------------------------
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        state = state_of(flow)
+        if state is None or state.served_by_edge or not flow.response.stream:
+            return
+        # A streamed body never reaches `response`: it cannot be cached or injected.
+        self._add_edge_headers(flow, state, "body-too-big")
+        self.record("cache-bypass", flow, status=flow.response.status_code, caching_status="body-too-big",
+                    reason="streamed")
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        state = state_of(flow)
+        if state is None or state.served_by_edge or flow.response.stream:
+            return
+        rewrite = rewrite_html(
+            flow, ctx.options.prefetch_inject, ctx.options.prefetch_inject_at,
+            ctx.options.prefetch_include_cache_misses, self.force_ratio,
+        )
+        if rewrite is not None:
+            injected, detail = rewrite
+            if injected:
+                note(flow, "injected", "install.js injected")
+                self.record("injected", flow, **detail)
+            else:
+                self.record("inject-skipped", flow, **detail)
+        caching_status = self._store(flow, state)
+        self._add_edge_headers(flow, state, caching_status)
+        self._answer_client_validators(flow, state)
+        if state.background:
+            self.store.end_revalidation(state.key)
+            self.record("revalidated" if state.background == "revalidate" else "warmed", flow,
+                        status=flow.response.status_code, caching_status=caching_status)
+
+    def _store(self, flow: http.HTTPFlow, state: FlowState) -> str:
+        req, resp = flow.request, flow.response
+        if state.features.bypass_cache:
+            self.record("cache-bypass", flow, status=resp.status_code, caching_status="bypassed")
+            return "bypassed"
+        now = time.time()
+        body = resp.raw_content or b""
+        request_headers = list(req.headers.items()) + list(state.client_validators.items())
+        decision = cachepolicy.storage_decision(
+            req.method, resp.status_code, request_headers, list(resp.headers.items()),
+            rule_caching(state.features), len(body), self.store.max_object_size, now, self.rules_active,
+        )
+        if decision.store:
+            entry = CacheEntry(
+                key=state.key, status=resp.status_code, headers=storable_headers(resp.headers, len(body)),
+                body=body, stored_at=now, initial_age=decision.initial_age, ttl=decision.ttl,
+                swr=decision.swr, vary=vary_for(list(resp.headers.items()), list(req.headers.items())),
+                rules=state.features.matched,
+            )
+            if self.store.put(entry):
+                if not state.background:
+                    note(flow, "stored", f"stored in the edge cache for {decision.ttl}s")
+                self.record("cache-store", flow, status=resp.status_code, caching_status="cached",
+                            ttl=decision.ttl, swr=decision.swr, size=len(body))
+                return "cached"
+            decision_status = "body-too-big"
+        else:
+            decision_status = decision.caching_status
+        self.record("cache-bypass", flow, status=resp.status_code, caching_status=decision_status,
+                    reason=decision.reason or None)
+        return decision_status
+
+    def _answer_client_validators(self, flow: http.HTTPFlow, state: FlowState) -> None:
+        """The edge stripped the client's validators on a miss; answer them itself now."""
+        if not state.client_validators or flow.response.status_code != 200:
+            return
+        validators = list(state.client_validators.items())
+        headers = list(flow.response.headers.items())
+        if cachepolicy.conditional_response(validators, 200, headers):
+            kept = dict(flow.response.headers)
+            flow.response = http.Response.make(304, b"", make_headers(cachepolicy.not_modified_headers(headers)))
+            for name in ("x-edg-caching-status", "x-edg-p", "x-sw-cache-control"):
+                if name in kept:
+                    flow.response.headers[name] = kept[name]
+
+    def _add_edge_headers(self, flow: http.HTTPFlow, state: FlowState, caching_status: str) -> None:
+        headers = flow.response.headers
+        features = state.features
+        headers["x-edg-caching-status"] = caching_status
+        if state.edgio_prefetch:
+            headers["x-edg-p"] = "1"
+        if features.service_worker_max_age and not features.bypass_cache:
+            headers["x-sw-cache-control"] = f"max-age={features.service_worker_max_age}"
+        for name, value in features.set_response_headers:
+            headers[name] = value
+        if features.bypass_client_cache:
+            headers["cache-control"] = "private, no-cache, no-store, must-revalidate"
+        if ctx.options.prefetch_inject in ("both", "speculation") and is_html_document(flow):
+            host = flow.request.host.lower()
+            if self.edge_files.has_speculation_rules(host, flow.request.scheme, ctx.options.prefetch_eagerness):
+                headers["speculation-rules"] = speculation.merge_header(
+                    headers.get_all("speculation-rules"), speculation.RULES_PATH
+                )
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        state = state_of(flow)
+        if state is None:
+            return
+        if state.background:
+            self.store.end_revalidation(state.key)
+        self.record("origin-error", flow, reason=str(flow.error))
+
+
+def rule_caching(features: Features) -> cachepolicy.RuleCaching:
+    return cachepolicy.RuleCaching(
+        max_age=features.max_age,
+        stale_while_revalidate=features.stale_while_revalidate,
+        bypass_cache=features.bypass_cache,
+        ignore_origin_no_cache=features.ignore_origin_no_cache,
+        cacheable_status_codes=features.cacheable_status_codes,
+    )
+
+
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade",
+              "proxy-authenticate", "proxy-authorization"}
+
+
+def storable_headers(headers: http.Headers, body_length: int) -> tuple[tuple[str, str], ...]:
+    kept = [(k, v) for k, v in headers.items(multi=True) if k.lower() not in HOP_BY_HOP and k.lower() != "content-length"]
+    return tuple(kept) + (("content-length", str(body_length)),)
+
+
+def query_param_names(query: str) -> set[str]:
+    from urllib.parse import unquote_plus
+
+    return {unquote_plus(pair.partition("=")[0]) for pair in query.split("&") if pair}
+

@@ -1,0 +1,371 @@
+"""Edge-cache decisions: RFC 9111 shared-cache rules plus Edgio edge semantics.
+
+Pure: header pairs in, plain values out; time is always passed in (`now`, seconds).
+
+Two modes:
+- CDN mode (`rules_active=True`, like Edgio/Cloudflare): a rule's `max_age` overrides origin
+  freshness, only `cacheable_status_codes` (default 200) are stored, the client's
+  Cache-Control is ignored.
+- RFC mode (no rules loaded): a plain RFC 9111 shared cache without heuristic freshness.
+
+Deliberate choices (all on the safe side):
+- Set-Cookie responses are never stored, even in RFC mode (RFC 9111 would allow it): a shared
+  cache would hand one visitor's session cookie to everyone else. Layer0 documented the same.
+- Response `no-cache` and qualified `private="x"`/`no-cache="x"` count as unqualified: we do not
+  revalidate on every use nor strip single fields, so "don't store" is the safe reading.
+- `Vary: *` reports `private`: the response depends on something outside the request
+  (typically the visitor), which is what `private` means to a reader of the audit trail.
+- Invalid or conflicting freshness values (`max-age=soon`, two different `max-age`s, two
+  different `Expires`) make the response stale (RFC 9111 4.2.1 / 5.3), never fresher.
+- The initial age is the origin's `Age` only; apparent age from `Date` is left out because
+  clock skew between this machine and an arbitrary origin would make entries stale at birth.
+- `s-maxage` implies proxy-revalidate (RFC 9111 5.2.2.10) but an explicit
+  `stale-while-revalidate` next to it is still honoured, as CDNs do for Next.js-style headers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import timezone
+from email.utils import parsedate_to_datetime
+from typing import Literal
+
+Headers = Sequence[tuple[str, str]]
+FreshnessState = Literal["fresh", "stale-revalidate", "expired"]
+
+# RFC 9111 1.2.2: delta-seconds larger than this are capped.
+MAX_DELTA_SECONDS = 2**31
+# RFC 9110 15.1, minus 206 (we do not store ranges).
+HEURISTICALLY_CACHEABLE = frozenset({200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501})
+# Redirects RFC 9111 lets us store only with explicit freshness; other statuses (5xx
+# especially) are refused even then, because blanket max-age configs would pin errors.
+CACHEABLE_WITH_EXPLICIT_FRESHNESS = frozenset({302, 307})
+EDGIO_DEFAULT_CACHEABLE = (200,)
+# RFC 9110 15.4.5: fields a 304 must carry if the 200 would have.
+NOT_MODIFIED_FIELDS = frozenset(
+    {"cache-control", "content-location", "date", "etag", "expires", "vary", "last-modified"}
+)
+
+
+@dataclass(frozen=True)
+class RuleCaching:
+    """The rule-derived caching inputs (the addon builds this from rules.Features)."""
+
+    max_age: int | None = None
+    stale_while_revalidate: int | None = None
+    bypass_cache: bool = False
+    ignore_origin_no_cache: bool | tuple[int, ...] = False
+    cacheable_status_codes: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True)
+class StorageDecision:
+    store: bool
+    # Edgio x-edg-caching-status: cached|bypassed|private|method|code|set-cookie|no-max-age|body-too-big
+    caching_status: str
+    ttl: int
+    swr: int
+    initial_age: int
+    reason: str
+
+
+# ---------------------------------------------------------------------------- header helpers
+
+
+def header_values(headers: Headers, name: str) -> list[str]:
+    """All values of a header (case-insensitive name), in order."""
+    wanted = name.lower()
+    return [value for key, value in headers if key.lower() == wanted]
+
+
+def split_list(value: str) -> list[str]:
+    """Split a comma-separated field value, respecting quoted strings; drops empty items."""
+    items: list[str] = []
+    current: list[str] = []
+    in_quotes = escaped = False
+    for char in value:
+        if escaped:
+            escaped = False
+        elif char == "\\" and in_quotes:
+            escaped = True
+        elif char == '"':
+            in_quotes = not in_quotes
+        elif char == "," and not in_quotes:
+            items.append("".join(current).strip())
+            current = []
+            continue
+        current.append(char)
+    items.append("".join(current).strip())
+    return [item for item in items if item]
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        return re.sub(r"\\(.)", r"\1", value[1:-1])
+    return value
+
+
+def parse_http_date(value: str | None) -> float | None:
+    """IMF-fixdate, RFC 850 or asctime → epoch seconds; None when invalid."""
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed.tzinfo is None:  # asctime carries no zone; HTTP dates are always GMT
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
+
+
+class CacheControl:
+    """Directives of all Cache-Control lines, names lower-cased, values unquoted."""
+
+    def __init__(self, field_values: Iterable[str]):
+        self.directives: list[tuple[str, str | None]] = []
+        for field_value in field_values:
+            for item in split_list(field_value):
+                name, sep, raw = item.partition("=")
+                self.directives.append(
+                    (name.strip().lower(), _unquote(raw.strip()) if sep else None)
+                )
+
+    @classmethod
+    def of(cls, headers: Headers) -> "CacheControl":
+        return cls(header_values(headers, "cache-control"))
+
+    def has(self, name: str) -> bool:
+        return any(key == name for key, _ in self.directives)
+
+    def seconds(self, name: str) -> int | None:
+        """delta-seconds of a directive; None if absent; 0 if invalid or conflicting duplicates."""
+        values = {value for key, value in self.directives if key == name}
+        if not values:
+            return None
+        if len(values) > 1:
+            return 0
+        (value,) = values
+        if value is None or not value.isdigit():
+            return 0
+        return min(int(value), MAX_DELTA_SECONDS)
+
+
+# ----------------------------------------------------------------------------- storage decision
+
+
+def storage_decision(
+    method: str,
+    status: int,
+    request_headers: Headers,
+    response_headers: Headers,
+    rule: RuleCaching,
+    body_size: int,
+    max_object_size: int,
+    now: float,
+    rules_active: bool,
+) -> StorageDecision:
+    """Should this response be stored at the edge, and for how long?"""
+
+    def refuse(caching_status: str, reason: str, ttl: int = 0, swr: int = 0, age: int = 0) -> StorageDecision:
+        return StorageDecision(False, caching_status, ttl, swr, age, reason)
+
+    if rule.bypass_cache:
+        return refuse("bypassed", "rule bypass_cache")
+    if method.upper() != "GET":
+        return refuse("method", f"method {method.upper()} is not cached")
+
+    request_cc = CacheControl.of(request_headers)
+    if not rules_active and request_cc.has("no-store"):
+        return refuse("private", "request Cache-Control: no-store")
+    if any(token == "*" for value in header_values(response_headers, "vary") for token in split_list(value)):
+        return refuse("private", "Vary: * (response varies beyond the request)")
+
+    response_cc = CacheControl.of(response_headers)
+    ignores_no_cache = (
+        rule.ignore_origin_no_cache is True
+        or (isinstance(rule.ignore_origin_no_cache, tuple) and status in rule.ignore_origin_no_cache)
+    )
+    if not ignores_no_cache:
+        for directive in ("no-store", "private", "no-cache"):
+            if response_cc.has(directive):
+                return refuse("private", f"response Cache-Control: {directive}")
+    # RFC 9111 3.5: only these directives let a shared cache reuse an authenticated response.
+    if header_values(request_headers, "authorization") and not any(
+        response_cc.has(d) for d in ("public", "s-maxage", "must-revalidate")
+    ):
+        return refuse("private", "request had Authorization; response not public/s-maxage/must-revalidate")
+
+    rule_codes = rule.cacheable_status_codes or EDGIO_DEFAULT_CACHEABLE
+    rule_ttl_applies = rule.max_age is not None and status in rule_codes
+    origin_ttl, origin_source = _origin_freshness(response_headers, response_cc, now)
+
+    if rules_active:
+        status_ok = status in rule_codes
+    else:
+        status_ok = status in HEURISTICALLY_CACHEABLE or (
+            status in CACHEABLE_WITH_EXPLICIT_FRESHNESS and origin_source is not None
+        )
+    if not status_ok and not rule_ttl_applies:
+        return refuse("code", f"status {status} is not cacheable")
+
+    if header_values(response_headers, "set-cookie"):
+        return refuse("set-cookie", "response sets a cookie")
+
+    if rule_ttl_applies:
+        # The rule's TTL is the edge's own: it overrides origin freshness headers, Age included.
+        ttl, initial_age, source = rule.max_age, 0, f"rule max_age={rule.max_age}"
+    else:
+        ttl, initial_age = origin_ttl, _age_header(response_headers)
+        source = origin_source or "no origin freshness"
+
+    if rule.stale_while_revalidate is not None:
+        swr, swr_source = rule.stale_while_revalidate, "rule"
+    else:
+        swr, swr_source = response_cc.seconds("stale-while-revalidate") or 0, "origin"
+    forbidding = [d for d in ("must-revalidate", "proxy-revalidate") if response_cc.has(d)]
+    if not ignores_no_cache and response_cc.has("no-cache"):
+        forbidding.append("no-cache")
+    if forbidding and swr:
+        swr, swr_source = 0, f"{forbidding[0]} forbids stale"
+
+    detail = f"{source}, swr={swr} ({swr_source}), age={initial_age}"
+    if ttl + swr <= initial_age:
+        return refuse("no-max-age", f"no freshness left: {detail}", ttl, swr, initial_age)
+    if body_size > max_object_size:
+        return refuse(
+            "body-too-big", f"body {body_size} B > max object {max_object_size} B", ttl, swr, initial_age
+        )
+    return StorageDecision(True, "cached", ttl, swr, initial_age, detail)
+
+
+def _origin_freshness(headers: Headers, cc: CacheControl, now: float) -> tuple[int, str | None]:
+    """Origin freshness lifetime and where it came from (None: no explicit freshness)."""
+    for directive in ("s-maxage", "max-age"):
+        seconds = cc.seconds(directive)
+        if seconds is not None:
+            return seconds, f"origin {directive}={seconds}"
+    expires_values = header_values(headers, "expires")
+    if not expires_values:
+        return 0, None
+    expires = {parse_http_date(value) for value in expires_values}
+    if len(expires) > 1 or None in expires:
+        return 0, "origin Expires (invalid or conflicting: stale)"
+    date = parse_http_date(next(iter(header_values(headers, "date")), None))
+    lifetime = int(expires.pop() - (date if date is not None else now))
+    return max(0, min(lifetime, MAX_DELTA_SECONDS)), f"origin Expires - Date = {max(0, lifetime)}"
+
+
+def _age_header(headers: Headers) -> int:
+    for value in header_values(headers, "age"):
+        value = value.strip()
+        if value.isdigit():
+            return min(int(value), MAX_DELTA_SECONDS)
+    return 0
+
+
+# ------------------------------------------------------------------------------- serving side
+
+
+def request_forces_origin(request_headers: Headers, rules_active: bool) -> bool:
+    """RFC mode: client no-cache / max-age=0 / Pragma: no-cache skip the stored entry.
+
+    CDN mode ignores the client's Cache-Control, as Edgio and Cloudflare do.
+    """
+    if rules_active:
+        return False
+    cc_values = header_values(request_headers, "cache-control")
+    if cc_values:
+        cc = CacheControl(cc_values)
+        return cc.has("no-cache") or cc.seconds("max-age") == 0
+    # RFC 9111 5.4: Pragma counts only when the request has no Cache-Control.
+    return any(
+        item.lower() == "no-cache"
+        for value in header_values(request_headers, "pragma")
+        for item in split_list(value)
+    )
+
+
+def freshness(
+    entry_stored_at: float, initial_age: int, ttl: int, swr: int, now: float
+) -> tuple[int, FreshnessState]:
+    """Current age (initial age + whole seconds resident) and whether it may be served."""
+    age = initial_age + max(0, int(now - entry_stored_at))
+    if age < ttl:
+        return age, "fresh"
+    if age < ttl + swr:
+        return age, "stale-revalidate"
+    return age, "expired"
+
+
+def _opaque_tag(entity_tag: str) -> str | None:
+    """Weak comparison (RFC 9110 8.8.3.2): compare the quoted part, ignoring W/."""
+    tag = entity_tag.strip()
+    if tag.startswith("W/"):
+        tag = tag[2:]
+    if len(tag) >= 2 and tag[0] == tag[-1] == '"':
+        return tag
+    return None
+
+
+def conditional_response(request_headers: Headers, stored_status: int, stored_headers: Headers) -> bool:
+    """Should a fresh stored entry answer this request with 304 Not Modified?
+
+    If-None-Match wins over If-Modified-Since (RFC 9110 13.1.3: IMS is ignored when INM is sent).
+    """
+    if stored_status != 200:
+        return False
+    if_none_match = header_values(request_headers, "if-none-match")
+    if if_none_match:
+        requested = [tag for value in if_none_match for tag in split_list(value)]
+        if "*" in requested:
+            return True
+        stored_tags = {_opaque_tag(v) for v in header_values(stored_headers, "etag")} - {None}
+        return any(_opaque_tag(tag) in stored_tags for tag in requested)
+    if_modified_since = parse_http_date(next(iter(header_values(request_headers, "if-modified-since")), None))
+    if if_modified_since is None:
+        return False
+    # RFC 9111 4.3.2: without Last-Modified, the stored Date stands in.
+    for field in ("last-modified", "date"):
+        stored = parse_http_date(next(iter(header_values(stored_headers, field)), None))
+        if stored is not None:
+            return stored <= if_modified_since
+    return False
+
+
+def not_modified_headers(stored_headers: Headers) -> list[tuple[str, str]]:
+    """The stored fields a 304 carries (RFC 9110 15.4.5), in stored order."""
+    return [(name, value) for name, value in stored_headers if name.lower() in NOT_MODIFIED_FIELDS]
+
+
+def _normalise_coding(coding: str) -> str:
+    coding = coding.strip().lower()
+    return {"x-gzip": "gzip", "x-compress": "compress"}.get(coding, coding)
+
+
+def client_accepts_encoding(accept_encoding: str | None, content_encoding: str | None) -> bool:
+    """May a body with this Content-Encoding go to a client that sent this Accept-Encoding?
+
+    identity always may. A missing Accept-Encoding counts as "identity only" (stricter than
+    RFC 9110 12.5.3's "anything") so curl-like clients never get a br body they cannot read.
+    """
+    codings = [_normalise_coding(c) for c in split_list(content_encoding or "")]
+    codings = [c for c in codings if c != "identity"]
+    if not codings:
+        return True
+    weights: dict[str, float] = {}
+    for item in split_list(accept_encoding or ""):
+        name, *params = item.split(";")
+        weight = 1.0
+        for param in params:
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    weight = float(value.strip())
+                except ValueError:
+                    weight = 0.0  # unreadable weight: don't take it as consent
+        coding = _normalise_coding(name)
+        weights[coding] = min(weight, weights.get(coding, weight))  # duplicates: most restrictive
+    wildcard = weights.get("*", 0.0)
+    return all(weights.get(coding, wildcard) > 0 for coding in codings)

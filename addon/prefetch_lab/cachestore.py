@@ -1,0 +1,239 @@
+"""The edge cache: cache keys, Vary variants and a byte-budget LRU store. Pure (no mitmproxy).
+
+Every operation is O(1) amortised in the number of stored entries (an OrderedDict keyed by
+(cache key, variant) plus a per-key variant index), so a hit costs the same with 10 or 100,000
+entries.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+from .cachepolicy import FreshnessState, Headers, freshness, header_values, split_list
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+# Python-object cost beyond the payload characters (entry, tuples, str headers, dict slots),
+# measured with tracemalloc, so the byte budget tracks real memory even for small objects.
+ENTRY_OVERHEAD = 1024
+HEADER_OVERHEAD = 160  # per header pair: a 2-tuple and two str objects
+REVALIDATION_TIMEOUT = 30.0
+
+VaryValues = tuple[tuple[str, str | None], ...]
+VARY_STAR: VaryValues = (("*", None),)
+_WHITESPACE = re.compile(r"\s+")
+_SPACE_AROUND_COMMA = re.compile(r"\s*,\s*")
+
+
+def strip_edgio_params(query: str) -> str:
+    """Drop every pair whose percent-decoded name starts with `edgio_` (case-sensitive, as
+    Edgio's `startsWith('edgio_')`). Other pairs stay byte-for-byte in order; an untouched
+    query is returned unchanged (empty segments too), a touched one loses empty segments so
+    it never ends in `&`."""
+    if "edgio" not in unquote(query):
+        return query
+    parts = query.split("&")
+    kept = [part for part in parts if not unquote(part.partition("=")[0]).startswith("edgio_")]
+    if len(kept) == len(parts):
+        return query
+    return "&".join(part for part in kept if part)
+
+
+def cache_key(method: str, scheme: str, host: str, port: int | None, path: str, query: str) -> str:
+    """Readable key, e.g. `GET https://example.com:443/pages/1?a=1`; HEAD is looked up as GET."""
+    method = method.upper()
+    if method == "HEAD":
+        method = "GET"
+    scheme = scheme.lower()
+    host = host.lower()
+    if ":" in host and not host.startswith("["):  # IPv6 literal
+        host = f"[{host}]"
+    if port is None:
+        port = DEFAULT_PORTS.get(scheme, 0)
+    query = strip_edgio_params(query)
+    return f"{method} {scheme}://{host}:{port}{path or '/'}{'?' + query if query else ''}"
+
+
+def _normalise_field_value(values: list[str]) -> str:
+    """RFC 9111 4.1: combine lines and normalise whitespace, which never changes semantics."""
+    joined = ", ".join(_WHITESPACE.sub(" ", value.strip()) for value in values)
+    return _SPACE_AROUND_COMMA.sub(", ", joined)
+
+
+def request_vary_values(vary_names: tuple[str, ...], request_headers: Headers) -> VaryValues:
+    """The request's values of the named headers; None marks an absent header (≠ empty)."""
+    values = []
+    for name in vary_names:
+        found = header_values(request_headers, name)
+        values.append((name, _normalise_field_value(found) if found else None))
+    return tuple(values)
+
+
+def vary_names(response_headers: Headers) -> tuple[str, ...] | None:
+    """Lower-cased, de-duplicated, sorted Vary names; None for `Vary: *`."""
+    names = {
+        token.lower() for value in header_values(response_headers, "vary") for token in split_list(value)
+    }
+    if "*" in names:
+        return None
+    return tuple(sorted(names))
+
+
+def vary_for(response_headers: Headers, request_headers: Headers) -> VaryValues:
+    """What an entry records for variant selection (VARY_STAR for `Vary: *`)."""
+    names = vary_names(response_headers)
+    if names is None:
+        return VARY_STAR
+    return request_vary_values(names, request_headers)
+
+
+@dataclass
+class CacheEntry:
+    key: str
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes  # as the origin encoded it
+    stored_at: float
+    initial_age: int
+    ttl: int
+    swr: int
+    vary: VaryValues = ()
+    rules: tuple[str, ...] = ()
+    size: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        header_bytes = sum(len(n) + len(v) + HEADER_OVERHEAD for n, v in self.headers)
+        vary_bytes = sum(len(n) + len(v or "") for n, v in self.vary)
+        self.size = len(self.body) + header_bytes + vary_bytes + len(self.key) + ENTRY_OVERHEAD
+
+    def age(self, now: float) -> int:
+        return freshness(self.stored_at, self.initial_age, self.ttl, self.swr, now)[0]
+
+    def state(self, now: float) -> FreshnessState:
+        return freshness(self.stored_at, self.initial_age, self.ttl, self.swr, now)[1]
+
+    @property
+    def vary_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.vary)
+
+
+class CacheStore:
+    """Byte-budget LRU over (key, variant) entries.
+
+    `get` does the bookkeeping: a fresh entry counts as a hit, one served stale within SWR as
+    stale_served, an absent or expired one as a miss (expired entries are dropped there).
+    `clear()` empties the store but keeps the counters, which are the run's history.
+    """
+
+    def __init__(self, budget_bytes: int):
+        if budget_bytes <= 0:
+            raise ValueError(f"cache budget must be positive, got {budget_bytes}")
+        self._budget = budget_bytes
+        self._entries: OrderedDict[tuple[str, VaryValues], CacheEntry] = OrderedDict()
+        self._variants: dict[str, dict[VaryValues, None]] = {}  # key -> its variants (ordered set)
+        self._revalidating: dict[str, float] = {}
+        self._bytes = 0
+        self._counters = dict.fromkeys(
+            ("hits", "misses", "stale_served", "expired", "stores", "refused", "evictions"), 0
+        )
+
+    @property
+    def budget_bytes(self) -> int:
+        return self._budget
+
+    @property
+    def max_object_size(self) -> int:
+        return self._budget // 8
+
+    def resize(self, budget_bytes: int) -> None:
+        if budget_bytes <= 0:
+            raise ValueError(f"cache budget must be positive, got {budget_bytes}")
+        self._budget = budget_bytes
+        self._evict_to_budget()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: str, request_headers: Headers, now: float) -> CacheEntry | None:
+        """The servable variant matching the request's Vary values.
+
+        All variants of a key share one Vary name set (put() drops the others), so at most one
+        can match.
+        """
+        chosen: CacheEntry | None = None
+        for variant in self._variants.get(key, ()):
+            entry = self._entries[(key, variant)]
+            if variant == request_vary_values(entry.vary_names, request_headers):
+                chosen = entry
+                break
+        if chosen is None:
+            self._counters["misses"] += 1
+            return None
+        state = chosen.state(now)
+        if state == "expired":
+            self._remove((key, chosen.vary))
+            self._counters["expired"] += 1
+            self._counters["misses"] += 1
+            return None
+        self._entries.move_to_end((key, chosen.vary))
+        self._counters["hits" if state == "fresh" else "stale_served"] += 1
+        return chosen
+
+    def put(self, entry: CacheEntry) -> bool:
+        """Store (replacing the same variant); False if refused (too big, or `Vary: *`)."""
+        if entry.vary == VARY_STAR or entry.size > self.max_object_size:
+            self._counters["refused"] += 1
+            return False
+        # Variants recorded under a different Vary name set follow a policy the origin dropped.
+        for variant in list(self._variants.get(entry.key, ())):
+            if variant == entry.vary or tuple(n for n, _ in variant) != entry.vary_names:
+                self._remove((entry.key, variant))
+        self._entries[(entry.key, entry.vary)] = entry
+        self._variants.setdefault(entry.key, {})[entry.vary] = None
+        self._bytes += entry.size
+        self._counters["stores"] += 1
+        self._evict_to_budget()
+        return True
+
+    def delete(self, key: str) -> int:
+        """Remove every variant of a key; returns how many were removed."""
+        variants = list(self._variants.get(key, ()))
+        for variant in variants:
+            self._remove((key, variant))
+        return len(variants)
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self._variants.clear()
+        self._revalidating.clear()
+        self._bytes = 0
+
+    def stats(self) -> dict[str, int]:
+        return {"entries": len(self._entries), "bytes": self._bytes, "budget": self._budget, **self._counters}
+
+    def begin_revalidation(self, key: str, now: float) -> bool:
+        """True if the caller should revalidate `key` now (none running, or the last one hung)."""
+        started = self._revalidating.get(key)
+        if started is not None and now - started < REVALIDATION_TIMEOUT:
+            return False
+        self._revalidating[key] = now
+        return True
+
+    def end_revalidation(self, key: str) -> None:
+        self._revalidating.pop(key, None)
+
+    def _remove(self, slot: tuple[str, VaryValues]) -> None:
+        entry = self._entries.pop(slot)
+        self._bytes -= entry.size
+        key, variant = slot
+        variants = self._variants[key]
+        del variants[variant]
+        if not variants:
+            del self._variants[key]
+
+    def _evict_to_budget(self) -> None:
+        while self._bytes > self._budget and self._entries:
+            self._remove(next(iter(self._entries)))
+            self._counters["evictions"] += 1

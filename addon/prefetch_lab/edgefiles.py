@@ -1,0 +1,100 @@
+"""The files the edge serves itself under /__edgio__/ (never forwarded). Pure module: answers
+are (status, headers, body) for the addon to send."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+from . import __version__, manifest, speculation
+from .rules import RuleSet
+
+STATIC = Path(__file__).parent / "static"
+INSTALL_JS = "/__edgio__/prefetch/install.js"
+SERVICE_WORKER_JS = "/__edgio__/prefetch/service-worker.js"
+MANIFEST_JS = "/__edgio__/cache-manifest.js"
+# Pinned install paths (Edgio's versioned CDN path) and Edgio's own service worker name.
+VERSIONED_INSTALL = re.compile(r"^/__edgio__/prefetch/v[^/]+/install\.js$")
+EDGIO_SERVICE_WORKER = re.compile(r"^/__edgio__service_worker_[^/]*\.js$")
+JS_TYPE = "text/javascript; charset=utf-8"
+# Parts concatenated into each served script: one shared rule evaluator, no module loading.
+BUNDLES = {
+    "install": ("manifest-eval.js", "install.js"),
+    "service-worker": ("manifest-eval.js", "service-worker.js"),
+}
+
+Answer = tuple[int, dict[str, str], bytes]
+
+
+def is_edge_path(path: str) -> bool:
+    return path.startswith("/__edgio__/") or bool(EDGIO_SERVICE_WORKER.match(path))
+
+
+class EdgeFiles:
+    def __init__(self) -> None:
+        self.rules = RuleSet.empty()
+        self._per_host: dict[tuple, bytes] = {}
+        self._bundles: dict[str, tuple[tuple, bytes]] = {}
+
+    def rules_changed(self, rules: RuleSet) -> None:
+        self.rules = rules
+        self._per_host.clear()
+
+    def respond(self, path: str, host: str, scheme: str, eagerness: str, if_none_match: str | None) -> Answer:
+        if path == INSTALL_JS or VERSIONED_INSTALL.match(path):
+            return self._answer(self._bundle("install"), JS_TYPE, if_none_match)
+        if path == SERVICE_WORKER_JS or EDGIO_SERVICE_WORKER.match(path):
+            status, headers, body = self._answer(self._bundle("service-worker"), JS_TYPE, if_none_match)
+            headers["service-worker-allowed"] = "/"  # lets a worker under /__edgio__/ control the site
+            return status, headers, body
+        if path == MANIFEST_JS:
+            return self._answer(self._manifest(host), JS_TYPE, if_none_match)
+        if path == speculation.RULES_PATH:
+            return self._answer(self.speculation_rules(host, scheme, eagerness), speculation.MEDIA_TYPE, if_none_match)
+        return 404, {"content-type": "text/plain; charset=utf-8"}, b"prefetch-lab: no such edge file\n"
+
+    def speculation_rules(self, host: str, scheme: str, eagerness: str) -> bytes:
+        key = ("speculation", host, scheme, eagerness)
+        if key not in self._per_host:
+            self._per_host[key] = speculation.render(self.rules, host, eagerness, scheme)
+        return self._per_host[key]
+
+    def has_speculation_rules(self, host: str, scheme: str, eagerness: str) -> bool:
+        """Chromium rejects an empty rule set: with nothing prefetchable, send no header."""
+        key = ("has-speculation", host, scheme, eagerness)
+        if key not in self._per_host:
+            document = speculation.build_rules_document(self.rules, host, eagerness, scheme)
+            self._per_host[key] = b"1" if speculation.has_rules(document) else b""
+        return bool(self._per_host[key])
+
+    def _manifest(self, host: str) -> bytes:
+        key = ("manifest", host)
+        if key not in self._per_host:
+            self._per_host[key] = manifest.render_manifest(self.rules, host)
+        return self._per_host[key]
+
+    def _bundle(self, name: str) -> bytes | None:
+        """The concatenated script, re-read when a part changes on disk (no restart needed)."""
+        parts = [STATIC / part for part in BUNDLES[name]]
+        try:
+            stamp = tuple(p.stat().st_mtime_ns for p in parts)
+        except OSError:
+            return None
+        cached = self._bundles.get(name)
+        if cached is None or cached[0] != stamp:
+            header = f"/* Prefetch Lab {__version__}: {name} */\n".encode()
+            cached = (stamp, header + b"\n".join(p.read_bytes() for p in parts))
+            self._bundles[name] = cached
+        return cached[1]
+
+    @staticmethod
+    def _answer(body: bytes | None, content_type: str, if_none_match: str | None) -> Answer:
+        if body is None:
+            return 404, {"content-type": "text/plain; charset=utf-8"}, b"prefetch-lab: file missing\n"
+        etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
+        # no-cache: a new proxy version (or edited rules) reaches the browser and its worker.
+        headers = {"content-type": content_type, "cache-control": "no-cache", "etag": etag}
+        if if_none_match and etag in [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]:
+            return 304, headers, b""
+        return 200, headers, body

@@ -1,0 +1,70 @@
+"""Injecting install.js into an HTML response: the mitmproxy side of inject.py and csp.py.
+
+Works on the decoded body *bytes* (never mitmproxy's text: its charset guessing differs between
+versions and can double-encode); setting `.content` re-encodes with the response's own
+Content-Encoding and fixes Content-Length.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mitmproxy import http
+
+from . import csp, inject
+from .edgefiles import INSTALL_JS
+
+
+def is_html_document(flow: http.HTTPFlow) -> bool:
+    response = flow.response
+    content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    return (
+        flow.request.method == "GET"
+        and response.status_code == 200
+        and content_type in ("text/html", "application/xhtml+xml")
+    )
+
+
+def declared_charset(content_type: str) -> str | None:
+    for param in content_type.split(";")[1:]:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"').lower() or None
+    return None
+
+
+def rewrite_html(
+    flow: http.HTTPFlow, mode: str, placement: str, include_cache_misses: bool, force_ratio: float | None
+) -> tuple[bool, dict[str, Any]] | None:
+    """Inject the install.js tag. None: not a candidate (nothing to audit); else (injected, detail)."""
+    if mode not in ("both", "edgio") or not is_html_document(flow):
+        return None
+    response = flow.response
+    if not response.raw_content:
+        return False, {"reason": "empty"}
+    try:
+        body = response.get_content(strict=True)
+    except ValueError:
+        return False, {"reason": "undecodable-encoding", "content_encoding": response.headers.get("content-encoding")}
+    assert body is not None
+    origin = f"{flow.request.scheme}://{flow.request.host}:{flow.request.port}"
+    policies = csp.parse_policies(response.headers.get_all("content-security-policy"), csp.find_meta_csp(body))
+    script = csp.script_decision(policies, origin)
+    if not script.allowed:
+        return False, {"reason": script.reason}
+    worker = csp.worker_decision(policies, origin)
+    tag = inject.build_script_tag(
+        INSTALL_JS, include_cache_misses=include_cache_misses, force_prefetch_ratio=force_ratio, nonce=script.nonce
+    )
+    result = inject.inject_script(
+        body, tag, placement, charset=declared_charset(response.headers.get("content-type", ""))
+    )
+    if result.body is None:
+        return False, {"reason": result.reason}
+    response.content = result.body
+    return True, {
+        "placement": placement,
+        "offset": result.offset,
+        "nonce": script.nonce is not None,
+        "service_worker": "allowed" if worker.allowed else worker.reason,
+    }

@@ -1,0 +1,60 @@
+"""Where the rules come from, and whether they changed on disk (for hot reload). Pure module."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .rules import RuleSet, load_rules
+
+RULE_SUFFIXES = (".yaml", ".yml")
+
+
+class RuleSource:
+    """The files behind the `prefetch_rules` option: comma-separated files or directories
+    (a directory means its *.yaml / *.yml files, not recursive), or 'none'."""
+
+    DEFAULT = str(Path(__file__).resolve().parents[2] / "rules")
+
+    def __init__(self, paths: tuple[Path, ...]) -> None:
+        self.paths = paths
+        self._loaded_signature: tuple = ()
+
+    @classmethod
+    def parse(cls, option: str) -> "RuleSource":
+        text = option.strip()
+        if text.lower() in ("", "none"):
+            return cls(())
+        paths = tuple(Path(part.strip()).expanduser() for part in text.split(",") if part.strip())
+        for path in paths:
+            if not path.exists():
+                raise FileNotFoundError(f"{path}: no such file or directory")
+        return cls(paths)
+
+    def files(self) -> list[Path]:
+        found: list[Path] = []
+        for path in self.paths:
+            if path.is_dir():
+                found += sorted(p for p in path.iterdir() if p.suffix in RULE_SUFFIXES and p.is_file())
+            else:
+                found.append(path)
+        return found
+
+    def signature(self) -> tuple:
+        """Names, sizes and mtimes: changes when a file is edited, added or removed."""
+        entries = []
+        for file in self.files():
+            try:
+                stat = file.stat()
+                entries.append((str(file), stat.st_mtime_ns, stat.st_size))
+            except OSError:
+                entries.append((str(file), None, None))
+        return tuple(entries)
+
+    def load(self) -> RuleSet:
+        signature = self.signature()
+        rules = load_rules(self.paths) if self.paths else RuleSet.empty()
+        self._loaded_signature = signature
+        return rules
+
+    def changed(self) -> bool:
+        return bool(self.paths) and self.signature() != self._loaded_signature

@@ -1,0 +1,331 @@
+"""The addon in mitmproxy's test context: hooks, options, commands (no network)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import brotli
+import pytest
+from mitmproxy import exceptions, http
+from mitmproxy.test import taddons, tflow
+
+from prefetch_lab.addon import PrefetchLab
+
+INSTALL = b'<script src="/__edgio__/prefetch/install.js" defer'
+PAGE = b"<!doctype html><html><head><title>t</title></head><body><p>hello</p></body></html>"
+
+
+class Edge:
+    """An addon in a test context, plus a tiny origin that counts what reaches it."""
+
+    def __init__(self, tctx, addon: PrefetchLab) -> None:
+        self.tctx, self.addon = tctx, addon
+        self.origin_hits: list[str] = []
+
+    def fetch(self, url: str, origin: http.Response | None = None, method: str = "GET", **headers) -> http.HTTPFlow:
+        """What mitmproxy does for one request: request hook; the origin answers unless the
+        addon already did; then the response hooks (which also run for the addon's own answers)."""
+        flow = tflow.tflow()
+        flow.request = http.Request.make(method, url, b"", headers)
+        self.addon.request(flow)
+        if flow.response is None:
+            self.origin_hits.append(flow.request.url)
+            flow.response = (origin or html_response()).copy()
+        self.addon.responseheaders(flow)
+        self.addon.response(flow)
+        return flow
+
+
+def html_response(body: bytes = PAGE, status: int = 200, **headers: str) -> http.Response:
+    """An origin response; `body` goes on the wire as given (already encoded if content_encoding is set)."""
+    fields = {"content-type": "text/html; charset=utf-8", **{k.replace("_", "-"): v for k, v in headers.items()}}
+    response = http.Response.make(status, b"", fields)
+    response.raw_content = body
+    response.headers["content-length"] = str(len(body))
+    return response
+
+
+def start(tctx, addon: PrefetchLab, **options) -> None:
+    """What mitmdump does at start: configure with every option (taddons only passes the given ones)."""
+    current = {name: getattr(tctx.options, name) for name in tctx.options.keys() if name.startswith("prefetch_")}
+    tctx.configure(addon, **{**current, **options})
+
+
+@pytest.fixture()
+def edge(tmp_path):
+    addon = PrefetchLab()
+    with taddons.context(addon) as tctx:
+        start(tctx, addon, prefetch_audit_file=str(tmp_path / "audit.jsonl"))
+        yield Edge(tctx, addon)
+
+
+def audit(tmp_path: Path) -> list[dict]:
+    return [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+
+
+# ---- options -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("prefetch_refusal_status", 200, "4xx or 5xx"),
+        ("prefetch_force_ratio", "1.5", "from 0 to 1"),
+        ("prefetch_force_ratio", "half", "from 0 to 1"),
+        ("prefetch_cache_mb", -1, "0 or more"),
+        ("prefetch_rules", "/no/such/rules.yaml", "no such file"),
+        ("prefetch_audit_file", "/no/such/dir/audit.jsonl", "cannot open"),
+    ],
+)
+def test_bad_option_values_are_refused_with_a_reason(option, value, message):
+    addon = PrefetchLab()
+    with taddons.context(addon) as tctx:
+        with pytest.raises(exceptions.OptionsError, match=message):
+            tctx.configure(addon, **{option: value})
+
+
+def test_choice_options_reject_unknown_values():
+    addon = PrefetchLab()
+    with taddons.context(addon) as tctx:
+        with pytest.raises(exceptions.OptionsError):
+            tctx.configure(addon, prefetch_inject="sometimes")
+
+
+def test_a_broken_rules_file_at_start_names_file_and_line(tmp_path):
+    rules = tmp_path / "broken.yaml"
+    rules.write_text("rules:\n  - match:\n      path: /a\n    caching:\n      max_age: soon\n")
+    addon = PrefetchLab()
+    with taddons.context(addon) as tctx:
+        with pytest.raises(exceptions.OptionsError, match=r"broken\.yaml:5"):
+            tctx.configure(addon, prefetch_rules=str(rules))
+
+
+def test_a_broken_edit_keeps_the_last_good_rules(tmp_path):
+    rules = tmp_path / "site.yaml"
+    rules.write_text("rules:\n  - match: {path: /a}\n    caching: {max_age: 1h, service_worker_max_age: 1h}\n")
+    addon = PrefetchLab()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, prefetch_rules=str(rules), prefetch_audit_file=str(tmp_path / "audit.jsonl"))
+        rules.write_text("rules:\n  - match: {path: /a\n")
+        addon.reload_rules()
+        assert len(addon.rules.rules) == 1
+        rules.write_text("rules:\n  - match: {path: /b}\n    caching: {max_age: 1h, service_worker_max_age: 1h}\n")
+        addon.reload_rules()
+        assert addon.rules.rules[0].paths == ("/b",)
+    events = [r["event"] for r in audit(tmp_path)]
+    assert events == ["rules-loaded", "rules-error", "rules-loaded"]
+
+
+# ---- injection -----------------------------------------------------------------------------
+
+
+def test_gzip_page_is_injected_and_stays_gzip(edge):
+    origin = html_response(gzip.compress(PAGE), content_encoding="gzip")
+    flow = edge.fetch("http://shop.test/", origin)
+    assert flow.response.headers["content-encoding"] == "gzip"
+    body = gzip.decompress(flow.response.raw_content)
+    assert body.count(INSTALL) == 1
+    assert body.replace(body[body.index(INSTALL) : body.index(b"</script>") + 9], b"", 1) == PAGE
+    assert int(flow.response.headers["content-length"]) == len(flow.response.raw_content)
+    assert flow.marked and "injected" in flow.comment
+
+
+def test_brotli_page_is_injected_and_stays_brotli(edge):
+    flow = edge.fetch("http://shop.test/", html_response(brotli.compress(PAGE), content_encoding="br"))
+    assert flow.response.headers["content-encoding"] == "br"
+    assert brotli.decompress(flow.response.raw_content).count(INSTALL) == 1
+
+
+@pytest.mark.parametrize(
+    "body, content_type",
+    [
+        ("<html><head><title>café</title></head><body>é</body></html>".encode("latin-1"), "text/html; charset=iso-8859-1"),
+        ("<html><head><title>café</title></head><body>日本</body></html>".encode("utf-8"), "text/html"),
+    ],
+    ids=["latin-1", "utf-8-undeclared"],
+)
+def test_any_charset_survives_byte_exact(edge, body, content_type):
+    flow = edge.fetch("http://shop.test/", http.Response.make(200, body, {"content-type": content_type}))
+    out = flow.response.raw_content
+    start = out.index(INSTALL)
+    end = out.index(b"</script>", start) + len(b"</script>")
+    assert out[:start] + out[end:] == body
+
+
+def test_page_already_carrying_install_js_is_not_injected_twice(edge, tmp_path):
+    page = PAGE.replace(b"</head>", b'<script src="/__edgio__/prefetch/install.js" defer></script></head>')
+    flow = edge.fetch("http://shop.test/", html_response(page))
+    assert flow.response.raw_content == page
+    skipped = [r for r in audit(tmp_path) if r["event"] == "inject-skipped"]
+    assert skipped[-1]["reason"] == "already-present"
+
+
+def test_csp_nonce_is_copied_onto_the_tag(edge):
+    origin = html_response(content_security_policy="script-src 'nonce-r4nd0m' 'strict-dynamic'")
+    flow = edge.fetch("http://shop.test/", origin)
+    assert b'nonce="r4nd0m"' in flow.response.raw_content
+    assert flow.response.headers["content-security-policy"] == "script-src 'nonce-r4nd0m' 'strict-dynamic'"
+
+
+def test_csp_without_nonce_blocks_injection_and_says_why(edge, tmp_path):
+    policy = "script-src 'sha256-abc=' 'strict-dynamic'"
+    flow = edge.fetch("http://shop.test/", html_response(content_security_policy=policy))
+    assert flow.response.raw_content == PAGE
+    assert flow.response.headers["content-security-policy"] == policy
+    skipped = [r for r in audit(tmp_path) if r["event"] == "inject-skipped"]
+    assert "csp" in skipped[-1]["reason"]
+
+
+def test_inject_off_keeps_the_page_and_the_gate(edge):
+    edge.tctx.configure(edge.addon, prefetch_inject="off")
+    flow = edge.fetch("http://shop.test/a", html_response())
+    assert flow.response.raw_content == PAGE
+    assert "speculation-rules" not in flow.response.headers
+    assert edge.fetch("http://shop.test/b?edgio_prefetch=1").response.status_code == 412
+
+
+def test_existing_speculation_rules_header_is_kept_and_ours_appended(edge):
+    flow = edge.fetch("http://shop.test/", html_response(speculation_rules='"/their-rules.json"'))
+    assert flow.response.headers["speculation-rules"] == '"/their-rules.json", "/__edgio__/speculation-rules.json"'
+
+
+def test_include_cache_misses_and_force_ratio_reach_the_tag(edge):
+    edge.tctx.configure(edge.addon, prefetch_include_cache_misses=True, prefetch_force_ratio="0.5", prefetch_inject_at="head")
+    body = edge.fetch("http://shop.test/", html_response()).response.raw_content
+    assert b'data-include-cache-misses="true"' in body and b'data-force-prefetch-ratio="0.5"' in body
+    assert body.index(INSTALL) < body.index(b"</head>")
+
+
+def test_streamed_response_gets_edge_headers_in_responseheaders(edge):
+    flow = tflow.tflow()
+    flow.request = http.Request.make("GET", "http://shop.test/big.html")
+    edge.addon.request(flow)
+    flow.response = html_response()
+    flow.response.stream = True
+    edge.addon.responseheaders(flow)
+    assert flow.response.headers["x-edg-caching-status"] == "body-too-big"
+    assert flow.response.headers["speculation-rules"] == '"/__edgio__/speculation-rules.json"'
+
+
+# ---- cache and gate ------------------------------------------------------------------------
+
+
+def test_prefetch_gate_refuses_then_serves_from_cache(edge):
+    refused = edge.fetch("http://shop.test/p/1?edgio_dt_pf=1&edgio_prefetch=1")
+    assert refused.response.status_code == 412 and refused.response.content == b""
+    assert refused.response.headers["vary"] == "Sec-Purpose"
+    assert edge.origin_hits == []
+    edge.fetch("http://shop.test/p/1")
+    hit = edge.fetch("http://shop.test/p/1", **{"Sec-Purpose": "prefetch"})
+    assert hit.response.status_code == 200 and hit.response.headers["x-edg-caching-status"] == "hit"
+    assert edge.origin_hits == ["http://shop.test/p/1"]
+    assert hit.is_replay == "response"
+
+
+def test_refusal_status_option_gives_503_without_retry_after(edge):
+    edge.tctx.configure(edge.addon, prefetch_refusal_status=503)
+    flow = edge.fetch("http://shop.test/x", **{"Sec-Purpose": "prefetch"})
+    assert flow.response.status_code == 503 and "retry-after" not in flow.response.headers
+
+
+def test_site_own_speculations_pass_through(edge):
+    flow = edge.fetch("http://shop.test/x", **{"Sec-Purpose": "prefetch", "Sec-Speculation-Tags": "null"})
+    assert flow.response.status_code == 200 and edge.origin_hits == ["http://shop.test/x"]
+    ours = edge.fetch("http://shop.test/y", **{"Sec-Purpose": "prefetch", "Sec-Speculation-Tags": '"prefetch-lab"'})
+    assert ours.response.status_code == 412
+
+
+def test_cached_204_is_never_a_prefetch_answer(edge):
+    edge.fetch("http://shop.test/empty", http.Response.make(204, b"", {"cache-control": "max-age=60"}))
+    flow = edge.fetch("http://shop.test/empty?edgio_prefetch=1")
+    assert flow.response.status_code == 412
+
+
+def test_head_is_answered_from_the_get_entry(edge):
+    first = edge.fetch("http://shop.test/page")
+    flow = edge.fetch("http://shop.test/page", method="HEAD")
+    assert flow.response.status_code == 200 and flow.response.raw_content == b""
+    assert flow.response.headers["content-length"] == str(len(first.response.raw_content))
+    assert len(edge.origin_hits) == 1
+
+
+def test_conditional_request_gets_304_from_a_fresh_entry(edge):
+    edge.fetch("http://shop.test/e", html_response(etag='"v1"'))
+    flow = edge.fetch("http://shop.test/e", **{"If-None-Match": '"v1"'})
+    assert flow.response.status_code == 304 and flow.response.headers["etag"] == '"v1"'
+    assert len(edge.origin_hits) == 1
+
+
+def test_client_validators_on_a_miss_do_not_stop_the_edge_filling(edge):
+    flow = edge.fetch("http://shop.test/v", html_response(etag='"v1"'), **{"If-None-Match": '"v1"'})
+    assert flow.response.status_code == 304
+    assert edge.fetch("http://shop.test/v?edgio_prefetch=1").response.status_code == 200
+
+
+def test_multiple_set_cookie_responses_are_not_cached_and_keep_every_cookie(edge):
+    origin = html_response()
+    origin.headers.add("set-cookie", "a=1")
+    origin.headers.add("set-cookie", "b=2")
+    flow = edge.fetch("http://shop.test/login-free", origin)
+    assert flow.response.headers.get_all("set-cookie") == ["a=1", "b=2"]
+    assert flow.response.headers["x-edg-caching-status"] == "set-cookie"
+    assert edge.fetch("http://shop.test/login-free?edgio_prefetch=1").response.status_code == 412
+
+
+def test_vary_accept_encoding_keeps_br_from_clients_without_br(edge):
+    origin = html_response(brotli.compress(b"body"), content_type="text/javascript", content_encoding="br",
+                           vary="Accept-Encoding")
+    edge.fetch("http://shop.test/app.js", origin, **{"Accept-Encoding": "br"})
+    other = edge.fetch("http://shop.test/app.js", http.Response.make(200, b"body", {"content-type": "text/javascript"}),
+                       **{"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in other.response.headers
+    assert other.response.raw_content == b"body"
+    assert len(edge.origin_hits) == 2
+
+
+def test_edgio_params_never_reach_the_origin(edge):
+    edge.fetch("http://shop.test/q?a=1&edgio_dt_pf=1&b=2&edgio_prefetch_ttl=60")
+    assert edge.origin_hits == ["http://shop.test/q?a=1&b=2"]
+
+
+def test_rfc_mode_follows_the_origin_headers_alone(edge):
+    edge.tctx.configure(edge.addon, prefetch_rules="none")
+    edge.fetch("http://shop.test/plain")
+    assert edge.fetch("http://shop.test/plain?edgio_prefetch=1").response.status_code == 412
+    edge.fetch("http://shop.test/fresh", html_response(cache_control="max-age=60"))
+    assert edge.fetch("http://shop.test/fresh?edgio_prefetch=1").response.status_code == 200
+
+
+def test_cache_commands(edge):
+    edge.fetch("http://shop.test/s")
+    assert "entries=1" in edge.addon.cache_stats()
+    edge.addon.clear_cache()
+    assert "entries=0" in edge.addon.cache_stats()
+
+
+# ---- edge files ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path, content_type",
+    [
+        ("/__edgio__/prefetch/install.js", "text/javascript"),
+        ("/__edgio__/prefetch/v7.13.13/install.js", "text/javascript"),
+        ("/__edgio__/prefetch/service-worker.js", "text/javascript"),
+        ("/__edgio__/cache-manifest.js", "text/javascript"),
+        ("/__edgio__/speculation-rules.json", "application/speculationrules+json"),
+    ],
+)
+def test_edge_files_are_answered_locally(edge, path, content_type):
+    flow = edge.fetch(f"http://shop.test{path}")
+    assert flow.response.status_code == 200
+    assert flow.response.headers["content-type"].startswith(content_type)
+    assert edge.origin_hits == []
+
+
+def test_client_reports_land_in_the_audit(edge, tmp_path):
+    flow = edge.fetch("http://shop.test/__edgio__/lab/report", method="POST")
+    assert flow.response.status_code == 204
+    assert [r for r in audit(tmp_path) if r["event"] == "client-report"]

@@ -1,0 +1,59 @@
+"""Editing the rules while a browser has the worker installed: the proxy serves a new manifest, the
+worker updates on the next navigation, takes control at once, drops what it stored under the old
+rules and behaves by the new ones (here: starts deep fetching)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.conftest import listing_page, poll, shop_routes, wait_for_results, watch_console
+from tests.harness import wait_until
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+
+OLD_RULES = """
+rules:
+  - match: {path: "/p/:id"}
+    caching: {max_age: 1h, service_worker_max_age: 10m}
+"""
+NEW_RULES = """
+rules:
+  - match: {path: "/p/:id"}
+    caching: {max_age: 1h, service_worker_max_age: 10m}
+    deep_fetch:
+      - {selector: "img.hero", max_matches: 1, as: image}
+  - match: {path: "/images/:name"}
+    caching: {max_age: 1h, service_worker_max_age: 10m}
+"""
+
+
+def test_a_rules_change_updates_the_worker_cleanly(browser, start_lab, origin_factory):
+    lab = start_lab(OLD_RULES)
+    # No links: every prefetch here is a manual one, so nothing races the worker update.
+    origin = origin_factory(shop_routes(range(1, 3), listing_page([])))
+    lab.warm(*(origin.base + path for path in ("/p/1", "/p/2", "/images/hero2.png")))
+    context = lab.context(browser)
+    page = context.new_page()
+    errors = watch_console(page)
+    page.goto(origin.base + "/")
+    page.evaluate("Edgio.ready()")
+    first = page.evaluate("Edgio.prefetch('/p/1')")
+    assert first["stored"] and first["deep"] == []
+    old = page.evaluate("Edgio.workerStatus()")
+    assert old["rules"] == 1 and old["keys"] == [origin.base + "/p/1"] and old["controlled"]
+
+    loaded = len(lab.records("rules-loaded"))
+    lab.rules_path.write_text(NEW_RULES, encoding="utf-8")
+    assert wait_until(lambda: len(lab.records("rules-loaded")) > loaded, timeout=10), "the proxy did not reload its rules"
+
+    page.reload()  # a navigation: the browser checks the worker script and its imported manifest
+    new = poll(page, "Edgio.workerStatus().then(s => s && s.rules === 2 && s)", timeout=15)
+    assert new["controlled"], "the new worker took control without another reload"
+    assert new["keys"] == [], "what the old worker stored under the old rules is gone"
+
+    second = page.evaluate("Edgio.prefetch('/p/2')")
+    assert second["stored"] and [d["url"] for d in second["deep"]] == [
+        origin.base + "/images/hero2.png?edgio_dt_pf=1&edgio_prefetch=1"
+    ], "the new rules' deep_fetch is in force"
+    assert errors == []
+    context.close()

@@ -1,0 +1,228 @@
+"""Real parts for end-to-end tests: a recording origin, a mitmdump process, headless Chromium.
+
+Used by tests/e2e, tests/browser and scripts/bench.py. Nothing here is a mock: the origin is a
+real HTTP server on 127.0.0.1, the proxy is `mitmdump -s addon/prefetch.py`, the browser is
+Debian's chromium driven by Playwright.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+ADDON_SCRIPT = ROOT / "addon" / "prefetch.py"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--proxy-bypass-list=<-loopback>",
+]
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    headers: dict[str, str | list[str]] = field(default_factory=dict)
+    body: bytes = b""
+    delay: float = 0.0  # seconds before answering, to emulate a slow origin
+
+
+@dataclass
+class SeenRequest:
+    method: str
+    path: str  # path with query, as the origin received it
+    headers: dict[str, str]
+
+
+Route = Reply | Callable[[SeenRequest], Reply]
+
+
+class Origin:
+    """A threaded HTTP/1.1 origin on 127.0.0.1 that records every request it receives."""
+
+    def __init__(self, routes: dict[str, Route] | None = None, host: str = "127.0.0.1") -> None:
+        self.routes: dict[str, Route] = dict(routes or {})
+        self.seen: list[SeenRequest] = []
+        self.extra_delay = 0.0
+        origin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:  # keep test output readable
+                pass
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                if length:
+                    self.rfile.read(length)
+                seen = SeenRequest(self.command, self.path, {k.lower(): v for k, v in self.headers.items()})
+                origin.seen.append(seen)
+                route = origin.routes.get(urlsplit(self.path).path)
+                reply = route(seen) if callable(route) else route
+                if reply is None:
+                    reply = Reply(404, {"content-type": "text/plain"}, b"not found")
+                if reply.delay or origin.extra_delay:
+                    time.sleep(reply.delay + origin.extra_delay)
+                self.send_response(reply.status)
+                for name, value in reply.headers.items():
+                    for v in value if isinstance(value, list) else [value]:
+                        self.send_header(name, v)
+                no_body = self.command == "HEAD" or reply.status in (204, 304)
+                if "content-length" not in {k.lower() for k in reply.headers} and reply.status not in (204, 304):
+                    self.send_header("Content-Length", str(len(reply.body)))
+                self.end_headers()
+                if not no_body:
+                    self.wfile.write(reply.body)
+
+            do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = _serve
+
+        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.base = f"http://{host}:{self.port}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def paths_seen(self) -> list[str]:
+        return [r.path for r in self.seen]
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self) -> "Origin":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+class Mitmdump:
+    """`mitmdump -s addon/prefetch.py` (or another script) on a free port, output captured."""
+
+    def __init__(
+        self,
+        confdir: Path,
+        options: dict[str, str] | None = None,
+        script: Path | None = ADDON_SCRIPT,
+        extra_args: Sequence[str] = (),
+    ) -> None:
+        mitmdump = Path(sys.executable).parent / "mitmdump"
+        args = [str(mitmdump), "--listen-host", "127.0.0.1", "-p", "0", "--set", f"confdir={confdir}"]
+        if script is not None:
+            args += ["-s", str(script)]
+        for name, value in (options or {}).items():
+            args += ["--set", f"{name}={value}"]
+        args += list(extra_args)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.output: list[str] = []
+        self.proc = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        self.port = self._wait_for_port()
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _wait_for_port(self, timeout: float = 30) -> int:
+        deadline = time.monotonic() + timeout
+        assert self.proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError("mitmdump exited during start:\n" + "".join(self.output))
+            self.output.append(line)
+            found = re.search(r"listening at \S+:(\d+)", line)
+            if found:
+                return int(found.group(1))
+        raise RuntimeError("mitmdump did not start:\n" + "".join(self.output))
+
+    def _drain(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.output.append(line)
+
+    @property
+    def address(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        return "".join(self.output)
+
+    def request(
+        self, method: str, url: str, headers: dict[str, str] | None = None, body: bytes | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
+        """Send one request through the proxy in absolute form; headers come back lower-cased
+        (repeated headers joined with '\\n' so multiple Set-Cookie stay visible)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            conn.request(method, url, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            data = resp.read()
+            merged: dict[str, str] = {}
+            for name, value in resp.getheaders():
+                key = name.lower()
+                merged[key] = f"{merged[key]}\n{value}" if key in merged else value
+            return resp.status, merged, data
+        finally:
+            conn.close()
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                return self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                return self.proc.wait(5)
+        return self.proc.returncode
+
+    def __enter__(self) -> "Mitmdump":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+@contextmanager
+def chromium_through(proxy: Mitmdump) -> Iterator:
+    """A fresh headless Chromium whose traffic (loopback included) goes through `proxy`."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            proxy={"server": proxy.address},
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 10, interval: float = 0.05) -> bool:
+    """Poll `predicate` (outside a browser page; for pages use page.wait_for_function)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())
