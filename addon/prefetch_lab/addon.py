@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from urllib.parse import unquote_plus
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -300,29 +301,33 @@ class PrefetchLab:
             return  # the edge's own fetch: straight to the origin, stored in `response`
 
         self._classify_prefetch(flow, state, params)
-        cacheable_method = req.method in ("GET", "HEAD")
-        if not cacheable_method or state.features.bypass_cache or self.store.budget_bytes == 0:
+        uncacheable = (
+            "method" if req.method not in ("GET", "HEAD")
+            else "bypassed" if state.features.bypass_cache
+            else "cache-disabled" if self.store.budget_bytes == 0
+            else None
+        )
+        if uncacheable:
             if state.gated:
-                self._refuse(flow, state, "method" if not cacheable_method else "bypassed")
+                self._refuse(flow, state, uncacheable)
             return
 
         forced = not state.prefetch and cachepolicy.request_forces_origin(list(req.headers.items()), self.rules_active)
         entry = None if forced else self.store.get(state.key, list(req.headers.items()), time.time())
-        if entry is not None:
-            freshness = entry.state(time.time())
-            if freshness == "fresh" or (freshness == "stale-revalidate"):
-                if state.gated and entry.status == 204:
-                    # Chromium uses a prefetched 204 and cancels the user's navigation.
-                    self._refuse(flow, state, "no-content")
-                    return
-                self._serve_entry(flow, state, entry, stale=freshness != "fresh")
-                if freshness != "fresh":
-                    self._revalidate(flow, state)
+        if entry is not None:  # fresh, or stale within stale-while-revalidate (get drops expired ones)
+            if state.gated and entry.status == 204:
+                # Chromium uses a prefetched 204 and cancels the user's navigation.
+                self._refuse(flow, state, "no-content")
                 return
+            stale = entry.state(time.time()) != "fresh"
+            self._serve_entry(flow, state, entry, stale)
+            if stale:
+                self._background_fetch_once(flow, state, "revalidate")
+            return
         if state.gated:
-            self._refuse(flow, state, "expired" if entry is not None else "not-cached")
+            self._refuse(flow, state, "not-cached")
             if ctx.options.prefetch_warm_on_refusal:
-                self._background_fetch(flow, "warm")
+                self._background_fetch_once(flow, state, "warm")
             return
         if req.method == "GET" and not forced:
             for name in CLIENT_VALIDATORS:
@@ -354,11 +359,12 @@ class PrefetchLab:
             status, b"", {"vary": "Sec-Purpose", REFUSED_HEADER: f"prefetch refused: {reason}"}
         )
         state.served_by_edge = True
-        self._add_edge_headers(flow, state, "miss" if reason in ("not-cached", "expired") else "bypassed")
+        self._add_edge_headers(flow, state, "miss" if reason == "not-cached" else "bypassed")
         note(flow, "prefetch-refused", f"prefetch refused ({reason}) with {status}")
         self.record("prefetch-refused", flow, status=status, reason=reason)
 
     def _serve_entry(self, flow: http.HTTPFlow, state: FlowState, entry: CacheEntry, stale: bool) -> None:
+        """Answer from the edge cache: 200 (or 304 to a matching validator; HEAD without body)."""
         req = flow.request
         now = time.time()
         headers = make_headers(entry.headers)
@@ -404,9 +410,10 @@ class PrefetchLab:
 
     # ---- background fetches (stale-while-revalidate, warming) ----------------------------
 
-    def _revalidate(self, flow: http.HTTPFlow, state: FlowState) -> None:
+    def _background_fetch_once(self, flow: http.HTTPFlow, state: FlowState, purpose: str) -> None:
+        """One background fetch per key at a time, however many requests ask for it."""
         if self.store.begin_revalidation(state.key, time.time()):
-            self._background_fetch(flow, "revalidate")
+            self._background_fetch(flow, purpose)
 
     def _background_fetch(self, flow: http.HTTPFlow, purpose: str) -> None:
         """Fetch the URL from the origin through mitmproxy's client replay, so the fetch uses the
@@ -552,7 +559,5 @@ def storable_headers(headers: http.Headers, body_length: int) -> tuple[tuple[str
 
 
 def query_param_names(query: str) -> set[str]:
-    from urllib.parse import unquote_plus
-
     return {unquote_plus(pair.partition("=")[0]) for pair in query.split("&") if pair}
 

@@ -31,7 +31,7 @@ def test_a_rules_change_updates_the_worker_cleanly(browser, start_lab, origin_fa
     lab = start_lab(OLD_RULES)
     # No links: every prefetch here is a manual one, so nothing races the worker update.
     origin = origin_factory(shop_routes(range(1, 3), listing_page([])))
-    lab.warm(*(origin.base + path for path in ("/p/1", "/p/2", "/images/hero2.png")))
+    lab.warm(origin.base + "/p/1")
     context = lab.context(browser)
     page = context.new_page()
     errors = watch_console(page)
@@ -51,6 +51,7 @@ def test_a_rules_change_updates_the_worker_cleanly(browser, start_lab, origin_fa
     assert new["controlled"], "the new worker took control without another reload"
     assert new["keys"] == [], "what the old worker stored under the old rules is gone"
 
+    lab.warm(origin.base + "/p/2", origin.base + "/images/hero2.png")  # a rules reload empties the edge cache
     second = page.evaluate("Edgio.prefetch('/p/2')")
     assert second["stored"] and [d["url"] for d in second["deep"]] == [
         origin.base + "/images/hero2.png?edgio_dt_pf=1&edgio_prefetch=1"

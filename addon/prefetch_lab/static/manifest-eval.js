@@ -194,15 +194,16 @@
     );
 
   // --- Query strings are kept raw (as the edge keys them); only edgio_* pairs are dropped. ---
-  const splitQuery = (query) => (query ? query.split("&").filter(Boolean) : []);
-  function pairName(pair) {
-    const raw = pair.split("=")[0].replace(/\+/g, " ");
+  const decodeQueryPart = (text) => {
+    const spaced = text.replace(/\+/g, " ");
     try {
-      return decodeURIComponent(raw);
+      return decodeURIComponent(spaced);
     } catch (_) {
-      return raw;
+      return spaced;
     }
-  }
+  };
+  const splitQuery = (query) => (query ? query.split("&").filter(Boolean) : []);
+  const pairName = (pair) => decodeQueryPart(pair.split("=")[0]);
   const stripEdgioQuery = (query) =>
     splitQuery(query).filter((pair) => !pairName(pair).startsWith(EDGIO_PARAM_PREFIX)).join("&");
 
@@ -213,19 +214,21 @@
     return parsed.origin + parsed.pathname + (query ? "?" + query : "");
   }
 
-  function queryValue(query, name) {
+  /** Every value of query param `name` (decoded), or null when it is absent. */
+  function queryValues(query, name) {
+    const values = [];
     for (const pair of splitQuery(query)) {
       if (pairName(pair) !== name) continue;
       const eq = pair.indexOf("=");
-      const raw = eq === -1 ? "" : pair.slice(eq + 1).replace(/\+/g, " ");
-      try {
-        return decodeURIComponent(raw);
-      } catch (_) {
-        return raw;
-      }
+      values.push(eq === -1 ? "" : decodeQueryPart(pair.slice(eq + 1)));
     }
-    return null;
+    return values.length ? values : null;
   }
+
+  const queryValue = (query, name) => {
+    const values = queryValues(query, name);
+    return values ? values[0] : null;
+  };
 
   // --- EdgeJS conditions over what a browser knows about a URL (method is always GET). ---
   function requestFacts(url) {
@@ -255,7 +258,7 @@
       if (field === "scheme") return facts.scheme;
       return undefined; // headers, cookies, geo...: unknown in a browser, as in Edgio
     }
-    if ("request.origin_query" in operand) return queryValue(facts.query, operand["request.origin_query"]);
+    if ("request.origin_query" in operand) return queryValues(facts.query, operand["request.origin_query"]); // array or null
     if ("request.path" in operand) return facts[operand["request.path"]];
     return undefined;
   }
@@ -278,21 +281,25 @@
     if (!Array.isArray(args) || args.length !== 2) return false;
     const left = resolveOperand(args[0], facts);
     const right = args[1];
+    // A repeated query param holds a condition when any occurrence does (as on the edge).
+    const strings = Array.isArray(left) ? left : typeof left === "string" ? [left] : [];
+    const absent = left === undefined || left === null;
     switch (operator) {
       case "==":
       case "!=": {
-        const matches = typeof left === "string" && anyOf(right, (p) => pathRegex(p)?.test(left) ?? false);
+        const matches = strings.some((value) => anyOf(right, (p) => pathRegex(p)?.test(value) ?? false));
         return operator === "==" ? matches : !matches;
       }
       case "=~":
       case "!~": {
-        const matches = typeof left === "string" && anyOf(right, (p) => plainRegex(p)?.test(left) ?? false);
+        const matches = strings.some((value) => anyOf(right, (p) => plainRegex(p)?.test(value) ?? false));
         return operator === "=~" ? matches : !matches;
       }
       case "===":
-        return left === right || (left === undefined && right === null);
-      case "!==":
-        return !(left === right || (left === undefined && right === null));
+      case "!==": {
+        const equal = right === null ? absent : strings.includes(right) || left === right;
+        return operator === "===" ? equal : !equal;
+      }
       case "in":
       case "not_in": {
         const values = Array.isArray(right) ? right : [right];

@@ -1,0 +1,61 @@
+"""The edge's own origin fetches, through mitmproxy's client replay in a real mitmdump:
+stale-while-revalidate refreshes and warming after a refused prefetch."""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import pytest
+
+from tests.harness import Mitmdump, Origin, Reply, SeenRequest, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+def versioned_page(cache_control: str):
+    counter = itertools.count(1)
+
+    def reply(_: SeenRequest) -> Reply:
+        return Reply(200, {"content-type": "text/plain", "cache-control": cache_control}, f"v{next(counter)}".encode())
+
+    return reply
+
+
+def test_stale_entry_is_served_once_stale_and_refreshed_in_the_background(tmp_path):
+    with Origin({"/news": versioned_page("max-age=1, stale-while-revalidate=60")}) as origin, Mitmdump(
+        tmp_path, {"prefetch_rules": "none"}
+    ) as proxy:
+        url = f"{origin.base}/news"
+        assert proxy.request("GET", url)[2] == b"v1"
+        time.sleep(1.6)  # past max-age, within stale-while-revalidate
+        status, headers, body = proxy.request("GET", url)
+        assert (status, headers["x-edg-caching-status"], body) == (200, "stale", b"v1")
+        # stale entries can still be prefetched (Edgio's advice for fewer 412s)
+        status, headers, body = proxy.request("GET", url + "?edgio_prefetch=1")
+        assert status == 200 and body in (b"v1", b"v2")
+        assert wait_until(lambda: len(origin.seen) == 2)
+        assert wait_until(lambda: proxy.request("GET", url)[1]["x-edg-caching-status"] == "hit")
+        assert proxy.request("GET", url)[2] == b"v2"
+        assert len(origin.seen) == 2  # one background refresh, not one per stale request
+
+
+def test_refused_prefetch_warms_the_edge_when_asked(tmp_path):
+    with Origin({"/p": versioned_page("max-age=300")}) as origin, Mitmdump(
+        tmp_path, {"prefetch_rules": "none", "prefetch_warm_on_refusal": "true"}
+    ) as proxy:
+        url = f"{origin.base}/p?id=1&edgio_dt_pf=1&edgio_prefetch=1"
+        assert proxy.request("GET", url)[0] == 412
+        assert wait_until(lambda: origin.paths_seen() == ["/p?id=1"])
+        assert not any("sec-purpose" in r.headers for r in origin.seen)
+        assert wait_until(lambda: proxy.request("GET", url)[0] == 200)
+        assert origin.paths_seen() == ["/p?id=1"]
+
+
+def test_without_warming_a_refused_prefetch_stays_cold(tmp_path):
+    with Origin({"/p": versioned_page("max-age=300")}) as origin, Mitmdump(tmp_path, {"prefetch_rules": "none"}) as proxy:
+        url = f"{origin.base}/p?edgio_prefetch=1"
+        assert proxy.request("GET", url)[0] == 412
+        time.sleep(0.5)
+        assert proxy.request("GET", url)[0] == 412
+        assert origin.seen == []

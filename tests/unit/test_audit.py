@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from prefetch_lab.audit import EVENTS, AuditWriter, make_record, read_records, summarize
+
+
+def test_records_carry_event_and_time_first_and_drop_empty_fields():
+    record = make_record("prefetch-refused", url="http://a/x", reason="not-cached", rules=None)
+    assert list(record)[:2] == ["ts", "event"]
+    assert record["event"] == "prefetch-refused" and "rules" not in record
+
+
+def test_unknown_events_are_a_programming_error():
+    with pytest.raises(ValueError):
+        make_record("prefetch-maybe")
+
+
+def test_writer_truncates_or_appends_like_mitmproxy_save(tmp_path):
+    path = tmp_path / "audit.jsonl"
+    path.write_text("old\n")
+    writer = AuditWriter(str(path))
+    writer.write(make_record("cache-hit", url="http://a/é"))
+    assert json.loads(path.read_text())["url"] == "http://a/é"  # flushed per line, before close
+    writer.close()
+    appender = AuditWriter("+" + str(path))
+    appender.write(make_record("cache-store"))
+    appender.close()
+    assert [r["event"] for r in read_records(path)] == ["cache-hit", "cache-store"]
+
+
+def test_a_torn_last_line_is_skipped(tmp_path):
+    path = tmp_path / "audit.jsonl"
+    path.write_text(json.dumps(make_record("cache-hit")) + '\n{"ts": 1, "ev')
+    assert [r["event"] for r in read_records(path)] == ["cache-hit"]
+
+
+def test_summary_counts_prefetch_outcomes_and_reasons():
+    records = [
+        make_record("prefetch-hit"),
+        make_record("prefetch-refused", reason="not-cached"),
+        make_record("prefetch-refused", reason="not-cached"),
+        make_record("prefetch-refused", reason="bypassed"),
+        make_record("prefetch-forwarded", reason="include-cache-misses"),
+        make_record("inject-skipped", reason="csp-blocks-script: strict-dynamic without nonce"),
+        make_record("cache-bypass", caching_status="set-cookie"),
+    ]
+    summary = summarize(records)
+    assert summary["prefetches"] == 5
+    assert summary["prefetch_hit_ratio"] == 0.2
+    assert summary["refused_by_reason"] == {"not-cached": 2, "bypassed": 1}
+    assert summary["inject_skipped_by_reason"] == {"csp-blocks-script: strict-dynamic without nonce": 1}
+    assert summary["bypassed_by_status"] == {"set-cookie": 1}
+    assert set(summary["events"]) <= set(EVENTS)
+
+
+def test_summary_of_nothing_has_no_ratio():
+    assert summarize([])["prefetch_hit_ratio"] is None
