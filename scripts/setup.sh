@@ -10,7 +10,6 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 if [ ! -e "$stamp" ]; then
-  "$venv/bin/pip" install -q --disable-pip-version-check --upgrade pip >/dev/null
   # Dependencies only: the code runs from addon/ (mitmproxy puts it on sys.path).
   deps=$("$venv/bin/python" - "$root/pyproject.toml" <<'PY'
 import sys, tomllib
@@ -19,7 +18,8 @@ print("\n".join(p["dependencies"] + p["optional-dependencies"]["test"]))
 PY
 )
   mapfile -t dep_list <<<"$deps"
-  "$venv/bin/pip" install -q --disable-pip-version-check "${dep_list[@]}"
+  # (grep drops pip warnings about local index folders some machines configure)
+  "$venv/bin/pip" install -q --disable-pip-version-check "${dep_list[@]}" 2> >(grep -v "^WARNING: Location" >&2)
   rm -f "$venv"/.deps-* && touch "$stamp"
 fi
 

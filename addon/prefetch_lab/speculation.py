@@ -3,16 +3,25 @@
 The document asks Chromium to prefetch the same-origin links the edge may serve from cache:
 a URL is prefetchable when, after merging every matching rule in order, `max_age` is set,
 `service_worker_max_age > 0` and `bypass_cache` is false (`Features.prefetchable`). That
-ordered-override semantics becomes an and/or/not tree of `href_matches` URL patterns, exact
-when every rule converts (`pathpattern.to_urlpattern`). Conditions a URL pattern cannot
-express (path regexes, query conditions, a scheme when the page's is unknown) are
-approximated so the tree only ever *under*-approximates prefetchability: rules granting
-prefetchability are narrowed (usually dropped), rules revoking it are widened (a regex to its
-literal prefix, a query condition to "any query", or to every URL, which leaves no rules).
+ordered-override semantics becomes an and/or/not tree of `href_matches` URL patterns.
 
-Known deviation: URLPattern is case-sensitive while Edgio paths are case-insensitive, so a
-bypass rule for `/account/*` does not stop a speculation of `/Account/x` (the gate still
-refuses it on a cache miss; nothing reaches the origin).
+Rule conditions become URL patterns exactly where URLPattern can say the same thing:
+- `path`: `pathpattern.to_urlpattern` where a rule grants prefetchability (readable, but
+  case-sensitive, so it under-approximates), and the case-folded regex of
+  `pathpattern.to_js_regex` in a regexp group where a rule revokes it (exact).
+- `path_regex`: a pathname regexp group with the Python regex translated (capturing groups
+  made non-capturing, `(?i)` spelled out as `[aA]` classes, escapes valid under the u and v
+  flags); exact.
+- `querystring` and `query` (present, absent, exact values): a `{"pathname": "/*", "search":
+  ...}` pattern over the raw query, covering every percent-encoding `parse_qsl` decodes; exact.
+Whatever cannot be translated (backreferences, non-ASCII, query value regexes on decoded
+values, a scheme when the page's is unknown) is approximated so the tree only ever
+*under*-approximates prefetchability: rules granting it are narrowed (usually dropped),
+rules revoking it are widened (a query value regex to "the parameter is present", an
+untranslatable path regex to every URL, which leaves no rules).
+
+Known deviation: the edge matches a rule's conditions after removing `edgio_*` query
+parameters, the browser before; links carrying them are Edgio's own machinery, not content.
 
 Pure module: no mitmproxy.
 """
@@ -21,12 +30,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
 
-from .pathpattern import to_urlpattern
-from .rules import Rule, RuleSet
+from .pathpattern import to_js_regex, to_urlpattern
+from .rules import QueryCondition, Regex, Rule, RuleSet
 
 RULES_PATH = "/__edgio__/speculation-rules.json"
 TAG = "prefetch-lab"
@@ -44,13 +53,27 @@ EXCLUDED_SELECTORS = ("[rel~=nofollow]", "[download]")
 
 
 @dataclass(frozen=True)
+class SearchPattern:
+    """URLPattern dict input: any path, and a raw query (no "?") matching `search`."""
+
+    search: str
+
+    def to_json(self) -> dict[str, str]:
+        # "pathname" must be given: a dict without it inherits the document's path.
+        return {"pathname": "/*", "search": self.search}
+
+
+UrlPattern = Union[str, SearchPattern]
+
+
+@dataclass(frozen=True)
 class Const:
     value: bool
 
 
 @dataclass(frozen=True)
 class Href:
-    patterns: tuple[str, ...]  # any of these URL patterns, resolved against the document URL
+    patterns: tuple[UrlPattern, ...]  # any of these URL patterns, resolved against the document URL
 
 
 @dataclass(frozen=True)
@@ -89,6 +112,26 @@ class MatchApprox:
     under: Expr
     over: Expr
 
+    @classmethod
+    def exact(cls, pattern: UrlPattern | None) -> MatchApprox:
+        """`pattern` when it is exact; "nothing" below and "anything" above when it is None."""
+        if pattern is None:
+            return cls(FALSE, TRUE)
+        return cls(Href((pattern,)), Href((pattern,)))
+
+    def negated(self) -> MatchApprox:
+        return MatchApprox(Not(self.over), Not(self.under))
+
+
+def _all_of(parts: Iterable[MatchApprox]) -> MatchApprox:
+    listed = list(parts)
+    return MatchApprox(And(tuple(p.under for p in listed)), And(tuple(p.over for p in listed)))
+
+
+def _any_of(parts: Iterable[MatchApprox]) -> MatchApprox:
+    listed = list(parts)
+    return MatchApprox(Or(tuple(p.under for p in listed)), Or(tuple(p.over for p in listed)))
+
 
 def approximate_rule_match(rule: Rule, host: str, scheme: str | None) -> MatchApprox:
     """What a navigation (GET, same origin as the document) matching `rule` looks like."""
@@ -96,62 +139,312 @@ def approximate_rule_match(rule: Rule, host: str, scheme: str | None) -> MatchAp
         return MatchApprox(FALSE, FALSE)
     if rule.methods and "GET" not in rule.methods:  # navigations are GETs
         return MatchApprox(FALSE, FALSE)
-    unders: list[Expr] = []
-    overs: list[Expr] = []
+    conditions: list[MatchApprox] = []
     if rule.schemes:
         if scheme is None:  # patterns inherit the document's protocol, which we do not know
-            unders.append(FALSE)
+            conditions.append(MatchApprox(FALSE, TRUE))
         elif scheme.lower() not in rule.schemes:
             return MatchApprox(FALSE, FALSE)
     if rule.paths:
-        converted = [to_urlpattern(p) for p in rule.paths]
-        usable = tuple(p for p in converted if p is not None)
-        unders.append(Href(usable) if usable else FALSE)
-        overs.append(Href(usable) if len(usable) == len(converted) else TRUE)
+        conditions.append(_any_of(_path_match(p) for p in rule.paths))
     if rule.path_regexes:
-        unders.append(FALSE)
-        prefixes = [regex_prefix_pattern(r) for r in rule.path_regexes]
-        overs.append(TRUE if None in prefixes else Href(tuple(p for p in prefixes if p)))
-    if rule.query or rule.querystring:
-        unders.append(FALSE)  # no URL pattern for these: `over` ignores them (any query)
-    return MatchApprox(simplify(And(tuple(unders))), simplify(And(tuple(overs))))
+        conditions.append(_any_of(
+            MatchApprox.exact(regex_pathname(Regex.parse(r))) for r in rule.path_regexes))
+    if rule.querystring:
+        conditions.append(_any_of(MatchApprox.exact(querystring_search(q)) for q in rule.querystring))
+    conditions.extend(_query_match(name, cond) for name, cond in rule.query.items())
+    approx = _all_of(conditions)
+    return MatchApprox(simplify(approx.under), simplify(approx.over))
 
 
-_REGEX_META = set("\\.^$*+?()[]{}|")
-_SAFE_LITERAL = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@%/]+")
-_V_FLAG_ESCAPE = re.compile(r"([\^$\\.*+?()\[\]{}|/])")  # URLPattern compiles with the v flag
+def _path_match(pattern: str) -> MatchApprox:
+    """`to_urlpattern` below (case-sensitive, readable), the case-folded regex above."""
+    folded = _pathname_from_body(translate_regex(to_js_regex(pattern), ignore_case=True))
+    readable = to_urlpattern(pattern) or folded
+    return MatchApprox(Href((readable,)) if readable else FALSE, Href((folded,)) if folded else TRUE)
 
 
-def regex_prefix_pattern(source: str) -> str | None:
-    """A URL pattern for "the path starts with the regex's literal prefix", or None.
+def _query_match(name: str, condition: QueryCondition) -> MatchApprox:
+    present = MatchApprox.exact(query_param_search(name))
+    if condition is True:
+        return present
+    if condition is False:
+        return present.negated()
+    if isinstance(condition, Regex):  # on the decoded value: only "present" is expressible
+        return MatchApprox(FALSE, present.over)
+    return _any_of(MatchApprox.exact(query_param_search(name, value)) for value in condition)
 
-    `^/api/.*\\.json$` → `/api/*`: a superset of the regex's matches, enough to
-    over-approximate a rule that makes URLs non-prefetchable; with a leading `(?i)` the
-    prefix is matched case-insensitively. None without an anchored literal prefix, or with
-    alternatives (`|` could escape the prefix).
-    """
-    ignore_case = source.startswith("(?i)")
-    body = source.removeprefix("(?i)")
-    if not body.startswith("^") or "|" in body:
-        return None
-    literal, pos = "", 1
-    while pos < len(body):
-        char = body[pos]
-        if char == "\\" and pos + 1 < len(body) and not body[pos + 1].isalnum():
-            literal, pos = literal + body[pos + 1], pos + 2
-        elif char not in _REGEX_META:
-            literal, pos = literal + char, pos + 1
+
+# ---------------------------------------------------------------- regexes for URLPattern
+#
+# A URLPattern regexp group must be ASCII, must not start with "?", and may only nest groups
+# that start with "(?" (non-capturing groups and assertions). Chromium compiles it with the
+# v flag (u in older versions), where a lone "{", "}" or "]" is an error, identity escapes are
+# limited to syntax characters and "/", and inside classes `( ) [ ] { } / - \ |` must be
+# escaped and doubled punctuators like "&&" are reserved. The output below is valid under both.
+
+_SYNTAX_CHARACTERS = set("^$\\.*+?()[]{}|/")
+_CLASS_MUST_ESCAPE = _SYNTAX_CHARACTERS | {"-"}
+_KEPT_ESCAPES = set("dDwWsSbB")
+_CONTROL_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "f": "\f", "v": "\v", "a": "\a"}
+_HEX_ESCAPE = re.compile(r"x([0-9A-Fa-f]{2})|u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})")
+_BRACE_QUANTIFIER = re.compile(r"\{(\d*)(,?)(\d*)\}")
+_ASSERTION_OPENERS = ("(?:", "(?=", "(?!", "(?<=", "(?<!")
+
+
+class Untranslatable(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class JsRegex:
+    """A translated regex as top-level pieces, to find its anchors."""
+
+    pieces: tuple[str, ...]  # one atom, quantifier, anchor or group each; groups whole
+    alternation: bool  # a top-level "|"
+
+    @property
+    def source(self) -> str:
+        return "".join(self.pieces)
+
+    def fullmatch_pieces(self) -> tuple[str, ...]:
+        """Pieces whose whole-string match is the regex's `re.search` (URLPattern anchors)."""
+        if self.alternation:
+            return (".*", "(?:" + self.source + ")", ".*")
+        pieces = list(self.pieces)
+        if pieces and pieces[0] == "^":
+            pieces.pop(0)
         else:
-            if char in "*?{":  # the last literal character is optional
-                literal = literal[:-1]
-            break
-    if not literal.startswith("/") or not _SAFE_LITERAL.fullmatch(literal):
+            pieces.insert(0, ".*")
+        if pieces and pieces[-1] == "$":
+            pieces.pop()
+        else:
+            pieces.append(".*")
+        return tuple(pieces)
+
+
+def translate_regex(source: str, ignore_case: bool = False) -> JsRegex | None:
+    """A Python regex (the JS-portable subset rules accept) for a URLPattern regexp group.
+
+    Same matches on ASCII input, which is all a URL path or query ever is. None for what
+    has no faithful form: backreferences, non-ASCII, unknown escapes or groups.
+    """
+    try:
+        return _Translator(source, ignore_case).run()
+    except Untranslatable:
         return None
-    if ignore_case:  # one regex group ("/" is its prefix) with [xX] for every letter
-        letters = (f"[{c.lower()}{c.upper()}]" if c.isalpha() else _V_FLAG_ESCAPE.sub(r"\\\1", c)
-                   for c in literal[1:])
-        return "/(" + "".join(letters) + ".*)"
-    return re.sub(r"([\\:*?+(){}])", r"\\\1", literal) + "*"
+
+
+class _Translator:
+    def __init__(self, source: str, ignore_case: bool) -> None:
+        self.source, self.ignore_case, self.pos = source, ignore_case, 0
+
+    def run(self) -> JsRegex:
+        pieces: list[str] = []
+        alternation = False
+        while self.pos < len(self.source):
+            if self.source[self.pos] == "|":
+                alternation = True
+            pieces.append(self.piece())
+        return JsRegex(tuple(pieces), alternation)
+
+    def piece(self) -> str:
+        source, pos = self.source, self.pos
+        char = source[pos]
+        if char == "(":
+            opener = next((o for o in _ASSERTION_OPENERS if source.startswith(o, pos)), None)
+            if opener is None and source.startswith("(?", pos):
+                raise Untranslatable("named group or inline flag")
+            self.pos += len(opener or "(")
+            inner: list[str] = []
+            while self.pos < len(source) and source[self.pos] != ")":
+                inner.append(self.piece())
+            if self.pos >= len(source):
+                raise Untranslatable("unbalanced group")
+            self.pos += 1
+            return (opener or "(?:") + "".join(inner) + ")"
+        if char == "[":
+            return self.character_class()
+        if char == "\\":
+            return self.escape()
+        if char == "{" and (brace := _BRACE_QUANTIFIER.match(source, pos)) and (
+                brace.group(1) or brace.group(2)):
+            self.pos = brace.end()
+            low, comma, high = brace.groups()
+            return "{" + (low or "0") + comma + high + "}"  # Python's {,n} is {0,n}
+        self.pos += 1
+        if char in "^$.|*+?":
+            return char
+        return self.literal(char)
+
+    def escape(self) -> str:
+        escaped = self.source[self.pos + 1 : self.pos + 2]
+        if escaped in _KEPT_ESCAPES and escaped:
+            self.pos += 2
+            return "\\" + escaped
+        return self.literal(self.escaped_char())
+
+    def escaped_char(self) -> str:
+        """The character a `\\` escape stands for, consumed; Untranslatable for the rest."""
+        escaped = self.source[self.pos + 1 : self.pos + 2]
+        if hex_escape := _HEX_ESCAPE.match(self.source, self.pos + 1):
+            self.pos = hex_escape.end()
+            return chr(int(next(g for g in hex_escape.groups() if g), 16))
+        if escaped in _CONTROL_ESCAPES:
+            self.pos += 2
+            return _CONTROL_ESCAPES[escaped]
+        if not escaped or escaped.isalnum() or not escaped.isascii():  # backreferences, \A ...
+            raise Untranslatable(f"escape \\{escaped}")
+        self.pos += 2
+        return escaped
+
+    def literal(self, char: str) -> str:
+        if not char.isascii():
+            raise Untranslatable("non-ASCII")  # (?i) would also fold e.g. "ſ" to "s"
+        if self.ignore_case and char.isalpha():
+            return f"[{char.lower()}{char.upper()}]"
+        if char in _SYNTAX_CHARACTERS:
+            return "\\" + char
+        return char if char.isprintable() else f"\\x{ord(char):02X}"
+
+    def character_class(self) -> str:
+        source = self.source
+        self.pos += 1
+        negated = source.startswith("^", self.pos)
+        self.pos += negated
+        items: list[str] = []  # class escapes such as \d
+        ranges: list[tuple[int, int]] = []
+        first = True
+        while self.pos < len(source) and (source[self.pos] != "]" or first):
+            first = False
+            if source[self.pos] == "\\" and source[self.pos + 1 : self.pos + 2] in _KEPT_ESCAPES - {"b", "B"}:
+                items.append(source[self.pos : self.pos + 2])
+                self.pos += 2
+                continue
+            low = self.class_char()
+            high = low
+            if source.startswith("-", self.pos) and not source.startswith("-]", self.pos):
+                self.pos += 1
+                high = self.class_char()
+            ranges.append((ord(low), ord(high)))
+        if self.pos >= len(source):
+            raise Untranslatable("unterminated class")
+        self.pos += 1
+        if self.ignore_case:
+            ranges += [folded for r in ranges for folded in _other_case_ranges(*r)]
+        body = "".join(items)
+        for low, high in sorted(set(ranges)):
+            text = _class_char(chr(low), body)
+            if high != low:
+                text += "-" + _class_char(chr(high), body + text + "-")
+            body += text
+        return "[" + "^" * negated + body + "]"
+
+    def class_char(self) -> str:
+        char = self.source[self.pos]
+        if char == "\\":
+            escaped = self.source[self.pos + 1 : self.pos + 2]
+            char = "\b" if escaped == "b" else self.escaped_char()
+            if escaped == "b":
+                self.pos += 2
+        else:
+            self.pos += 1
+        if not char.isascii():
+            raise Untranslatable("non-ASCII")
+        return char
+
+
+def _class_char(char: str, before: str) -> str:
+    """One class member valid under u and v: escaped when special, never doubled."""
+    if char.isalnum() or char == "_":
+        return char
+    if char in _CLASS_MUST_ESCAPE:
+        return "\\" + char
+    if not char.isprintable() or before.endswith(char):  # "&&", "!!" ... are reserved in v
+        return f"\\x{ord(char):02X}"
+    return char
+
+
+def _other_case_ranges(low: int, high: int) -> list[tuple[int, int]]:
+    """The ASCII letters in low..high, in the other case."""
+    out = []
+    for first, last, shift in ((ord("a"), ord("z"), -32), (ord("A"), ord("Z"), 32)):
+        start, end = max(low, first), min(high, last)
+        if start <= end:
+            out.append((start + shift, end + shift))
+    return out
+
+
+def regex_pathname(regex: Regex) -> str | None:
+    """URLPattern pathname matching exactly the paths `regex` finds a match in (re.search)."""
+    return _pathname_from_body(translate_regex(regex.js_source, regex.ignore_case))
+
+
+def _pathname_from_body(translated: JsRegex | None) -> str | None:
+    if translated is None:
+        return None
+    pieces = translated.fullmatch_pieces()
+    # A relative pathname would be resolved against the document's directory, so the
+    # pattern starts with "/": taken from the regex when it starts with a fixed "/"...
+    if pieces and pieces[0] in ("/", "\\/") and not (len(pieces) > 1 and pieces[1][0] in "*+?{"):
+        rest = "".join(pieces[1:])
+        return "/(" + rest + ")" if rest else "/"
+    # ...otherwise a lookbehind takes the regex back to the start of the path.
+    return "/((?<=^(?=.*(?:" + translated.source + "))\\/).*)"
+
+
+def querystring_search(condition: str | Regex) -> SearchPattern | None:
+    """Search pattern for a `querystring` condition on the raw query (exact string or regex)."""
+    if isinstance(condition, Regex):
+        translated = translate_regex(condition.js_source, condition.ignore_case)
+        if translated is None:
+            return None
+        body = "".join(translated.fullmatch_pieces())
+        return SearchPattern("(" + body + ")" if body else "")  # "()" is a tokenizer error
+    if not condition:
+        return SearchPattern("")
+    translated = translate_regex(re.escape(condition))
+    return SearchPattern("(" + translated.source + ")") if translated else None
+
+
+def query_param_search(name: str, value: str | None = None) -> SearchPattern | None:
+    """Search pattern for "`parse_qsl` yields `name` (with `value`, if given)".
+
+    Every raw spelling counts: `%2D` for "-", `+` for a space. None where that set has no
+    regex here (a "%" or U+FFFD in the text, which undecodable input also produces).
+    """
+    encoded_name = _query_text_regex(name, in_value=False)
+    if encoded_name is None:
+        return None
+    if value is None:
+        return SearchPattern("((?:.*&)?" + encoded_name + "(?:[=&].*)?)")
+    encoded_value = _query_text_regex(value, in_value=True)
+    if encoded_value is None:
+        return None
+    # A pair without "=" has the value "" too.
+    separator = "=?" if not value else "="
+    return SearchPattern("((?:.*&)?" + encoded_name + separator + encoded_value + "(?:&.*)?)")
+
+
+def _query_text_regex(text: str, in_value: bool) -> str | None:
+    if not text:
+        return ""
+    if "%" in text or "\ufffd" in text:
+        return None
+    out = ""
+    for char in text:
+        forms = ["".join(f"%{_hex_digits(byte)}" for byte in char.encode("utf-8"))]
+        if char == " ":
+            forms.append("\\+")
+        elif char.isascii() and char.isprintable() and char not in "&#+" and (in_value or char != "="):
+            forms.insert(0, "\\" + char if char in _SYNTAX_CHARACTERS else char)
+        out += "(?:" + "|".join(forms) + ")"
+    return out
+
+
+def _hex_digits(byte: int) -> str:
+    """`%XX` is decoded whatever the case of its hex letters."""
+    return "".join(f"[{d}{d.lower()}]" if d.isalpha() else d for d in f"{byte:02X}")
 
 
 def final_value_is_good(
@@ -212,7 +505,7 @@ def simplify(expr: Expr) -> Expr:
 def _merge_patterns(items: list[Expr], negated: bool) -> list[Expr]:
     """`a or b` → one Href listing both; likewise `not a and not b` → `not (a or b)`."""
 
-    def patterns_of(item: Expr) -> tuple[str, ...] | None:
+    def patterns_of(item: Expr) -> tuple[UrlPattern, ...] | None:
         if negated:
             return item.item.patterns if isinstance(item, Not) and isinstance(item.item, Href) else None
         return item.patterns if isinstance(item, Href) else None
@@ -228,7 +521,8 @@ def _merge_patterns(items: list[Expr], negated: bool) -> list[Expr]:
 
 def to_json(expr: Expr) -> dict[str, Any]:
     if isinstance(expr, Href):
-        patterns: Any = expr.patterns[0] if len(expr.patterns) == 1 else list(expr.patterns)
+        rendered = [p.to_json() if isinstance(p, SearchPattern) else p for p in expr.patterns]
+        patterns: Any = rendered[0] if len(rendered) == 1 else rendered
         return {"href_matches": patterns, "relative_to": "document"}
     if isinstance(expr, Selector):
         return {"selector_matches": expr.selector}
@@ -279,13 +573,14 @@ def build_rules_document(
     )
     # The tag sits at the rule-set level only: older Chromium ignores unknown top-level keys
     # but drops a whole rule with an unknown key. Chromium then sends it in Sec-Speculation-Tags.
+    # No rule-level "relative_to": Chromium skips a document rule that has one ("cannot have
+    # relative_to outside the where clause"); each href_matches carries its own.
     document: dict[str, Any] = {"tag": TAG, "prefetch": []}
     if where != FALSE:
         document["prefetch"].append(
             {
                 "source": "document",
                 "where": to_json(where),
-                "relative_to": "document",
                 "eagerness": eagerness,
             }
         )

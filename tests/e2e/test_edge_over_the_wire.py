@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 
 import pytest
@@ -70,7 +71,9 @@ def test_edge_files_are_served_by_the_proxy_never_the_origin(proxy, origin):
     assert headers["content-type"] == "application/speculationrules+json"
     rules = json.loads(body)
     [rule] = rules["prefetch"]
-    assert rule["source"] == "document" and rule["relative_to"] == "document"
+    # Chromium rejects a document rule with relative_to outside "where": it goes on href_matches.
+    assert rule["source"] == "document" and "relative_to" not in rule
+    assert rule["where"]["and"][0] == {"href_matches": "/*", "relative_to": "document"}
     assert rule["eagerness"] == "conservative"
 
     status, headers, body = proxy.request("GET", f"{origin.base}/__edgio__/prefetch/install.js")
@@ -157,3 +160,34 @@ def test_the_audit_trail_records_each_decision(proxy, origin, audit_path):
     hit = next(r for r in records if r["event"] == "prefetch-hit" and "/app.js" in r["url"])
     assert hit["prefetch"] == "edgio" and hit["url"].endswith("/app.js?edgio_prefetch=1")
     assert hit["cache_key"].endswith("/app.js")
+
+
+def test_reverse_mode_needs_no_browser_configuration(origin, tmp_path):
+    with Mitmdump(tmp_path, extra_args=["--mode", f"reverse:{origin.base}"]) as reverse:
+        front = reverse.address
+        status, headers, body = reverse.request("GET", f"{front}/a")
+        assert status == 200 and body.count(INSTALL_TAG) == 1
+        status, headers, body = reverse.request("GET", f"{front}/__edgio__/speculation-rules.json")
+        assert status == 200 and json.loads(body)["prefetch"]
+        before = len(origin.seen)
+        assert reverse.request("GET", f"{front}/never-seen?edgio_prefetch=1")[0] == 412
+        assert len(origin.seen) == before
+
+
+def test_every_option_is_listed_with_help_text():
+    import subprocess
+    import sys
+
+    from tests.harness import ROOT
+
+    listing = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "options.py")], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    options = re.findall(r"((?:#.*\n)+)(prefetch_\w+):", listing)
+    assert {name for _, name in options} == {
+        "prefetch_rules", "prefetch_inject", "prefetch_inject_at", "prefetch_include_cache_misses",
+        "prefetch_force_ratio", "prefetch_refusal_status", "prefetch_warm_on_refusal", "prefetch_eagerness",
+        "prefetch_cache_mb", "prefetch_audit_file",
+    }
+    assert all(len(help_text) > 40 for help_text, _ in options)
+    assert "listen_port:" in listing  # mitmdump's own options are there too

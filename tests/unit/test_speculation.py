@@ -1,8 +1,11 @@
 """Speculation-Rules header, tag gate, and the rules document's `where` tree.
 
 The `where` tree is checked against `RuleSet.match(...).prefetchable` by evaluating it in
-Python: URLPattern pathnames are compiled by the small reference compiler below (the subset
-of the URLPattern grammar `pathpattern.to_urlpattern` emits), selectors by attribute lookup.
+Python: URLPattern pathname and search components are compiled by the small reference
+compiler below (the subset of the URLPattern grammar speculation.py emits; regexp groups run
+as Python regexes, which agree with JavaScript on that subset), selectors by attribute lookup.
+Every pattern is also checked against URLPattern's tokenizer rules for regexp groups and the
+v flag's stricter syntax; tests/e2e/test_speculation_document_in_chromium.py asks Chromium.
 """
 
 from __future__ import annotations
@@ -10,11 +13,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from prefetch_lab import speculation
-from prefetch_lab.rules import RequestInfo, load_rules_text
+from prefetch_lab.rules import Regex, RequestInfo, load_rules, load_rules_text, parse_query
 from prefetch_lab.speculation import (
     EAGERNESS,
     MEDIA_TYPE,
@@ -63,12 +68,17 @@ def _lex_urlpattern(pattern: str) -> list[tuple[str, str]]:
 
 def urlpattern_pathname_regex(pattern: str) -> re.Pattern[str]:
     """URLPattern pathname (prefix "/", delimiter "/") → Python regex, case-sensitive."""
+    return urlpattern_component_regex(pattern, "/")
+
+
+def urlpattern_component_regex(pattern: str, delimiter: str) -> re.Pattern[str]:
+    """A URLPattern component → Python regex; delimiter "/" for pathname, "" for search."""
     tokens = _lex_urlpattern(pattern)
     out, pending, i = "", "", 0
 
     def body(kind: str, text: str) -> str:
         if kind == "name":
-            return "[^/]+?"
+            return f"[^{delimiter}]+?" if delimiter else ".+?"
         if kind == "regex":
             return text[1:-1]
         return ".*"  # "*"
@@ -125,8 +135,8 @@ def urlpattern_pathname_regex(pattern: str) -> re.Pattern[str]:
                 inner_kind, inner_text = tokens[i]
                 i += 1
             prefix = ""
-            if pending.endswith("/"):
-                pending, prefix = pending[:-1], "/"
+            if delimiter and pending.endswith(delimiter):
+                pending, prefix = pending[:-1], delimiter
             out += re.escape(pending)
             pending = ""
             out += part(prefix, body(inner_kind, inner_text), "", take_modifier())
@@ -143,11 +153,138 @@ def test_reference_urlpattern_compiler() -> None:
         "/__edgio__*": (["/__edgio__/x", "/__edgio__service_worker_1.js"], ["/__edg"]),
         "/a/:rest*{/}?": (["/a", "/a/b/c", "/a/"], ["/ab"]),
         "/f/(\\d+){/}?": (["/f/12"], ["/f/x"]),
+        "/(a\\/(?:b|c).*)": (["/a/b", "/a/cd"], ["/a/d", "/xa/b"]),
+        "/((?<=^(?=.*(?:x))\\/).*)": (["/x", "/a/x/b"], ["/", "/a"]),
     }
     for pattern, (accepted, rejected) in cases.items():
         regex = urlpattern_pathname_regex(pattern)
         assert [p for p in accepted if not regex.match(p)] == [], pattern
         assert [p for p in rejected if regex.match(p)] == [], pattern
+    search = urlpattern_component_regex("(a=.*)", "")
+    assert search.match("a=1") and not search.match("b=1&a=1")
+    assert urlpattern_component_regex("", "").match("") and not urlpattern_component_regex("", "").match("a")
+
+
+# ---------------------------------------------------------------- URLPattern syntax checks
+
+_SYNTAX = set("^$\\.*+?()[]{}|/")
+_DOUBLE_PUNCTUATORS = set("&!#$%*+,.:;<=>?@^`~")
+
+
+def urlpattern_syntax_problem(pattern: str) -> str | None:
+    """Why URLPattern's tokenizer, or a u/v-flag RegExp, would reject a regexp group in it."""
+    i = 0
+    while i < len(pattern):
+        if pattern[i] == "\\":
+            i += 2
+            continue
+        if pattern[i] != "(":
+            i += 1
+            continue
+        start = j = i + 1
+        if pattern[j : j + 1] == "?":
+            return "a regexp group may not start with ?"
+        depth = 1
+        while depth:
+            if j >= len(pattern):
+                return "unbalanced regexp group"
+            char = pattern[j]
+            if not char.isascii():
+                return "non-ASCII in a regexp group"
+            if char == "\\":
+                j += 2
+                continue
+            if char == "(":
+                depth += 1
+                if pattern[j + 1 : j + 2] != "?":
+                    return "unnamed capturing group"
+            depth -= char == ")"
+            j += 1
+        if j - 1 == start:
+            return "empty regexp group"
+        if problem := regex_flag_problem(pattern[start : j - 1]):
+            return problem
+        i = j
+    return None
+
+
+def regex_flag_problem(regex: str) -> str | None:
+    """Syntax valid without flags that the u or v flag rejects (the cases we could emit)."""
+    i = 0
+    while i < len(regex):
+        char = regex[i]
+        if char == "\\":
+            escaped = regex[i + 1]
+            if not (escaped in _SYNTAX or escaped in "dDwWsSbBnrtfv"
+                    or re.match(r"x[0-9A-Fa-f]{2}", regex[i + 1 : i + 4])):
+                return f"identity escape \\{escaped}"
+            i += 2
+        elif char == "[":
+            i, problem = _class_problem(regex, i + 1)
+            if problem:
+                return problem
+        elif char == "{":
+            quantifier = re.match(r"\{\d+(,\d*)?\}", regex[i:])
+            if not quantifier:
+                return "lone {"
+            i += quantifier.end()
+        elif char in "}]":
+            return f"lone {char}"
+        else:
+            i += 1
+    return None
+
+
+def _class_problem(regex: str, i: int) -> tuple[int, str | None]:
+    i += regex[i] == "^"
+    operands = 0  # consecutive single characters, for ranges
+    while regex[i] != "]":
+        char = regex[i]
+        if char == "\\":
+            escaped = regex[i + 1]
+            if not (escaped in _SYNTAX or escaped in "-dDwWsS"
+                    or re.match(r"x[0-9A-Fa-f]{2}", regex[i + 1 : i + 4])):
+                return i, f"class escape \\{escaped} (invalid under u)"
+            i += 4 if escaped == "x" else 2
+            operands += 1
+            continue
+        if char == "-" and operands and regex[i + 1] != "]":
+            operands, i = -1, i + 1  # a range: the next operand ends it
+            continue
+        if char in "()[]{}/-\\|":
+            return i, f"unescaped {char} in a class (invalid under v)"
+        if char in _DOUBLE_PUNCTUATORS and regex[i + 1] == char:
+            return i, f"doubled {char} in a class (reserved under v)"
+        operands, i = operands + 1, i + 1
+    return i + 1, None
+
+
+def test_urlpattern_syntax_checker_rejects_what_chromium_rejects() -> None:
+    for bad in ["(?:a)", "(a(b))", "()", "(é)", "(a{)", "(a\\-b)", "([(])", "([-a])", "([a&&b])",
+                "(a\\&)", "([\\&])", "(a]"]:
+        assert urlpattern_syntax_problem(bad), bad
+    for good in ["/*", "/(a(?:b)(?=c)(?<=d))", "([\\-_])", "([a-z\\/])", "(a{2,})", "(\\x2C)",
+                 "([a&b])"]:
+        assert urlpattern_syntax_problem(good) is None, good
+
+
+def all_patterns(predicate: dict) -> list[str]:
+    """Every URLPattern string in a `where` tree (dict patterns: each component)."""
+    if "href_matches" in predicate:
+        patterns = predicate["href_matches"]
+        found = []
+        for item in [patterns] if isinstance(patterns, (str, dict)) else patterns:
+            found += list(item.values()) if isinstance(item, dict) else [item]
+        return found
+    children = predicate.get("and") or predicate.get("or") or (
+        [predicate["not"]] if "not" in predicate else [])
+    return [p for child in children for p in all_patterns(child)]
+
+
+def assert_valid_patterns(document: dict) -> None:
+    for rule in document["prefetch"]:
+        problems = {p: urlpattern_syntax_problem(p) for p in all_patterns(rule["where"])}
+        assert {p: why for p, why in problems.items() if why} == {}
 
 
 @dataclass
@@ -179,13 +316,22 @@ def where_accepts(predicate: dict, link: Link) -> bool:
         return selector_matches(predicate["selector_matches"], link)
     assert predicate.get("relative_to") == "document", predicate
     patterns = predicate["href_matches"]
-    patterns = [patterns] if isinstance(patterns, str) else patterns
-    # A relative pattern inherits the document's protocol, host and port; search is "*".
-    return link.same_origin and any(
-        urlpattern_pathname_regex(p).match(link.path) for p in patterns)
+    patterns = [patterns] if isinstance(patterns, (str, dict)) else patterns
+    return link.same_origin and any(pattern_accepts(p, link) for p in patterns)
+
+
+def pattern_accepts(pattern: str | dict, link: Link) -> bool:
+    """A relative pattern inherits the document's protocol, host and port. A string's search
+    is "*"; a dict names its pathname (else it would inherit the document's) and search."""
+    if isinstance(pattern, str):
+        return bool(urlpattern_pathname_regex(pattern).match(link.path))
+    assert set(pattern) == {"pathname", "search"}, pattern
+    return bool(urlpattern_pathname_regex(pattern["pathname"]).match(link.path)
+                and urlpattern_component_regex(pattern["search"], "").match(link.query))
 
 
 def speculated(document: dict, link: Link) -> bool:
+    assert_valid_patterns(document)
     return any(where_accepts(rule["where"], link) for rule in document["prefetch"])
 
 
@@ -322,23 +468,33 @@ rules:
     caching: {bypass_cache: false}
 """
 
-# Rules a URL pattern cannot express exactly (regexes, query conditions, schemes).
-INEXPRESSIBLE = DEFAULT_LIKE + r"""
-  - comment: JSON API bypassed (regex, over-approximated as /api/*)
+# Beyond path patterns: regexes and query conditions (exact as regexp groups and search
+# patterns), schemes (exact once the page's scheme is known), and what stays approximate.
+BEYOND_PATHS = DEFAULT_LIKE + r"""
+  - comment: JSON API bypassed (regex)
     match: {path_regex: '^/api/.*\.json$'}
     caching: {bypass_cache: true}
-  - comment: previews bypassed (query condition ignored when widening)
+  - comment: previews bypassed (query condition)
     match: {path: "/pages/:id", query: {preview: true}}
     caching: {bypass_cache: true}
-  - comment: outlet prefetchable by regex (left out of speculation)
-    match: {path_regex: '^/outlet/'}
-    caching: {max_age: 1h, service_worker_max_age: 1h}
+  - comment: shop pages bypassed...
+    match: {path_regex: '^/(outlet|shop)/'}
+    caching: {bypass_cache: true}
+  - comment: ...except outlet pages without a ref parameter
+    match: {path_regex: '^/outlet/', query: {ref: false}}
+    caching: {max_age: 1h, service_worker_max_age: 1h, bypass_cache: false}
   - comment: sale pages only over https
     match: {path: "/sale/:id", scheme: https}
     caching: {bypass_cache: true}
-  - comment: case-insensitive regex bypass (no prefix we can trust)
-    match: {path_regex: '(?i)^/legal/.*\.pdf$'}
+  - comment: case-insensitive regex, not anchored at the start
+    match: {path_regex: '(?i)/legal/.*\.pdf$'}
     caching: {service_worker_max_age: 0}
+  - comment: 'sorted listings bypassed (a regex on the decoded value, widened to "sort present")'
+    match: {query: {sort: {regex: '^desc$'}}}
+    caching: {bypass_cache: true}
+  - comment: a backreference has no URLPattern form (left out of speculation)
+    match: {path_regex: '^/(\w)\1/', querystring: 'x=1'}
+    caching: {bypass_cache: false}
 """
 
 LINKS = [
@@ -352,6 +508,8 @@ LINKS = [
     Link("/__edgio__/prefetch/install.js"), Link("/__edgio__service_worker_1.js"),
     Link("/pages/2", rel="external nofollow"), Link("/pages/3", attributes={"download"}),
     Link("/pages/4", same_origin=False),
+    Link("/pages/1", query="sort=asc"), Link("/outlet/shoes", query="ref=1"), Link("/aa/x", query="x=1"),
+    Link("/API/items.json"), Link("/x/legal/y.PDF"), Link("/members/public", query="preview=1"),
 ]
 HOSTS = ("a.example", "shop.b.example", "c.example")
 EXCLUDED = {"/__edgio__/prefetch/install.js", "/__edgio__service_worker_1.js"}
@@ -362,7 +520,7 @@ def is_excluded(link: Link) -> bool:
             or "download" in link.attributes or not link.same_origin)
 
 
-@pytest.mark.parametrize("text", [DEFAULT_LIKE, INEXPRESSIBLE], ids=["default", "inexpressible"])
+@pytest.mark.parametrize("text", [DEFAULT_LIKE, BEYOND_PATHS], ids=["default", "beyond-paths"])
 @pytest.mark.parametrize("scheme", ["https", "http", None])
 def test_never_speculates_a_link_the_edge_would_refuse(text: str, scheme: str | None) -> None:
     ruleset = load_rules_text(text)
@@ -404,31 +562,49 @@ def test_host_scoped_rules_apply_only_to_their_host() -> None:
             assert speculated(document, link) is edge_prefetchable(ruleset, host, link)
 
 
-def test_known_deviation_urlpattern_is_case_sensitive() -> None:
-    # Edgio paths are case-insensitive: "/Account/orders" is bypassed at the edge, but the
-    # URL pattern "/account/..." does not exclude it. The gate refuses it on a miss.
+def test_path_pattern_exclusions_are_case_insensitive_like_the_edge() -> None:
     ruleset = load_rules_text(DEFAULT_LIKE)
-    link = Link("/Account/orders")
-    assert not edge_prefetchable(ruleset, "a.example", link)
-    assert speculated(build_rules_document(ruleset, "a.example", "moderate"), link)
-
-
-def test_inexpressible_exclusions_are_widened() -> None:
-    ruleset = load_rules_text(INEXPRESSIBLE)
-    document = build_rules_document(ruleset, "a.example", "moderate", scheme="https")
-    # Prefetchable at the edge, but inside a widened exclusion: regex → its literal prefix
-    # (case-insensitively for "(?i)"), query condition → dropped.
-    for path in ("/api/items.html", "/pages/1", "/legal/terms", "/LEGAL/terms"):
-        assert edge_prefetchable(ruleset, "a.example", Link(path)), path
+    document = build_rules_document(ruleset, "a.example", "moderate")
+    for path in ("/Account/orders", "/ACCOUNT", "/Members/x", "/FEED/"):
+        assert not edge_prefetchable(ruleset, "a.example", Link(path)), path
         assert not speculated(document, Link(path)), path
-    # Untouched by the widened rules: still speculated.
-    for path in ("/apix", "/static/app.js"):
-        assert speculated(document, Link(path)) and edge_prefetchable(ruleset, "a.example", Link(path))
 
 
-def test_an_exclusion_without_a_usable_prefix_stops_all_speculation() -> None:
-    ruleset = load_rules_text(DEFAULT_LIKE + """
-  - match: {path_regex: 'secret'}
+def test_path_patterns_granting_prefetchability_stay_case_sensitive() -> None:
+    # Readable to_urlpattern output: an under-approximation, so "/Docs/x" is not speculated.
+    ruleset = load_rules_text("""
+rules:
+  - match: {path: "/docs/:page"}
+    caching: {max_age: 1h, service_worker_max_age: 1h}
+""")
+    document = build_rules_document(ruleset, "a.example", "moderate")
+    assert edge_prefetchable(ruleset, "a.example", Link("/Docs/intro"))
+    assert not speculated(document, Link("/Docs/intro"))
+    assert speculated(document, Link("/docs/intro"))
+
+
+def test_regex_and_query_rules_are_exact_and_the_rest_under_approximated() -> None:
+    ruleset = load_rules_text(BEYOND_PATHS)
+    document = build_rules_document(ruleset, "a.example", "moderate", scheme="https")
+    widened = Link("/pages/1", query="sort=asc")  # "sort" present stands for sort=~^desc$
+    assert edge_prefetchable(ruleset, "a.example", widened)
+    assert not speculated(document, widened)
+    for link in LINKS:
+        if link != widened:
+            expected = edge_prefetchable(ruleset, "a.example", link) and not is_excluded(link)
+            assert speculated(document, link) is expected, link
+    # Where the old prefix/"any query" widening used to over-exclude, and where it fell short.
+    for path, query, expected in [
+            ("/api/items.json", "", False), ("/api/items.html", "", True), ("/pages/1", "", True),
+            ("/pages/1", "preview=1", False), ("/pages/1", "a=1&preview", False),
+            ("/x/legal/y.PDF", "", False), ("/legal/terms", "", True),
+            ("/outlet/shoes", "", True), ("/outlet/shoes", "ref=1", False), ("/shop/x", "", False)]:
+        assert speculated(document, Link(path, query)) is expected, (path, query)
+
+
+def test_an_untranslatable_exclusion_stops_all_speculation() -> None:
+    ruleset = load_rules_text(DEFAULT_LIKE + r"""
+  - match: {path_regex: '(\w)\1'}
     caching: {bypass_cache: true}
 """)
     assert edge_prefetchable(ruleset, "a.example", Link("/pages/1"))
@@ -436,7 +612,7 @@ def test_an_exclusion_without_a_usable_prefix_stops_all_speculation() -> None:
 
 
 def test_scheme_conditions_follow_the_page_scheme_when_known() -> None:
-    ruleset = load_rules_text(INEXPRESSIBLE)
+    ruleset = load_rules_text(BEYOND_PATHS)
     sale = Link("/sale/9")
     over_http = build_rules_document(ruleset, "a.example", "moderate", scheme="http")
     over_https = build_rules_document(ruleset, "a.example", "moderate", scheme="https")
@@ -484,9 +660,9 @@ def test_document_shape_tags_the_rule_set_not_the_rule() -> None:
     assert document["tag"] == TAG
     assert has_rules(document)
     [rule] = document["prefetch"]
-    assert set(rule) == {"source", "where", "relative_to", "eagerness"}
-    assert (rule["source"], rule["relative_to"], rule["eagerness"]) == (
-        "document", "document", "eager")
+    # Chromium skips a document rule with "relative_to" outside "where" (InvalidRulesSkipped).
+    assert set(rule) == {"source", "where", "eagerness"}
+    assert (rule["source"], rule["eagerness"]) == ("document", "eager")
 
 
 def test_render_is_the_document_as_utf8_json() -> None:
@@ -502,9 +678,11 @@ def test_render_is_the_document_as_utf8_json() -> None:
     "rules: []",
     "rules:\n  - caching: {max_age: 1h, service_worker_max_age: 1h, bypass_cache: true}",
     "rules:\n  - caching: {max_age: 1h}",  # no service worker TTL: never prefetchable
-    "rules:\n  - {match: {path_regex: '^/a'}, caching: {max_age: 1h, service_worker_max_age: 1h}}",
-    "rules:\n  - {match: {path: /a, query: {p: '1'}}, caching: {max_age: 1h, service_worker_max_age: 1h}}",
-    "rules:\n  - {match: {path: /a, querystring: 'p=1'}, caching: {max_age: 1h, service_worker_max_age: 1h}}",
+    # Conditions without a URL pattern form: a backreference, a regex on a decoded query value,
+    # a non-ASCII query string.
+    "rules:\n  - {match: {path_regex: '^/(a)\\1'}, caching: {max_age: 1h, service_worker_max_age: 1h}}",
+    "rules:\n  - {match: {path: /a, query: {p: {regex: '1'}}}, caching: {max_age: 1h, service_worker_max_age: 1h}}",
+    "rules:\n  - {match: {path: /a, querystring: 'p=é'}, caching: {max_age: 1h, service_worker_max_age: 1h}}",
     "rules:\n  - {match: {path: /a, method: HEAD}, caching: {max_age: 1h, service_worker_max_age: 1h}}",
 ])
 def test_nothing_prefetchable_gives_no_rules(text: str) -> None:
@@ -536,25 +714,137 @@ rules:
         assert speculated(document, link) is edge_prefetchable(ruleset, "h.example", link), path
 
 
-REGEX_SAMPLE_PATHS = ["/", "/a", "/ac", "/abc", "/abbc", "/api", "/api/", "/api/x.json",
-                      "/API/x.json", "/api.json", "/p/12", "/P/12", "/x/a", "/a-b/c", "/a+b"]
+# ---------------------------------------------------------------- regexes as URL patterns
+
+REGEX_SAMPLE_PATHS = [
+    "/", "/a", "/ac", "/abc", "/abbc", "/ab/c", "/api", "/api/", "/api/x.json", "/API/x.json",
+    "/api.json", "/x.JSON", "/p/12", "/P/12", "/p/1", "/x/a", "/a-b/c", "/A-B/x", "/a+b", "/x",
+    "//x", "/xy", "/xxxy", "/{", "/123", "/logout", "/LogOut.php", "/user/sign-out/", "/signoutx",
+    "/app.JS", "/s.css", "/a]b", "/a&b", "/a!b", "/a,b", "/a-b", "/a%2Fb", "/a%2fb", "/Z",
+]
 
 
 @pytest.mark.parametrize("regex", [
     r"^/api/.*\.json$", r"(?i)^/api/", r"^/ab?c", r"^/ab*c", r"^/ab+c", r"^/ab{0,2}c",
-    r"^\/p\/\d+", r"(?i)^/a-b/", r"^/a\+b", r"^/a(b)?c",
+    r"^\/p\/\d+", r"(?i)^/a-b/", r"^/a\+b", r"^/a(b)?c", r"api", r"^/a|^/b", r"^/a(b|c)",
+    r"^(/a)", r"^.*\.json$", r"(?i)/(log[-_]?out|sign[-_]?out)(?=[/._;-]|$)", r"[^/]$",
+    r"(?i)[a-c]{2}", r"x{,2}y$", r"/{", r"\d{2,}$", r"(?<=/p)/\d", r"^/?x", r"\.(js|css)$",
+    r"(?i)\.(JS|Css)$", r"[\]\-&]", r"[!-,]", r"(?i)[^a-z/]", r"^/$", r"^/x$", r"(?i)%2f",
+    r"^/(?!api)[a-z]+$", r"\x41|\u005A", r"[\x5D]",
 ])
-def test_regex_prefix_pattern_covers_every_path_the_regex_matches(regex: str) -> None:
-    pattern = speculation.regex_prefix_pattern(regex)
-    assert pattern is not None
-    compiled = urlpattern_pathname_regex(pattern)
-    flags = re.IGNORECASE if regex.startswith("(?i)") else 0
-    matched = [p for p in REGEX_SAMPLE_PATHS if re.search(regex.removeprefix("(?i)"), p, flags)]
-    assert matched, "the sample should exercise the regex"
-    assert [p for p in matched if not compiled.match(p)] == []
-    assert not compiled.match("/zzz")  # and it is a real restriction
+def test_path_regex_becomes_an_exact_pathname(regex: str) -> None:
+    pathname = speculation.regex_pathname(Regex.parse(regex))
+    assert pathname is not None and pathname.startswith("/")  # relative ones resolve per directory
+    assert urlpattern_syntax_problem(pathname) is None, pathname
+    compiled = urlpattern_pathname_regex(pathname)
+    python = Regex.parse(regex).compiled
+    expected = {path: bool(python.search(path)) for path in REGEX_SAMPLE_PATHS}
+    assert set(expected.values()) == {True, False}, "the sample should exercise both outcomes"
+    assert {path: bool(compiled.match(path)) for path in REGEX_SAMPLE_PATHS} == expected
 
 
-@pytest.mark.parametrize("regex", [r"api", r"^/a|^/b", r"^/a(b|c)", r"^(/a)", r"^.*\.json$"])
-def test_regex_without_a_usable_prefix_has_no_pattern(regex: str) -> None:
-    assert speculation.regex_prefix_pattern(regex) is None
+@pytest.mark.parametrize("regex", [r"(a)\1", r"^/caf\u00e9", r"(?i)ſ", r"\Z", r"(?P<x>a)"])
+def test_regex_without_a_faithful_form_has_no_pattern(regex: str) -> None:
+    assert speculation.translate_regex(regex) is None
+    assert speculation.translate_regex(regex, ignore_case=True) is None
+
+
+def test_translated_regexes_are_valid_under_the_v_flag() -> None:
+    translated = speculation.translate_regex(r"[-/.(){}|\[\]&&!,]x{2}\-\&\=[^\\]{,3}]", True)
+    assert translated is not None
+    assert urlpattern_syntax_problem("(" + translated.source + ")") is None, translated.source
+
+
+SAMPLE_QUERIES = [
+    "", "a=1", "A=1", "a=1&b=22", "b=22&a=1", "_wpnonce=1", "x=1&TOKEN=2", "mytoken=1", "x", "y&x",
+    "xx", "add-to-cart=5", "add%2Dto-cart=5", "add%2dto%2Dcart", "x=1&add-to-cart", "add-to-cart&y",
+    "x=add-to-cart", "add-to-carts=1", "Add-to-cart=1", "a=1&&add-to-cart=", "a+b=1", "a%20b",
+    "%C3%A9=1", "%c3%a9", "%E9=1", "page=1", "page=10", "page=1&x", "x&page=%31", "page", "q", "q=",
+    "q=1", "q=a=b", "q=a%3Db", "q=a+b", "q=a%2Bb",
+]
+
+
+@pytest.mark.parametrize("regex", [
+    r"(?i)(^|&)(_wpnonce|_?token)(=|&|$)", r"^a=1$", r"b=\d+", r"(^|&)x(&|$)", r"%[Cc]3", r"\+",
+    r"^$",
+])
+def test_querystring_regex_becomes_an_exact_search(regex: str) -> None:
+    search = speculation.querystring_search(Regex.parse(regex))
+    assert search is not None and urlpattern_syntax_problem(search.search) is None, search
+    compiled = urlpattern_component_regex(search.search, "")
+    python = Regex.parse(regex).compiled
+    expected = {query: bool(python.search(query)) for query in SAMPLE_QUERIES}
+    assert set(expected.values()) == {True, False}
+    assert {query: bool(compiled.match(query)) for query in SAMPLE_QUERIES} == expected
+
+
+@pytest.mark.parametrize("exact", ["a=1", "", "q=a+b", "x"])
+def test_exact_querystring_becomes_an_exact_search(exact: str) -> None:
+    search = speculation.querystring_search(exact)
+    assert search is not None and urlpattern_syntax_problem(search.search) is None
+    compiled = urlpattern_component_regex(search.search, "")
+    assert [q for q in SAMPLE_QUERIES if compiled.match(q)] == [exact]
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("add-to-cart", None), ("a b", None), ("é", None), ("x", None), ("page", "1"), ("q", ""),
+    ("q", "a=b"), ("q", "a b"), ("q", "a+b"),
+])
+def test_query_param_search_matches_what_parse_qsl_decodes(name: str, value: str | None) -> None:
+    search = speculation.query_param_search(name, value)
+    assert search is not None and urlpattern_syntax_problem(search.search) is None, search
+    compiled = urlpattern_component_regex(search.search, "")
+    expected = {}
+    for query in SAMPLE_QUERIES:
+        values = parse_query(query).get(name)
+        expected[query] = values is not None and (value is None or value in values)
+    assert set(expected.values()) == {True, False}
+    assert {query: bool(compiled.match(query)) for query in SAMPLE_QUERIES} == expected
+
+
+@pytest.mark.parametrize("name", ["100%", "\ufffd"])
+def test_query_names_decoding_ambiguously_have_no_pattern(name: str) -> None:
+    assert speculation.query_param_search(name) is None
+
+
+# ---------------------------------------------------------------- rules/default.yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def link_to(url: str) -> Link:
+    parts = urlsplit(url)
+    return Link(parts.path, parts.query)
+
+
+DEFAULT_SPECULATED = ["/", "/products/shoe", "/static/app.js", "/login-help", "/cartography/maps",
+                      "/catalog?token_type=x", "/search?q=shoes&page=2", "/x?mytoken=2",
+                      "/?ADD-TO-CART=1", "/?x=add-to-cart", "/wp-admin-guide", "/accounts"]
+DEFAULT_NOT_SPECULATED = ["/logout", "/LOGOUT", "/Sign-Out", "/user/logout/", "/logout.php",
+                          "/login", "/Register;x", "/cart/add?id=1", "/Cart", "/add-to-cart/5",
+                          "/?add-to-cart=5", "/?add%2Dto-cart=5", "/p?a=1&add-to-cart", "/wp-admin/",
+                          "/WP-Admin/x", "/wp-login.php", "/x?_wpnonce=1", "/x?TOKEN=2",
+                          "/x?a=1&PHPSESSID=3", "/__edgio__/x", "/my-account", "/Profile/",
+                          "/administrator"]
+
+
+@pytest.fixture(scope="module")
+def default_document():
+    ruleset = load_rules([ROOT / "rules" / "default.yaml"])
+    return ruleset, build_rules_document(ruleset, "shop.test", "conservative", "http")
+
+
+def test_default_rules_give_a_document(default_document) -> None:
+    _, document = default_document
+    assert has_rules(document)
+    assert [url for url in DEFAULT_SPECULATED if not speculated(document, link_to(url))] == []
+    assert [url for url in DEFAULT_NOT_SPECULATED if speculated(document, link_to(url))] == []
+
+
+def test_default_rules_document_is_exactly_the_edges_prefetchable_links(default_document) -> None:
+    ruleset, document = default_document
+    for url in DEFAULT_SPECULATED + DEFAULT_NOT_SPECULATED:
+        link = link_to(url)
+        expected = edge_prefetchable(ruleset, "shop.test", link, "http") and not link.path.startswith(
+            "/__edgio__")
+        assert speculated(document, link) is expected, url
