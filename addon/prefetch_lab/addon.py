@@ -22,7 +22,7 @@ from mitmproxy import command, ctx, exceptions, http
 
 from . import audit, cachepolicy, speculation
 from .cachestore import CacheEntry, CacheStore, cache_key, strip_edgio_params, vary_for
-from .edgefiles import EdgeFiles, is_edge_path
+from .edgefiles import REPORT_PATH, EdgeFiles, is_edge_path
 from .htmlrewrite import is_html_document, rewrite_html
 from .rules import Features, RequestInfo, RuleSet, RulesError
 from .rulewatch import RuleSource
@@ -396,17 +396,17 @@ class PrefetchLab:
 
     def _serve_edge_file(self, flow: http.HTTPFlow, path: str) -> None:
         flow.metadata[META] = FlowState(served_by_edge=True, url=flow.request.pretty_url)
-        if path == "/__edgio__/lab/report":
+        if path == REPORT_PATH:
             self.record("client-report", flow, detail=flow.request.get_text(strict=False)[:4000])
             flow.response = http.Response.make(204)
-            return
-        status, headers, body = self.edge_files.respond(
-            path, flow.request.host.lower(), flow.request.scheme, ctx.options.prefetch_eagerness,
-            flow.request.headers.get("if-none-match"),
-        )
-        flow.response = http.Response.make(status, body, headers)
+        else:
+            status, headers, body = self.edge_files.respond(
+                path, flow.request.host.lower(), flow.request.scheme, ctx.options.prefetch_eagerness,
+                flow.request.headers.get("if-none-match"),
+            )
+            flow.response = http.Response.make(status, body, headers)
+            self.record("synthetic", flow, status=status)
         flow.response.headers["x-edg-caching-status"] = "bypassed"
-        self.record("synthetic", flow, status=flow.response.status_code)
 
     # ---- background fetches (stale-while-revalidate, warming) ----------------------------
 

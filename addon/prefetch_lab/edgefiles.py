@@ -14,6 +14,7 @@ STATIC = Path(__file__).parent / "static"
 INSTALL_JS = "/__edgio__/prefetch/install.js"
 SERVICE_WORKER_JS = "/__edgio__/prefetch/service-worker.js"
 MANIFEST_JS = "/__edgio__/cache-manifest.js"
+REPORT_PATH = "/__edgio__/lab/report"  # install.js beacons; the addon audits them
 # Pinned install paths (Edgio's versioned CDN path) and Edgio's own service worker name.
 VERSIONED_INSTALL = re.compile(r"^/__edgio__/prefetch/v[^/]+/install\.js$")
 EDGIO_SERVICE_WORKER = re.compile(r"^/__edgio__service_worker_[^/]*\.js$")

@@ -51,10 +51,10 @@ class RuleSource:
         return tuple(entries)
 
     def load(self) -> RuleSet:
-        signature = self.signature()
-        rules = load_rules(self.paths) if self.paths else RuleSet.empty()
-        self._loaded_signature = signature
-        return rules
+        # Remembered before loading: a broken edit is reported once, not every poll, and the
+        # next edit (the fix) counts as a change again.
+        self._loaded_signature = self.signature()
+        return load_rules(self.paths) if self.paths else RuleSet.empty()
 
     def changed(self) -> bool:
         return bool(self.paths) and self.signature() != self._loaded_signature

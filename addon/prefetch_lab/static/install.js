@@ -119,7 +119,7 @@
       const registration = await navigator.serviceWorker.register(SERVICE_WORKER_PATH, { scope: "/", updateViaCache: "none" });
       const worker = await withTimeout(activeWorker(registration), WORKER_TIMEOUT_MS, "service worker activation");
       state.mode = "service-worker";
-      sendPrefetch = (url, as, config) => askWorker(url, as, config);
+      sendPrefetch = askWorker;
       navigator.serviceWorker.addEventListener("controllerchange", () => (state.worker = navigator.serviceWorker.controller));
       state.worker = worker;
       transportReady();
@@ -141,32 +141,25 @@
     });
   }
 
-  function askWorker(url, as, config) {
-    const worker = navigator.serviceWorker.controller || state.worker;
-    return withTimeout(
-      new Promise((resolve) => {
-        const channel = new MessageChannel();
-        channel.port1.onmessage = (event) => resolve({ ...event.data, via: "service-worker" });
-        worker.postMessage({ action: "prefetch", url, as, options: config }, [channel.port2]);
-      }),
-      PREFETCH_TIMEOUT_MS,
-      "prefetch"
-    );
+  /** Post `message` to the worker in charge and wait for its reply on a MessageChannel. */
+  function messageWorker(message, what) {
+    const worker = ("serviceWorker" in navigator && navigator.serviceWorker.controller) || state.worker;
+    if (!worker) return Promise.reject(new Error("no service worker"));
+    const reply = new Promise((resolve) => {
+      const channel = new MessageChannel();
+      channel.port1.onmessage = (event) => resolve({ ...event.data, scriptURL: worker.scriptURL });
+      worker.postMessage(message, [channel.port2]);
+    });
+    return withTimeout(reply, PREFETCH_TIMEOUT_MS, what);
   }
 
-  function askWorkerStatus() {
-    const worker = ("serviceWorker" in navigator && navigator.serviceWorker.controller) || state.worker;
-    if (!worker) return Promise.resolve(null);
-    return withTimeout(
-      new Promise((resolve) => {
-        const channel = new MessageChannel();
-        channel.port1.onmessage = (event) => resolve({ ...event.data, scriptURL: worker.scriptURL, controlled: Boolean(navigator.serviceWorker.controller) });
-        worker.postMessage({ action: "status" }, [channel.port2]);
-      }),
-      PREFETCH_TIMEOUT_MS,
-      "worker status"
-    ).catch(() => null);
-  }
+  const askWorker = (url, as, config) =>
+    messageWorker({ action: "prefetch", url, as, options: config }, "prefetch").then((result) => ({ ...result, via: "service-worker" }));
+
+  const askWorkerStatus = () =>
+    messageWorker({ action: "status" }, "worker status")
+      .then((status) => ({ ...status, controlled: Boolean(navigator.serviceWorker.controller) }))
+      .catch(() => null);
 
   function useLinkPrefetch() {
     state.mode = "link";
@@ -251,7 +244,7 @@
     }
     if (url.protocol !== "http:" && url.protocol !== "https:") return null;
     if (url.origin !== location.origin || url.href.length > MAX_URL_LENGTH) return null;
-    url.hash = "";
+    url.hash = ""; // "/p/1#reviews" is "/p/1"
     return url;
   }
 

@@ -7,6 +7,7 @@ const CACHE_PREFIX = "prefetch-lab-";
 const STORAGE_FORMAT = "1"; // bump when what is stored (or how it is keyed) changes
 const DEFAULT_MAX_AGE_SECONDS = 120; // Edgio's defaultMaxAgeSeconds
 const MAX_ENTRIES = 500;
+const MAX_BODY_BYTES = 8 * 1024 * 1024;
 const STORED_AT_HEADER = "x-prefetch-lab-sw-stored-at";
 const Rules = self.PrefetchLabRules;
 
@@ -17,7 +18,6 @@ try {
   console.warn("[prefetch-lab] no cache manifest; deep fetching is off:", error.message);
 }
 const MANIFEST = self.__EDGIO_CACHE_MANIFEST__ || { rules: [] };
-const manifest = () => MANIFEST;
 
 function fnv1a(text) {
   let hash = 0x811c9dc5;
@@ -54,6 +54,10 @@ function storableMaxAge(requestUrl, response) {
   const url = new URL(requestUrl);
   if (!isOurs(url) || response.status !== 200 || response.redirected || response.type === "opaque") return 0;
   if (response.headers.get("content-length") === "0") return 0;
+  // Never buffer streams or big downloads: the edge did not cache them either.
+  if (Number(response.headers.get("content-length")) > MAX_BODY_BYTES) return 0;
+  if (/text\/event-stream/i.test(response.headers.get("content-type") || "")) return 0;
+  if (response.headers.get("x-edg-caching-status") === "body-too-big") return 0;
   const maxAge = maxAgeOf(requestUrl, response);
   const isPrefetch = url.searchParams.has("edgio_dt_pf");
   if (maxAge !== null) return maxAge > 0 ? maxAge : 0;
@@ -64,8 +68,7 @@ async function store(requestUrl, response, maxAge) {
   const headers = new Headers(response.headers);
   headers.set(STORED_AT_HEADER, String(Date.now()));
   headers.set("x-sw-cache-control", `max-age=${maxAge}`);
-  const body = await response.arrayBuffer();
-  const copy = new Response(body, { status: response.status, statusText: response.statusText, headers });
+  const copy = new Response(response.body, { status: response.status, statusText: response.statusText, headers });
   const cache = await caches.open(CACHE_NAME);
   await cache.put(Rules.cacheKeyUrl(requestUrl), copy);
   if (Date.now() - lastSweep > SWEEP_INTERVAL_MS) await expireEntries(cache);
@@ -182,7 +185,7 @@ async function prefetchOnce(url, as, options) {
 async function status() {
   const cache = await caches.open(CACHE_NAME);
   const keys = (await cache.keys()).map((request) => request.url);
-  return { cache: CACHE_NAME, keys, rules: manifest().rules.length, manifestVersion: manifest().version || null };
+  return { cache: CACHE_NAME, keys, rules: MANIFEST.rules.length, manifestVersion: MANIFEST.version || null };
 }
 
 function reportFailure(what) {
@@ -191,7 +194,7 @@ function reportFailure(what) {
 
 // --- Deep fetching (Edgio's DeepFetchPlugin): assets named by the seed's rule in prefetched HTML/JSON. ---
 async function deepFetch(seedUrl, response, options) {
-  const configs = Rules.featuresFor(manifest(), Rules.cacheKeyUrl(seedUrl)).deep_fetch;
+  const configs = Rules.featuresFor(MANIFEST, Rules.cacheKeyUrl(seedUrl)).deep_fetch;
   if (!Array.isArray(configs) || configs.length === 0) return [];
   const type = response.headers.get("content-type") || "";
   const isHtml = /text\/html|application\/xhtml/i.test(type);
