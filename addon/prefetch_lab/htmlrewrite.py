@@ -54,7 +54,8 @@ def rewrite_html(
         return False, {"reason": script.reason}
     worker = csp.worker_decision(policies, origin)
     tag = inject.build_script_tag(
-        INSTALL_JS, include_cache_misses=include_cache_misses, force_prefetch_ratio=force_ratio, nonce=script.nonce
+        INSTALL_JS, include_cache_misses=include_cache_misses, force_prefetch_ratio=force_ratio, nonce=script.nonce,
+        service_worker=worker.allowed,
     )
     result = inject.inject_script(
         body, tag, placement, charset=declared_charset(response.headers.get("content-type", ""))

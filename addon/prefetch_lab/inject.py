@@ -91,10 +91,20 @@ class _Token(NamedTuple):  # a tuple: cheap to create, there are thousands per b
 
 
 def build_script_tag(
-    src: str, *, include_cache_misses: bool, force_prefetch_ratio: float | None, nonce: str | None
+    src: str,
+    *,
+    include_cache_misses: bool,
+    force_prefetch_ratio: float | None,
+    nonce: str | None,
+    service_worker: bool = True,
 ) -> bytes:
-    """`<script src=... defer ...></script>` as ASCII bytes, attribute values HTML-escaped."""
+    """`<script src=... defer ...></script>` as ASCII bytes, attribute values HTML-escaped.
+
+    service_worker=False (the page's CSP forbids our worker) tells install.js to use link
+    prefetches from the start instead of a registration the browser would log as a violation."""
     attrs = [f'src="{_attr(src)}"', "defer"]
+    if not service_worker:
+        attrs.append('data-service-worker="false"')
     if include_cache_misses:
         # install.js turns this on for any non-empty value (even "false"), so omit it otherwise.
         attrs.append('data-include-cache-misses="true"')

@@ -329,3 +329,12 @@ def test_client_reports_land_in_the_audit(edge, tmp_path):
     flow = edge.fetch("http://shop.test/__edgio__/lab/report", method="POST")
     assert flow.response.status_code == 204
     assert [r for r in audit(tmp_path) if r["event"] == "client-report"]
+
+
+def test_csp_forbidding_workers_is_passed_to_install_js_and_audited(edge, tmp_path):
+    policy = "script-src 'nonce-abc'; worker-src 'none'"
+    flow = edge.fetch("http://shop.test/", html_response(content_security_policy=policy))
+    assert b'nonce="abc"' in flow.response.raw_content
+    assert b'data-service-worker="false"' in flow.response.raw_content
+    injected = [r for r in audit(tmp_path) if r["event"] == "injected"]
+    assert "worker" in injected[-1]["service_worker"]

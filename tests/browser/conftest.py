@@ -144,6 +144,15 @@ def origin_factory() -> Iterator[Callable[..., Origin]]:
             pass
 
 
+def open_page(lab: Lab, browser, url: str, **context_options):
+    """A fresh context through `lab`, a page collecting console errors, loaded at `url`."""
+    context = lab.context(browser, **context_options)
+    page = context.new_page()
+    errors = watch_console(page)
+    page.goto(url)
+    return context, page, errors
+
+
 def watch_console(page) -> list[str]:
     """Console errors and uncaught page errors, collected as they happen."""
     errors: list[str] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import HTML, Reply, listing_page, shop_routes, url_path, wait_for_results, watch_console
+from tests.browser.conftest import HTML, Reply, listing_page, open_page, shop_routes, url_path, wait_for_results
 from tests.harness import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -45,14 +45,6 @@ def csp_shop(origin_factory, product_headers: dict[str, str] | None = None):
 def audit_for(lab, url: str, event: str) -> dict:
     assert wait_until(lambda: any(r["url"] == url for r in lab.records(event))), f"no {event} for {url}"
     return next(r for r in lab.records(event) if r["url"] == url)
-
-
-def open_page(lab, browser, url: str):
-    context = lab.context(browser)
-    page = context.new_page()
-    errors = watch_console(page)
-    page.goto(url)
-    return context, page, errors
 
 
 def test_strict_csp_keeps_the_worker_and_logs_nothing(browser, lab, origin_factory):

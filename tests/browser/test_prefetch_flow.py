@@ -3,6 +3,8 @@
 Cold edge: visible allowed links are prefetched with the Edgio params and refused with 412, quietly.
 Warm edge: the prefetches are served from the edge cache and stored by the service worker, with
 the deep-fetched hero image; with the origin gone the prefetched page still opens, from the worker.
+Also: prefetching waits for `load`, worker entries expire, and a missing manifest or worker is
+reported while the page carries on.
 """
 
 from __future__ import annotations
@@ -10,15 +12,19 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.conftest import (
+    PNG,
+    PNG_TYPE,
+    Reply,
     listing_page,
     poll,
     shop_routes,
+    stored_header,
     url_path,
     wait_for_results,
     watch_console,
-    stored_header,
     worker_cache_keys,
 )
+from tests.harness import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -48,6 +54,7 @@ def shop(origin_factory, elsewhere_base: str = "http://127.0.0.2:9"):
     listing = listing_page(
         visible=[
             "/p/1",
+            "/p/1#reviews",  # the same URL: prefetched once
             "/p/2",
             "/private/1",
             "/p/4?preview=1",
@@ -57,7 +64,7 @@ def shop(origin_factory, elsewhere_base: str = "http://127.0.0.2:9"):
         ],
         below_the_fold=["/p/3"],
     )
-    return origin_factory(shop_routes(range(1, 5), listing))
+    return origin_factory(shop_routes(range(1, 6), listing))
 
 
 def test_cold_edge_refuses_visible_links_quietly_and_skips_the_rest(browser, lab, origin_factory):
@@ -85,8 +92,13 @@ def test_cold_edge_refuses_visible_links_quietly_and_skips_the_rest(browser, lab
     results = wait_for_results(page, 3)
     assert [url_path(r["url"]) for r in lab.prefetches(origin.base + "/p/3")] == ["/p/3?edgio_dt_pf=1&edgio_prefetch=1"]
 
+    # A link added later, where the user is looking.
+    page.evaluate("() => document.querySelector('a.far').insertAdjacentHTML('afterend', '<a href=\"/p/5\">new</a>')")
+    results = wait_for_results(page, 4)
+    assert [url_path(r["url"]) for r in lab.prefetches(origin.base + "/p/5")] == ["/p/5?edgio_dt_pf=1&edgio_prefetch=1"]
+
     # Everything visible was considered in the same pass as /p/1 and /p/2, long ago now.
-    assert len(results) == 3
+    assert len(results) == 4
     assert not lab.prefetches(origin.base + "/private/") and not lab.prefetches(origin.base + "/p/4")
     assert elsewhere.seen == [], "a cross-origin link was fetched"
     assert not [p for p in origin.paths_seen() if p.startswith(("/p/", "/private/", "/images/"))], (
@@ -116,22 +128,87 @@ def test_warm_edge_prefetch_is_stored_by_the_worker_and_opens_without_the_origin
     assert set(worker_cache_keys(page)) == {
         f"{origin.base}{path}" for path in ("/p/1", "/p/2", "/images/hero1.png", "/images/hero2.png")
     }, "stored under the URL without edgio_* params, only what the rules and deep_fetch name"
-    assert stored_header(page, origin.base + "/p/1", "x-sw-cache-control") == "max-age=600", "the edge's service_worker_max_age (10m) is the worker's TTL"
+    ttl = stored_header(page, origin.base + "/p/1", "x-sw-cache-control")
+    assert ttl == "max-age=600", "the edge's service_worker_max_age (10m) is the worker's TTL"
 
     origin.stop()
     seen_by_edge = len(lab.records())
     responses = []
     page.on("response", lambda response: responses.append(response))
     response = page.goto(origin.base + "/p/1")
-    assert response.status == 200 and response.from_service_worker
+    assert response.status == 200 and "x-prefetch-lab-sw-stored-at" in response.headers, "not from the worker's cache"
     assert page.locator("h1").inner_text() == "Product 1"
     poll(page, "document.querySelector('img.hero').complete")
     assert page.evaluate("document.querySelector('img.hero').naturalWidth") == 1
     hero = [r for r in responses if r.url.endswith("/images/hero1.png")]
     assert hero and all(r.from_service_worker for r in hero)
-    page_records = [
-        r for r in lab.records()[seen_by_edge:] if r.get("url", "").startswith((origin.base + "/p/1", origin.base + "/images/hero1"))
-    ]
+    prefetched = (origin.base + "/p/1", origin.base + "/images/hero1")
+    page_records = [r for r in lab.records()[seen_by_edge:] if r.get("url", "").startswith(prefetched)]
     assert page_records == [], "the prefetched page or its hero image touched the network"
-    assert [e for e in errors if "other1.png" not in e] == []  # the non-deep-fetched image is gone with the origin
+    # Only what was never prefetched may fail now that the origin is gone: the other image, the favicon.
+    assert [e for e in errors if not e.endswith(("/images/other1.png", "/favicon.ico"))] == []
+    context.close()
+
+
+def test_prefetching_waits_for_the_load_event(browser, lab, origin_factory):
+    slow_image = Reply(200, PNG_TYPE, PNG, delay=2.0)
+    listing = listing_page(["/p/1"], head='<img src="/slow.png" width="1" height="1">')
+    origin = origin_factory(shop_routes(range(1, 2), listing, **{"/slow.png": slow_image}))
+    context = lab.context(browser)
+    page = context.new_page()
+    page.goto(origin.base + "/", wait_until="domcontentloaded")
+    page.wait_for_timeout(600)
+    assert page.evaluate("document.readyState") != "complete"
+    assert not lab.prefetches(origin.base + "/p/1"), "prefetched before the page finished loading"
+    page.wait_for_load_state("load")
+    wait_for_results(page, 1)
+    assert len(lab.prefetches(origin.base + "/p/1")) == 1
+    context.close()
+
+
+def test_worker_entries_expire(browser, lab, origin_factory):
+    origin = origin_factory(shop_routes(range(1, 2), listing_page([])))
+    lab.warm(origin.base + "/p/1")
+    context = lab.context(browser)
+    page = context.new_page()
+    page.goto(origin.base + "/")
+    page.evaluate("Edgio.ready()")
+    assert page.evaluate("Edgio.prefetch('/p/1', 'fetch', { maxAgeSeconds: 1 })")["stored"]
+    assert stored_header(page, origin.base + "/p/1", "x-sw-cache-control") == "max-age=1"
+    page.wait_for_timeout(1200)
+    records_before = len(lab.records())
+    response = page.goto(origin.base + "/p/1")
+    assert response.status == 200 and "x-prefetch-lab-sw-stored-at" not in response.headers
+    assert [r["event"] for r in lab.records()[records_before:] if r.get("url") == origin.base + "/p/1"] == ["cache-hit"], (
+        "an expired worker entry must send the navigation to the edge"
+    )
+    context.close()
+
+
+@pytest.mark.parametrize(
+    "blocked, report, mode",
+    [
+        ("/__edgio__/cache-manifest.js", "manifest-unavailable", "service-worker"),
+        ("/__edgio__/prefetch/service-worker.js", "service-worker-failed", "link"),
+    ],
+)
+def test_a_missing_manifest_or_worker_is_reported_and_the_page_carries_on(
+    browser, lab, origin_factory, blocked, report, mode
+):
+    origin = origin_factory(shop_routes(range(1, 2), listing_page(["/p/1"])))
+    context = lab.context(browser)
+    context.route(f"**{blocked}", lambda route: route.abort())
+    page = context.new_page()
+    errors = watch_console(page)
+    page.goto(origin.base + "/")
+    status = page.evaluate("Edgio.ready()")
+    assert status["mode"] == mode and [r["event"] for r in status["reports"]] == [report]
+    assert wait_until(lambda: any(report in r["detail"] for r in lab.records("client-report") if origin.base in r["detail"]))
+    result = page.evaluate("Edgio.prefetch('/p/1')")
+    assert result["status"] == 412, "manual prefetching still works"
+    if blocked.endswith("manifest.js"):
+        assert status["manifestLoaded"] is False and status["results"] == [], "no manifest, no automatic prefetch"
+    # Only the browser's own lines about the aborted request (and, without a worker, the refused link).
+    network_lines = ("console: Failed to load resource", "console: An unknown error occurred when fetching the script.")
+    assert [e for e in errors if not e.startswith(network_lines)] == []
     context.close()

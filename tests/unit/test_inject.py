@@ -333,3 +333,11 @@ def test_head_meta_tags_skips_comments_scripts_and_body():
         b"<meta name=c content='x>y'></head><meta name=d><body><meta name=e></body></html>"
     )
     assert head_meta_tags(page) == [b"<META charset=utf-8>", b"<meta name=c content='x>y'>", b"<meta name=d>"]
+
+
+def test_tag_tells_install_js_when_the_worker_is_forbidden():
+    from prefetch_lab.inject import build_script_tag
+
+    common = dict(include_cache_misses=False, force_prefetch_ratio=None, nonce="n1")
+    assert b'data-service-worker="false"' in build_script_tag("/x.js", service_worker=False, **common)
+    assert b"data-service-worker" not in build_script_tag("/x.js", **common)
