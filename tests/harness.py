@@ -7,6 +7,7 @@ Debian's chromium driven by Playwright.
 
 from __future__ import annotations
 
+import atexit
 import http.client
 import os
 import re
@@ -200,22 +201,33 @@ class Mitmdump:
         self.stop()
 
 
+_playwright = None
+
+
+def playwright():
+    """The process's one Playwright: its sync API cannot start a second instance while one
+    runs, so every test module and the benchmark share this one (stopped at exit)."""
+    global _playwright
+    if _playwright is None:
+        from playwright.sync_api import sync_playwright
+
+        _playwright = sync_playwright().start()
+        atexit.register(_playwright.stop)
+    return _playwright
+
+
+def launch_chromium(**options):
+    return playwright().chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, **options)
+
+
 @contextmanager
 def chromium_through(proxy: Mitmdump) -> Iterator:
     """A fresh headless Chromium whose traffic (loopback included) goes through `proxy`."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_ARGS,
-            proxy={"server": proxy.address},
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+    browser = launch_chromium(proxy={"server": proxy.address})
+    try:
+        yield browser
+    finally:
+        browser.close()
 
 
 def wait_until(predicate: Callable[[], object], timeout: float = 10, interval: float = 0.05) -> bool:

@@ -3,8 +3,11 @@
 Wires the pure modules (rules, cache, injection, speculation rules, manifest, audit) to
 mitmproxy's options, hooks and commands. Per request:
 
+  requestheaders   keep prefetches and /__edgio__/ requests buffered (a streamed request goes
+                   upstream before `request` runs)
   request          synthetic /__edgio__/ files; strip edgio_* params; cache lookup;
-                   prefetch gate (serve from cache or refuse, never forward a prefetch miss)
+                   prefetch gate (serve from cache or refuse: a prefetch miss never reaches the
+                   origin, also when this addon fails: it then refuses)
   responseheaders  edge headers on streamed responses (their body never reaches `response`)
   response         inject into HTML, store in the edge cache, edge headers
 """
@@ -14,13 +17,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from urllib.parse import unquote_plus
+import weakref
 from dataclasses import dataclass, field
 from typing import Optional
+from urllib.parse import unquote
 
 from mitmproxy import command, ctx, exceptions, http
 
-from . import audit, cachepolicy, speculation
+from . import audit, cachepolicy, responses, speculation
 from .cachestore import CacheEntry, CacheStore, cache_key, strip_edgio_params, vary_for
 from .edgefiles import REPORT_PATH, EdgeFiles, is_edge_path
 from .htmlrewrite import is_html_document, rewrite_html
@@ -38,12 +42,14 @@ CHOICES = {
     "prefetch_inject_at": PLACEMENTS,
     "prefetch_eagerness": speculation.EAGERNESS,
 }
-REFUSED_HEADER = "x-prefetch-lab-refused"
 # Client validators are answered by the edge itself; forwarding them on a miss would let the
 # origin answer 304 and the edge would never fill.
 CLIENT_VALIDATORS = ("if-none-match", "if-modified-since")
 # What a background fetch must not inherit from the request it copies.
 BACKGROUND_DROP = ("sec-purpose", "sec-speculation-tags", "purpose", "range", "if-range", *CLIENT_VALIDATORS)
+# mitmproxy replays one flow at a time: past this queue length, background fetches are skipped
+# rather than piling up behind a slow origin.
+MAX_QUEUED_BACKGROUND = 32
 MARKS = {
     "hit": ":package:",
     "stale": ":hourglass:",
@@ -57,7 +63,8 @@ MARKS = {
 
 @dataclass
 class FlowState:
-    """What the edge decided about one flow; kept in flow.metadata[META]."""
+    """What the edge decided about one flow. Kept beside the flow (not in flow.metadata, which
+    must stay serialisable for saving flows); metadata gets a plain summary."""
 
     key: str = ""
     features: Features = field(default_factory=Features)
@@ -69,9 +76,9 @@ class FlowState:
     client_validators: dict[str, str] = field(default_factory=dict)
     url: str = ""  # as the client asked for it, edgio_* params included
 
-
-def state_of(flow: http.HTTPFlow) -> FlowState | None:
-    return flow.metadata.get(META)
+    def summary(self) -> dict:
+        return {"cache_key": self.key, "prefetch": self.prefetch, "gated": self.gated,
+                "background": self.background, "served_by_edge": self.served_by_edge}
 
 
 def note(flow: http.HTTPFlow, mark: str, comment: str) -> None:
@@ -80,8 +87,14 @@ def note(flow: http.HTTPFlow, mark: str, comment: str) -> None:
     flow.comment = "; ".join(filter(None, [flow.comment, f"prefetch-lab: {comment}"]))
 
 
-def make_headers(pairs) -> http.Headers:
-    return http.Headers([(name.encode(), value.encode()) for name, value in pairs])
+def query_param_names(query: str) -> set[str]:
+    return {unquote(pair.partition("=")[0]) for pair in query.split("&") if pair}
+
+
+def looks_like_prefetch(request: http.Request) -> bool:
+    """Cheap and conservative: used before (and instead of) the full classification."""
+    query = request.path.partition("?")[2]
+    return "edgio_prefetch" in query_param_names(query) or speculation.is_speculative(request.headers.get("sec-purpose"))
 
 
 class PrefetchLab:
@@ -89,11 +102,13 @@ class PrefetchLab:
         self.rules: RuleSet = RuleSet.empty()
         self.rule_source: RuleSource | None = None
         self.store = CacheStore(256 * MB)
+        self.cache_enabled = True
         self.edge_files = EdgeFiles()
         self.audit_writer: audit.AuditWriter | None = None
         self.force_ratio: float | None = None
         self._watch_task: asyncio.Task | None = None
-        self._background: set[asyncio.Task] = set()
+        self._states: weakref.WeakKeyDictionary[http.HTTPFlow, FlowState] = weakref.WeakKeyDictionary()
+        self._queued_background: weakref.WeakKeyDictionary[http.HTTPFlow, str] = weakref.WeakKeyDictionary()
 
     # ---- options -------------------------------------------------------------------------
 
@@ -171,7 +186,11 @@ class PrefetchLab:
         if "prefetch_cache_mb" in updated:
             if opts.prefetch_cache_mb < 0:
                 raise exceptions.OptionsError(f"prefetch_cache_mb must be 0 or more, got {opts.prefetch_cache_mb}")
-            self.store.resize(opts.prefetch_cache_mb * MB)
+            self.cache_enabled = opts.prefetch_cache_mb > 0
+            if self.cache_enabled:
+                self.store.resize(opts.prefetch_cache_mb * MB)
+            else:
+                self.store.clear()
         if "prefetch_rules" in updated:
             try:
                 source = RuleSource.parse(opts.prefetch_rules)
@@ -230,8 +249,11 @@ class PrefetchLab:
         """Rules edits take effect without a restart; a broken edit keeps the last good rules."""
         while True:
             await asyncio.sleep(1)
-            if self.rule_source and self.rule_source.changed():
-                self.reload_rules()
+            try:
+                if self.rule_source and self.rule_source.changed():
+                    self.reload_rules()
+            except Exception:  # keep watching: one odd error must not end hot reload
+                logger.exception("prefetch-lab: watching the rules files failed")
 
     # ---- commands ------------------------------------------------------------------------
 
@@ -261,11 +283,19 @@ class PrefetchLab:
 
     # ---- audit ---------------------------------------------------------------------------
 
+    def state_of(self, flow: http.HTTPFlow) -> FlowState | None:
+        return self._states.get(flow)
+
+    def _track(self, flow: http.HTTPFlow, state: FlowState) -> FlowState:
+        self._states[flow] = state
+        flow.metadata[META] = state.summary()
+        return state
+
     def record(self, event: str, flow: http.HTTPFlow | None = None, **fields) -> None:
         if not self.audit_writer:
             return
         if flow is not None:
-            state = state_of(flow)
+            state = self.state_of(flow)
             fields = {
                 "flow_id": flow.id,
                 "method": flow.request.method,
@@ -279,18 +309,37 @@ class PrefetchLab:
 
     # ---- request -------------------------------------------------------------------------
 
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        # A streamed request body is sent upstream before `request` runs: buffer the requests
+        # the edge must answer itself. (A chunked body that outgrows stream_large_bodies while
+        # it is read can still switch to streaming; prefetches are GETs without bodies.)
+        if flow.request.stream and (is_edge_path(flow.request.path.partition("?")[0]) or looks_like_prefetch(flow.request)):
+            flow.request.stream = False
+
     def request(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error:
             return  # another addon already answered
+        prefetch_like = looks_like_prefetch(flow.request)  # before edgio_* params are stripped
+        try:
+            self._handle_request(flow)
+        except Exception:
+            # Fail closed for what must never reach the origin, open for ordinary requests.
+            logger.exception(f"prefetch-lab: error handling {flow.request.pretty_url}")
+            if flow.response is None and prefetch_like:
+                flow.response = responses.refusal(ctx.options.prefetch_refusal_status, "edge-error")
+                self._track(flow, FlowState(served_by_edge=True))
+            elif flow.response is None and is_edge_path(flow.request.path.partition("?")[0]):
+                flow.response = http.Response.make(500, b"prefetch-lab: edge error\n", {"content-type": "text/plain"})
+                self._track(flow, FlowState(served_by_edge=True))
+
+    def _handle_request(self, flow: http.HTTPFlow) -> None:
         req = flow.request
         path, _, query = req.path.partition("?")
         if is_edge_path(path):
             self._serve_edge_file(flow, path)
             return
-
-        state = state_of(flow) or FlowState()
-        flow.metadata[META] = state
-        state.url = req.pretty_url
+        # A fresh state every time: a flow the user replays is decided anew.
+        state = self._track(flow, FlowState(background=self._queued_background.pop(flow, None), url=req.pretty_url))
         params = query_param_names(query)
         stripped = strip_edgio_params(query)
         if stripped != query:
@@ -304,7 +353,7 @@ class PrefetchLab:
         uncacheable = (
             "method" if req.method not in ("GET", "HEAD")
             else "bypassed" if state.features.bypass_cache
-            else "cache-disabled" if self.store.budget_bytes == 0
+            else "cache-disabled" if not self.cache_enabled
             else None
         )
         if uncacheable:
@@ -333,6 +382,7 @@ class PrefetchLab:
             for name in CLIENT_VALIDATORS:
                 if name in req.headers:
                     state.client_validators[name] = req.headers.pop(name)
+        flow.metadata[META] = state.summary()
 
     @property
     def rules_active(self) -> bool:
@@ -355,11 +405,9 @@ class PrefetchLab:
 
     def _refuse(self, flow: http.HTTPFlow, state: FlowState, reason: str) -> None:
         status = ctx.options.prefetch_refusal_status
-        flow.response = http.Response.make(
-            status, b"", {"vary": "Sec-Purpose", REFUSED_HEADER: f"prefetch refused: {reason}"}
-        )
+        flow.response = responses.refusal(status, reason)
         state.served_by_edge = True
-        self._add_edge_headers(flow, state, "miss" if reason == "not-cached" else "bypassed")
+        self._add_edge_headers(flow, state, "miss" if reason == "not-cached" else "bypassed", from_origin=False)
         note(flow, "prefetch-refused", f"prefetch refused ({reason}) with {status}")
         self.record("prefetch-refused", flow, status=status, reason=reason)
 
@@ -367,21 +415,13 @@ class PrefetchLab:
         """Answer from the edge cache: 200 (or 304 to a matching validator; HEAD without body)."""
         req = flow.request
         now = time.time()
-        headers = make_headers(entry.headers)
-        headers["age"] = str(entry.age(now))
-        response = http.Response(
-            http_version=b"HTTP/1.1", status_code=entry.status, reason=b"", headers=headers,
-            content=entry.body, trailers=None, timestamp_start=now, timestamp_end=now,
-        )
-        if not cachepolicy.client_accepts_encoding(req.headers.get("accept-encoding"), headers.get("content-encoding")):
+        response = responses.from_entry(entry, now)
+        if not cachepolicy.client_accepts_encoding(req.headers.get("accept-encoding"), response.headers.get("content-encoding")):
             response.decode(strict=False)  # never send a br body to a client that did not offer br
         if not state.prefetch and cachepolicy.conditional_response(list(req.headers.items()), entry.status, entry.headers):
-            response = http.Response.make(304, b"", make_headers(cachepolicy.not_modified_headers(entry.headers)))
-            response.headers["age"] = str(entry.age(now))
+            response = responses.not_modified(entry.headers, entry.age(now))
         elif req.method == "HEAD":
-            length = len(response.raw_content or b"")
-            response.raw_content = b""
-            response.headers["content-length"] = str(length)
+            responses.without_body(response)
         flow.response = response
         flow.is_replay = "response"
         state.served_by_edge = True
@@ -395,16 +435,19 @@ class PrefetchLab:
             self.record("cache-stale" if stale else "cache-hit", flow, status=response.status_code, caching_status=status)
 
     def _serve_edge_file(self, flow: http.HTTPFlow, path: str) -> None:
-        flow.metadata[META] = FlowState(served_by_edge=True, url=flow.request.pretty_url)
+        self._track(flow, FlowState(served_by_edge=True, url=flow.request.pretty_url))
         if path == REPORT_PATH:
-            self.record("client-report", flow, detail=flow.request.get_text(strict=False)[:4000])
             flow.response = http.Response.make(204)
+            body = (flow.request.raw_content or b"")[:4000]
+            self.record("client-report", flow, detail=body.decode("utf-8", "replace"))
         else:
             status, headers, body = self.edge_files.respond(
                 path, flow.request.host.lower(), flow.request.scheme, ctx.options.prefetch_eagerness,
                 flow.request.headers.get("if-none-match"),
             )
             flow.response = http.Response.make(status, body, headers)
+            if flow.request.method == "HEAD":
+                responses.without_body(flow.response)
             self.record("synthetic", flow, status=status)
         flow.response.headers["x-edg-caching-status"] = "bypassed"
 
@@ -413,38 +456,48 @@ class PrefetchLab:
     def _background_fetch_once(self, flow: http.HTTPFlow, state: FlowState, purpose: str) -> None:
         """One background fetch per key at a time, however many requests ask for it."""
         if self.store.begin_revalidation(state.key, time.time()):
-            self._background_fetch(flow, purpose)
+            if not self._background_fetch(flow, purpose):
+                self.store.end_revalidation(state.key)
 
-    def _background_fetch(self, flow: http.HTTPFlow, purpose: str) -> None:
-        """Fetch the URL from the origin through mitmproxy's client replay, so the fetch uses the
+    def _background_fetch(self, flow: http.HTTPFlow, purpose: str) -> bool:
+        """GET the URL from the origin through mitmproxy's client replay, so the fetch uses the
         proxy's own upstream settings and shows up in mitmweb; `response` stores it."""
-        copy = flow.copy()
-        copy.response = None
-        copy.error = None
-        copy.marked = MARKS["background"]
-        copy.comment = f"prefetch-lab: background fetch ({purpose})"
-        for name in BACKGROUND_DROP:
-            copy.request.headers.pop(name, None)
-        copy.metadata = {META: FlowState(background=purpose, url=flow.request.pretty_url)}
         try:
+            queued = ctx.master.commands.call("replay.client.count")
+            if queued >= MAX_QUEUED_BACKGROUND:
+                logger.warning(f"prefetch-lab: {queued} background fetches queued, skipping {purpose} of {flow.request.pretty_url}")
+                return False
+            copy = flow.copy()
+            copy.response = None
+            copy.error = None
+            copy.request.method = "GET"  # a stale HEAD hit refreshes the GET entry it came from
+            copy.marked = MARKS["background"]
+            copy.comment = f"prefetch-lab: background fetch ({purpose})"
+            copy.metadata = {}
+            for name in BACKGROUND_DROP:
+                copy.request.headers.pop(name, None)
+            self._queued_background[copy] = purpose
             ctx.master.commands.call("replay.client", [copy])
+            return True
         except Exception as e:  # no client replay addon (e.g. embedded use): the edge stays cold
             logger.warning(f"prefetch-lab: background {purpose} fetch not possible: {e}")
-            self.store.end_revalidation(state_of(flow).key)
+            return False
 
     # ---- responses -----------------------------------------------------------------------
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
-        state = state_of(flow)
+        state = self.state_of(flow)
         if state is None or state.served_by_edge or not flow.response.stream:
             return
         # A streamed body never reaches `response`: it cannot be cached or injected.
+        if state.background:
+            self.store.end_revalidation(state.key)
         self._add_edge_headers(flow, state, "body-too-big")
         self.record("cache-bypass", flow, status=flow.response.status_code, caching_status="body-too-big",
                     reason="streamed")
 
     def response(self, flow: http.HTTPFlow) -> None:
-        state = state_of(flow)
+        state = self.state_of(flow)
         if state is None or state.served_by_edge or flow.response.stream:
             return
         rewrite = rewrite_html(
@@ -459,8 +512,9 @@ class PrefetchLab:
             else:
                 self.record("inject-skipped", flow, **detail)
         caching_status = self._store(flow, state)
+        if caching_status == "cached":
+            self._answer_client_validators(flow, state)
         self._add_edge_headers(flow, state, caching_status)
-        self._answer_client_validators(flow, state)
         if state.background:
             self.store.end_revalidation(state.key)
             self.record("revalidated" if state.background == "revalidate" else "warmed", flow,
@@ -468,9 +522,11 @@ class PrefetchLab:
 
     def _store(self, flow: http.HTTPFlow, state: FlowState) -> str:
         req, resp = flow.request, flow.response
-        if state.features.bypass_cache:
-            self.record("cache-bypass", flow, status=resp.status_code, caching_status="bypassed")
-            return "bypassed"
+        if state.features.bypass_cache or not self.cache_enabled:
+            status = "bypassed"
+            self.record("cache-bypass", flow, status=resp.status_code, caching_status=status,
+                        reason=None if self.cache_enabled else "cache disabled")
+            return status
         now = time.time()
         body = resp.raw_content or b""
         request_headers = list(req.headers.items()) + list(state.client_validators.items())
@@ -480,7 +536,7 @@ class PrefetchLab:
         )
         if decision.store:
             entry = CacheEntry(
-                key=state.key, status=resp.status_code, headers=storable_headers(resp.headers, len(body)),
+                key=state.key, status=resp.status_code, headers=responses.storable_headers(resp.headers, len(body)),
                 body=body, stored_at=now, initial_age=decision.initial_age, ttl=decision.ttl,
                 swr=decision.swr, vary=vary_for(list(resp.headers.items()), list(req.headers.items())),
                 rules=state.features.matched,
@@ -499,24 +555,21 @@ class PrefetchLab:
         return decision_status
 
     def _answer_client_validators(self, flow: http.HTTPFlow, state: FlowState) -> None:
-        """The edge stripped the client's validators on a miss; answer them itself now."""
+        """The edge held back the client's validators on a miss; answer them from what it stored."""
         if not state.client_validators or flow.response.status_code != 200:
             return
-        validators = list(state.client_validators.items())
         headers = list(flow.response.headers.items())
-        if cachepolicy.conditional_response(validators, 200, headers):
-            kept = dict(flow.response.headers)
-            flow.response = http.Response.make(304, b"", make_headers(cachepolicy.not_modified_headers(headers)))
-            for name in ("x-edg-caching-status", "x-edg-p", "x-sw-cache-control"):
-                if name in kept:
-                    flow.response.headers[name] = kept[name]
+        if cachepolicy.conditional_response(list(state.client_validators.items()), 200, headers):
+            flow.response = responses.not_modified(headers, 0)
 
-    def _add_edge_headers(self, flow: http.HTTPFlow, state: FlowState, caching_status: str) -> None:
+    def _add_edge_headers(self, flow: http.HTTPFlow, state: FlowState, caching_status: str, from_origin: bool = True) -> None:
         headers = flow.response.headers
         features = state.features
         headers["x-edg-caching-status"] = caching_status
         if state.edgio_prefetch:
             headers["x-edg-p"] = "1"
+        if not from_origin:
+            return  # a refusal: the rules' response features describe responses, not refusals
         if features.service_worker_max_age and not features.bypass_cache:
             headers["x-sw-cache-control"] = f"max-age={features.service_worker_max_age}"
         for name, value in features.set_response_headers:
@@ -531,7 +584,7 @@ class PrefetchLab:
                 )
 
     def error(self, flow: http.HTTPFlow) -> None:
-        state = state_of(flow)
+        state = self.state_of(flow)
         if state is None:
             return
         if state.background:
@@ -547,17 +600,3 @@ def rule_caching(features: Features) -> cachepolicy.RuleCaching:
         ignore_origin_no_cache=features.ignore_origin_no_cache,
         cacheable_status_codes=features.cacheable_status_codes,
     )
-
-
-HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade",
-              "proxy-authenticate", "proxy-authorization"}
-
-
-def storable_headers(headers: http.Headers, body_length: int) -> tuple[tuple[str, str], ...]:
-    kept = [(k, v) for k, v in headers.items(multi=True) if k.lower() not in HOP_BY_HOP and k.lower() != "content-length"]
-    return tuple(kept) + (("content-length", str(body_length)),)
-
-
-def query_param_names(query: str) -> set[str]:
-    return {unquote_plus(pair.partition("=")[0]) for pair in query.split("&") if pair}
-

@@ -52,7 +52,8 @@ class AuditWriter:
     def __init__(self, path: str) -> None:
         append = path.startswith("+")
         self.path = Path(path[1:] if append else path).expanduser()
-        self._file: IO[str] = open(self.path, "a" if append else "w", encoding="utf-8")
+        # backslashreplace: a URL or header with undecodable bytes is recorded, never a crash.
+        self._file: IO[str] = open(self.path, "a" if append else "w", encoding="utf-8", errors="backslashreplace")
 
     def write(self, record: dict[str, Any]) -> None:
         self._file.write(json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Any
 from pathlib import Path
 
 from . import __version__, manifest, speculation
@@ -35,7 +36,7 @@ def is_edge_path(path: str) -> bool:
 class EdgeFiles:
     def __init__(self) -> None:
         self.rules = RuleSet.empty()
-        self._per_host: dict[tuple, bytes] = {}
+        self._per_host: dict[tuple, Any] = {}
         self._bundles: dict[str, tuple[tuple, bytes]] = {}
 
     def rules_changed(self, rules: RuleSet) -> None:
@@ -56,18 +57,17 @@ class EdgeFiles:
         return 404, {"content-type": "text/plain; charset=utf-8"}, b"prefetch-lab: no such edge file\n"
 
     def speculation_rules(self, host: str, scheme: str, eagerness: str) -> bytes:
-        key = ("speculation", host, scheme, eagerness)
-        if key not in self._per_host:
-            self._per_host[key] = speculation.render(self.rules, host, eagerness, scheme)
-        return self._per_host[key]
+        return speculation.encode(self._speculation_document(host, scheme, eagerness))
 
     def has_speculation_rules(self, host: str, scheme: str, eagerness: str) -> bool:
         """Chromium rejects an empty rule set: with nothing prefetchable, send no header."""
-        key = ("has-speculation", host, scheme, eagerness)
+        return speculation.has_rules(self._speculation_document(host, scheme, eagerness))
+
+    def _speculation_document(self, host: str, scheme: str, eagerness: str) -> dict:
+        key = ("speculation", host, scheme, eagerness)
         if key not in self._per_host:
-            document = speculation.build_rules_document(self.rules, host, eagerness, scheme)
-            self._per_host[key] = b"1" if speculation.has_rules(document) else b""
-        return bool(self._per_host[key])
+            self._per_host[key] = speculation.build_rules_document(self.rules, host, eagerness, scheme)
+        return self._per_host[key]
 
     def _manifest(self, host: str) -> bytes:
         key = ("manifest", host)

@@ -47,7 +47,8 @@ def rewrite_html(
     except ValueError:
         return False, {"reason": "undecodable-encoding", "content_encoding": response.headers.get("content-encoding")}
     assert body is not None
-    origin = f"{flow.request.scheme}://{flow.request.host}:{flow.request.port}"
+    host = flow.request.host
+    origin = f"{flow.request.scheme}://{'[' + host + ']' if ':' in host else host}:{flow.request.port}"
     policies = csp.parse_policies(response.headers.get_all("content-security-policy"), csp.find_meta_csp(body))
     script = csp.script_decision(policies, origin)
     if not script.allowed:

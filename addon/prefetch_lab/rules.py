@@ -333,8 +333,8 @@ _NO_FEATURES = Features()
 # ---------------------------------------------------------------- loading
 
 
-def load_rules(paths: Sequence[str | Path]) -> RuleSet:
-    """Load files in the order given; a directory loads its *.yaml/*.yml, sorted, not recursive."""
+def rule_files(paths: Sequence[str | Path]) -> list[Path]:
+    """The files behind `paths`: a directory means its *.yaml/*.yml, sorted, not recursive."""
     files: list[Path] = []
     for entry in paths:
         path = Path(entry)
@@ -347,6 +347,12 @@ def load_rules(paths: Sequence[str | Path]) -> RuleSet:
             files.append(path)
         else:
             raise RulesError(str(path), None, "no such file or directory")
+    return files
+
+
+def load_rules(paths: Sequence[str | Path]) -> RuleSet:
+    """Load files in the order given; a directory loads its *.yaml/*.yml, sorted, not recursive."""
+    files = rule_files(paths)
     rules: list[Rule] = []
     for file in files:
         try:

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .rules import RuleSet, load_rules
-
-RULE_SUFFIXES = (".yaml", ".yml")
-
+from .rules import RuleSet, RulesError, load_rules, rule_files
 
 class RuleSource:
     """The files behind the `prefetch_rules` option: comma-separated files or directories
@@ -31,13 +28,10 @@ class RuleSource:
         return cls(paths)
 
     def files(self) -> list[Path]:
-        found: list[Path] = []
-        for path in self.paths:
-            if path.is_dir():
-                found += sorted(p for p in path.iterdir() if p.suffix in RULE_SUFFIXES and p.is_file())
-            else:
-                found.append(path)
-        return found
+        try:
+            return rule_files(self.paths)
+        except RulesError:  # a path vanished mid-edit: watch what is left, load() will report it
+            return [path for path in self.paths if path.is_file()]
 
     def signature(self) -> tuple:
         """Names, sizes and mtimes: changes when a file is edited, added or removed."""

@@ -12,6 +12,7 @@ from mitmproxy import exceptions, http
 from mitmproxy.test import taddons, tflow
 
 from prefetch_lab.addon import PrefetchLab
+from prefetch_lab.rules import RuleSet
 
 INSTALL = b'<script src="/__edgio__/prefetch/install.js" defer'
 PAGE = b"<!doctype html><html><head><title>t</title></head><body><p>hello</p></body></html>"
@@ -338,3 +339,120 @@ def test_csp_forbidding_workers_is_passed_to_install_js_and_audited(edge, tmp_pa
     assert b'data-service-worker="false"' in flow.response.raw_content
     injected = [r for r in audit(tmp_path) if r["event"] == "injected"]
     assert "worker" in injected[-1]["service_worker"]
+
+
+# ---- regressions from review: odd input never forwards a prefetch, never crashes a hook ----
+
+
+def test_non_utf8_header_bytes_survive_the_cache_and_prefetch_hits(edge):
+    origin = html_response()
+    origin.headers.fields += ((b"content-disposition", b'inline; filename="caf\xe9.html"'),)
+    edge.fetch("http://shop.test/doc", origin)
+    hit = edge.fetch("http://shop.test/doc?edgio_prefetch=1")
+    assert hit.response.status_code == 200 and len(edge.origin_hits) == 1
+    assert (b"content-disposition", b'inline; filename="caf\xe9.html"') in hit.response.headers.fields
+
+
+class ExplodingRules(RuleSet):
+    def match(self, request):
+        raise RuntimeError("boom")
+
+
+def test_an_edge_failure_refuses_prefetches_instead_of_forwarding_them(edge):
+    edge.addon.rules = ExplodingRules([], [])
+    assert edge.fetch("http://shop.test/x?edgio_prefetch=1").response.status_code == 412
+    assert edge.fetch("http://shop.test/x", **{"Sec-Purpose": "prefetch"}).response.status_code == 412
+    assert edge.origin_hits == []
+    assert edge.fetch("http://shop.test/x").response.status_code == 200  # ordinary requests still flow
+
+
+def test_binary_report_beacon_is_audited_not_forwarded(edge, tmp_path):
+    flow = tflow.tflow()
+    flow.request = http.Request.make("POST", "http://shop.test/__edgio__/lab/report", b"\xff\xfe\x00binary")
+    edge.addon.request(flow)
+    assert flow.response.status_code == 204
+    assert [r for r in audit(tmp_path) if r["event"] == "client-report"]
+
+
+def test_undecodable_url_bytes_are_audited_without_crashing(edge, tmp_path):
+    flow = tflow.tflow()
+    flow.request = http.Request.make("GET", "http://shop.test/")
+    flow.request.path = b"/caf\xe9?edgio_prefetch=1"
+    edge.addon.request(flow)
+    assert flow.response.status_code == 412
+    assert [r for r in audit(tmp_path) if r["event"] == "prefetch-refused"]
+
+
+def test_streamed_prefetch_and_edge_requests_are_buffered_for_the_edge(edge):
+    for url, headers in (("http://shop.test/p?edgio_prefetch=1", {}), ("http://shop.test/__edgio__/cache-manifest.js", {}),
+                         ("http://shop.test/p", {"Sec-Purpose": "prefetch"})):
+        flow = tflow.tflow()
+        flow.request = http.Request.make("GET", url, b"", headers)
+        flow.request.stream = True
+        edge.addon.requestheaders(flow)
+        assert flow.request.stream is False
+    upload = tflow.tflow()
+    upload.request = http.Request.make("POST", "http://shop.test/upload")
+    upload.request.stream = True
+    edge.addon.requestheaders(upload)
+    assert upload.request.stream is True
+
+
+def test_cache_budget_zero_disables_the_cache_and_the_proxy_still_runs(edge):
+    edge.tctx.configure(edge.addon, prefetch_cache_mb=0)
+    assert edge.fetch("http://shop.test/z").response.headers["x-edg-caching-status"] == "bypassed"
+    refused = edge.fetch("http://shop.test/z?edgio_prefetch=1")
+    assert refused.response.status_code == 412 and "cache-disabled" in refused.response.headers["x-prefetch-lab-refused"]
+    edge.tctx.configure(edge.addon, prefetch_cache_mb=8)
+    edge.fetch("http://shop.test/z")
+    assert edge.fetch("http://shop.test/z?edgio_prefetch=1").response.status_code == 200
+
+
+def test_flows_stay_serialisable_for_saving(edge):
+    from mitmproxy.io import tnetstring
+
+    for flow in (edge.fetch("http://shop.test/s"), edge.fetch("http://shop.test/s?edgio_prefetch=1"),
+                 edge.fetch("http://shop.test/__edgio__/cache-manifest.js")):
+        assert tnetstring.dumps(flow.get_state())
+        assert flow.metadata["prefetch_lab"]["served_by_edge"] in (True, False)
+
+
+def test_head_of_an_edge_file_has_no_body(edge):
+    flow = edge.fetch("http://shop.test/__edgio__/cache-manifest.js", method="HEAD")
+    assert flow.response.raw_content == b"" and int(flow.response.headers["content-length"]) > 0
+
+
+def test_ipv6_origin_pages_are_injected(edge):
+    flow = edge.fetch("http://[::1]:8000/", html_response())
+    assert flow.response.raw_content.count(INSTALL) == 1
+
+
+def test_uncacheable_answers_to_held_back_validators_are_not_turned_into_304(edge):
+    origin = html_response(etag='"v1"')
+    origin.headers.add("set-cookie", "session=new")
+    flow = edge.fetch("http://shop.test/me", origin, **{"If-None-Match": '"v1"'})
+    assert flow.response.status_code == 200
+    assert flow.response.headers.get_all("set-cookie") == ["session=new"]
+
+
+def test_a_flow_replayed_by_the_user_is_decided_anew(edge):
+    flow = edge.fetch("http://shop.test/r")
+    hit = edge.fetch("http://shop.test/r")
+    assert hit.response.headers["x-edg-caching-status"] == "hit"
+    edge.addon.clear_cache()
+    hit.response = None
+    edge.addon.request(hit)
+    assert hit.response is None  # to the origin now, and stored again on its way back
+    hit.response = html_response()
+    edge.addon.response(hit)
+    assert hit.response.headers["x-edg-caching-status"] == "cached"
+
+
+def test_refusals_are_not_stored_by_browsers_and_carry_no_rule_headers(edge, tmp_path):
+    rules = tmp_path / "headers.yaml"
+    rules.write_text("rules:\n  - headers: {set_response_headers: {x-site: one}}\n")
+    edge.tctx.configure(edge.addon, prefetch_rules=str(rules))
+    refused = edge.fetch("http://shop.test/n?edgio_prefetch=1")
+    assert refused.response.headers["cache-control"] == "private, no-store"
+    assert "x-site" not in refused.response.headers
+    assert edge.fetch("http://shop.test/n").response.headers["x-site"] == "one"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import CHROMIUM, CHROMIUM_ARGS, Mitmdump, Origin, Reply
+from tests.harness import Mitmdump, Origin, Reply, launch_chromium
 
 
 HTML = {"content-type": "text/html; charset=utf-8"}
@@ -30,13 +30,10 @@ PNG = bytes.fromhex(
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        # Per-context proxies (below) need no global one; Playwright keeps loopback proxied.
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    # Per-context proxies (below) need no global one; Playwright keeps loopback proxied.
+    chromium = launch_chromium()
+    yield chromium
+    chromium.close()
 
 
 @dataclass

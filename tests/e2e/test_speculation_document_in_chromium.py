@@ -21,7 +21,7 @@ from prefetch_lab.speculation import (
     regex_pathname,
     translate_regex,
 )
-from tests.harness import CHROMIUM, Origin, Reply
+from tests.harness import Origin, Reply, launch_chromium
 
 pytestmark = [pytest.mark.browser]
 
@@ -46,15 +46,11 @@ def page_html(document: dict) -> bytes:
 
 @pytest.fixture(scope="module")
 def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                     args=["--no-sandbox", "--disable-gpu", "--headless"])
-        try:
-            yield browser
-        finally:
-            browser.close()
+    browser = launch_chromium()
+    try:
+        yield browser
+    finally:
+        browser.close()
 
 
 @pytest.fixture()
