@@ -66,6 +66,7 @@ class Origin:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else small replies wait ~40 ms for a delayed ACK
 
             def log_message(self, *args) -> None:  # keep test output readable
                 pass

@@ -87,6 +87,12 @@ def note(flow: http.HTTPFlow, mark: str, comment: str) -> None:
     flow.comment = "; ".join(filter(None, [flow.comment, f"prefetch-lab: {comment}"]))
 
 
+def header_pairs(headers: http.Headers) -> list[tuple[str, str]]:
+    # items(multi=True): one pair per field line, in a single pass (plain items() looks every
+    # name up again, quadratic in the header count, the addon's biggest per-request cost).
+    return list(headers.items(multi=True))
+
+
 def query_param_names(query: str) -> set[str]:
     return {unquote(pair.partition("=")[0]) for pair in query.split("&") if pair}
 
@@ -361,8 +367,9 @@ class PrefetchLab:
                 self._refuse(flow, state, uncacheable)
             return
 
-        forced = not state.prefetch and cachepolicy.request_forces_origin(list(req.headers.items()), self.rules_active)
-        entry = None if forced else self.store.get(state.key, list(req.headers.items()), time.time())
+        request_headers = header_pairs(req.headers)
+        forced = not state.prefetch and cachepolicy.request_forces_origin(request_headers, self.rules_active)
+        entry = None if forced else self.store.get(state.key, request_headers, time.time())
         if entry is not None:  # fresh, or stale within stale-while-revalidate (get drops expired ones)
             if state.gated and entry.status == 204:
                 # Chromium uses a prefetched 204 and cancels the user's navigation.
@@ -418,7 +425,7 @@ class PrefetchLab:
         response = responses.from_entry(entry, now)
         if not cachepolicy.client_accepts_encoding(req.headers.get("accept-encoding"), response.headers.get("content-encoding")):
             response.decode(strict=False)  # never send a br body to a client that did not offer br
-        if not state.prefetch and cachepolicy.conditional_response(list(req.headers.items()), entry.status, entry.headers):
+        if not state.prefetch and cachepolicy.conditional_response(header_pairs(req.headers), entry.status, entry.headers):
             response = responses.not_modified(entry.headers, entry.age(now))
         elif req.method == "HEAD":
             responses.without_body(response)
@@ -529,16 +536,16 @@ class PrefetchLab:
             return status
         now = time.time()
         body = resp.raw_content or b""
-        request_headers = list(req.headers.items()) + list(state.client_validators.items())
+        request_headers, response_headers = header_pairs(req.headers), header_pairs(resp.headers)
         decision = cachepolicy.storage_decision(
-            req.method, resp.status_code, request_headers, list(resp.headers.items()),
+            req.method, resp.status_code, request_headers + list(state.client_validators.items()), response_headers,
             rule_caching(state.features), len(body), self.store.max_object_size, now, self.rules_active,
         )
         if decision.store:
             entry = CacheEntry(
                 key=state.key, status=resp.status_code, headers=responses.storable_headers(resp.headers, len(body)),
                 body=body, stored_at=now, initial_age=decision.initial_age, ttl=decision.ttl,
-                swr=decision.swr, vary=vary_for(list(resp.headers.items()), list(req.headers.items())),
+                swr=decision.swr, vary=vary_for(response_headers, request_headers),
                 rules=state.features.matched,
             )
             if self.store.put(entry):
@@ -558,7 +565,7 @@ class PrefetchLab:
         """The edge held back the client's validators on a miss; answer them from what it stored."""
         if not state.client_validators or flow.response.status_code != 200:
             return
-        headers = list(flow.response.headers.items())
+        headers = header_pairs(flow.response.headers)
         if cachepolicy.conditional_response(list(state.client_validators.items()), 200, headers):
             flow.response = responses.not_modified(headers, 0)
 

@@ -7,12 +7,35 @@ Content-Encoding and fixes Content-Length.
 
 from __future__ import annotations
 
+import gzip
 from typing import Any
+
+import brotli
 
 from mitmproxy import http
 
 from . import csp, inject
 from .edgefiles import INSTALL_JS
+
+
+# Re-encoding at fast levels: mitmproxy 11 uses gzip level 9 and brotli quality 11 (12.2.2 moved
+# to its fastest levels), which made a 200 KB gzip page cost ~7x a forwarded one to rewrite.
+FAST_ENCODERS = {
+    "gzip": lambda body: gzip.compress(body, compresslevel=1),
+    "x-gzip": lambda body: gzip.compress(body, compresslevel=1),
+    "br": lambda body: brotli.compress(body, quality=4),
+}
+
+
+def set_body(response: http.Response, body: bytes) -> None:
+    """Like `response.content = body` (same Content-Encoding, Content-Length fixed), faster."""
+    encoder = FAST_ENCODERS.get(response.headers.get("content-encoding", "").strip().lower())
+    if encoder is None:
+        response.content = body
+        return
+    response.raw_content = encoder(body)
+    if "transfer-encoding" not in response.headers:
+        response.headers["content-length"] = str(len(response.raw_content))
 
 
 def is_html_document(flow: http.HTTPFlow) -> bool:
@@ -63,7 +86,7 @@ def rewrite_html(
     )
     if result.body is None:
         return False, {"reason": result.reason}
-    response.content = result.body
+    set_body(response, result.body)
     return True, {
         "placement": placement,
         "offset": result.offset,
