@@ -15,6 +15,7 @@ mitmproxy's options, hooks and commands. Per request:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import weakref
@@ -97,15 +98,16 @@ def query_param_names(query: str) -> set[str]:
     return {unquote(pair.partition("=")[0]) for pair in query.split("&") if pair}
 
 
-def looks_like_prefetch(request: http.Request) -> bool:
-    """Cheap and conservative: used before (and instead of) the full classification."""
-    query = request.path.partition("?")[2]
+def looks_like_prefetch(path: str, request: http.Request) -> bool:
+    """Conservative, for when the full classification could not run (`path` as received)."""
+    query = path.partition("?")[2]
     return "edgio_prefetch" in query_param_names(query) or speculation.is_speculative(request.headers.get("sec-purpose"))
 
 
 class PrefetchLab:
     def __init__(self) -> None:
         self.rules: RuleSet = RuleSet.empty()
+        self._match = self.rules.match
         self.rule_source: RuleSource | None = None
         self.store = CacheStore(256 * MB)
         self.cache_enabled = True
@@ -232,6 +234,8 @@ class PrefetchLab:
 
     def _use_rules(self, source: RuleSource, rules: RuleSet) -> None:
         self.rule_source, self.rules = source, rules
+        # Pages and assets repeat: remember recent answers (a new rule set starts a new memo).
+        self._match = functools.lru_cache(maxsize=4096)(rules.match)
         self.edge_files.rules_changed(rules)
         self.store.clear()  # entries were stored under the old rules' TTLs
         self.record("rules-loaded", files=list(rules.sources), rules=len(rules.rules))
@@ -319,19 +323,20 @@ class PrefetchLab:
         # A streamed request body is sent upstream before `request` runs: buffer the requests
         # the edge must answer itself. (A chunked body that outgrows stream_large_bodies while
         # it is read can still switch to streaming; prefetches are GETs without bodies.)
-        if flow.request.stream and (is_edge_path(flow.request.path.partition("?")[0]) or looks_like_prefetch(flow.request)):
+        path = flow.request.path
+        if flow.request.stream and (is_edge_path(path.partition("?")[0]) or looks_like_prefetch(path, flow.request)):
             flow.request.stream = False
 
     def request(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error:
             return  # another addon already answered
-        prefetch_like = looks_like_prefetch(flow.request)  # before edgio_* params are stripped
+        received_path = flow.request.path  # before edgio_* params are stripped
         try:
             self._handle_request(flow)
         except Exception:
             # Fail closed for what must never reach the origin, open for ordinary requests.
             logger.exception(f"prefetch-lab: error handling {flow.request.pretty_url}")
-            if flow.response is None and prefetch_like:
+            if flow.response is None and looks_like_prefetch(received_path, flow.request):
                 flow.response = responses.refusal(ctx.options.prefetch_refusal_status, "edge-error")
                 self._track(flow, FlowState(served_by_edge=True))
             elif flow.response is None and is_edge_path(flow.request.path.partition("?")[0]):
@@ -351,7 +356,7 @@ class PrefetchLab:
         if stripped != query:
             req.path = path + ("?" + stripped if stripped else "")
         state.key = cache_key(req.method, req.scheme, req.host, req.port, path, stripped)
-        state.features = self.rules.match(RequestInfo(req.method.upper(), req.scheme, req.host.lower(), path, stripped))
+        state.features = self._match(RequestInfo(req.method.upper(), req.scheme, req.host.lower(), path, stripped))
         if state.background:
             return  # the edge's own fetch: straight to the origin, stored in `response`
 

@@ -359,7 +359,7 @@ class ExplodingRules(RuleSet):
 
 
 def test_an_edge_failure_refuses_prefetches_instead_of_forwarding_them(edge):
-    edge.addon.rules = ExplodingRules([], [])
+    edge.addon._use_rules(edge.addon.rule_source, ExplodingRules([], []))
     assert edge.fetch("http://shop.test/x?edgio_prefetch=1").response.status_code == 412
     assert edge.fetch("http://shop.test/x", **{"Sec-Purpose": "prefetch"}).response.status_code == 412
     assert edge.origin_hits == []
