@@ -51,6 +51,7 @@ BACKGROUND_DROP = ("sec-purpose", "sec-speculation-tags", "purpose", "range", "i
 # mitmproxy replays one flow at a time: past this queue length, background fetches are skipped
 # rather than piling up behind a slow origin.
 MAX_QUEUED_BACKGROUND = 32
+OUR_SPECULATION_HEADER = speculation.merge_header([], speculation.RULES_PATH)
 MARKS = {
     "hit": ":package:",
     "stale": ":hourglass:",
@@ -350,7 +351,9 @@ class PrefetchLab:
             self._serve_edge_file(flow, path)
             return
         # A fresh state every time: a flow the user replays is decided anew.
-        state = self._track(flow, FlowState(background=self._queued_background.pop(flow, None), url=req.pretty_url))
+        # The URL as asked (edgio_* included) is only needed for the audit trail.
+        url = req.pretty_url if self.audit_writer else ""
+        state = self._track(flow, FlowState(background=self._queued_background.pop(flow, None), url=url))
         params = query_param_names(query)
         stripped = strip_edgio_params(query)
         if stripped != query:
@@ -591,8 +594,9 @@ class PrefetchLab:
         if ctx.options.prefetch_inject in ("both", "speculation") and is_html_document(flow):
             host = flow.request.host.lower()
             if self.edge_files.has_speculation_rules(host, flow.request.scheme, ctx.options.prefetch_eagerness):
-                headers["speculation-rules"] = speculation.merge_header(
-                    headers.get_all("speculation-rules"), speculation.RULES_PATH
+                theirs = headers.get_all("speculation-rules")
+                headers["speculation-rules"] = (
+                    speculation.merge_header(theirs, speculation.RULES_PATH) if theirs else OUR_SPECULATION_HEADER
                 )
 
     def error(self, flow: http.HTTPFlow) -> None:
