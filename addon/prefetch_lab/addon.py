@@ -334,6 +334,8 @@ class PrefetchLab:
         received_path = flow.request.path  # before edgio_* params are stripped
         try:
             self._handle_request(flow)
+            if state := self.state_of(flow):
+                flow.metadata[META] = state.summary()  # what mitmweb's ~meta filter searches
         except Exception:
             # Fail closed for what must never reach the origin, open for ordinary requests.
             logger.exception(f"prefetch-lab: error handling {flow.request.pretty_url}")
@@ -366,6 +368,7 @@ class PrefetchLab:
         self._classify_prefetch(flow, state, params)
         uncacheable = (
             "method" if req.method not in ("GET", "HEAD")
+            else "upgrade" if "upgrade" in req.headers  # a WebSocket handshake is never a cached page
             else "bypassed" if state.features.bypass_cache
             else "cache-disabled" if not self.cache_enabled
             else None
@@ -397,7 +400,6 @@ class PrefetchLab:
             for name in CLIENT_VALIDATORS:
                 if name in req.headers:
                     state.client_validators[name] = req.headers.pop(name)
-        flow.metadata[META] = state.summary()
 
     @property
     def rules_active(self) -> bool:
@@ -527,6 +529,7 @@ class PrefetchLab:
             else:
                 self.record("inject-skipped", flow, **detail)
         caching_status = self._store(flow, state)
+        flow.metadata[META] = {**state.summary(), "caching_status": caching_status}
         if caching_status == "cached":
             self._answer_client_validators(flow, state)
         self._add_edge_headers(flow, state, caching_status)

@@ -436,7 +436,7 @@ def test_uncacheable_answers_to_held_back_validators_are_not_turned_into_304(edg
 
 
 def test_a_flow_replayed_by_the_user_is_decided_anew(edge):
-    flow = edge.fetch("http://shop.test/r")
+    edge.fetch("http://shop.test/r")
     hit = edge.fetch("http://shop.test/r")
     assert hit.response.headers["x-edg-caching-status"] == "hit"
     edge.addon.clear_cache()
@@ -456,3 +456,18 @@ def test_refusals_are_not_stored_by_browsers_and_carry_no_rule_headers(edge, tmp
     assert refused.response.headers["cache-control"] == "private, no-store"
     assert "x-site" not in refused.response.headers
     assert edge.fetch("http://shop.test/n").response.headers["x-site"] == "one"
+
+
+def test_websocket_handshakes_are_never_answered_from_cache(edge):
+    edge.fetch("http://shop.test/live")
+    upgrade = edge.fetch("http://shop.test/live", **{"Upgrade": "websocket", "Connection": "Upgrade"})
+    assert upgrade.response.headers["x-edg-caching-status"] != "hit"
+    assert len(edge.origin_hits) == 2
+
+
+def test_flow_metadata_summarises_the_decision(edge):
+    refused = edge.fetch("http://shop.test/m?edgio_prefetch=1")
+    assert refused.metadata["prefetch_lab"]["cache_key"].endswith("/m")
+    assert refused.metadata["prefetch_lab"]["gated"] is True
+    stored = edge.fetch("http://shop.test/m")
+    assert stored.metadata["prefetch_lab"]["caching_status"] == "cached"
