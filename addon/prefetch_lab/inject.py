@@ -7,9 +7,11 @@ Positions are found with a small tokenizer that knows just enough of the HTML pa
 "real" tag from text that only looks like one: comments (`<!-- -->`, `<!...>`, `<?...>`) and the
 raw-text / RCDATA elements (script, style, textarea, title, noscript, xmp, iframe, noembed,
 noframes, plaintext), including the script-data escape states (`<!-- <script> ... </script> -->`
-inside a script). Known approximations: ordinary tags are not parsed, so `<div title="</head>">`
-is taken as a real `</head>`; foreign content (SVG/MathML, where `<style>` is not raw text) is
-not tracked, except that a self-closing `<style/>`-like tag with no end tag is treated as empty.
+inside a script). Body placement finds the same regions with one regex (`_WHOLE_REGION`) that
+hands the rare hard cases back to the tokenizer. Known approximations: ordinary tags are not
+parsed, so `<div title="</head>">` is taken as a real `</head>`; foreign content (SVG/MathML,
+where `<style>` is not raw text) is not tracked, except that a self-closing `<style/>`-like tag
+with no end tag is treated as empty.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import bisect
 import html
 import math
+import operator
 import re
 from dataclasses import dataclass
 from typing import Iterator, Literal, NamedTuple
@@ -48,6 +51,28 @@ _HTML_END = re.compile(rb"</html" + _TERMINATOR, re.IGNORECASE)
 # without `>` fails in linear time instead of backtracking.
 _TAG_REST = re.compile(rb"""(?:[^>"'=]++|=[\t\n\f\r ]*+"[^"]*+"|=[\t\n\f\r ]*+'[^']*+'|[="'])*+>""")
 _COMMENT_END = re.compile(rb"--!?>")
+# Body placement's scan: one match per whole comment or raw-text element, so that Python runs per
+# region, not per token step. Each branch does what `_tokens` does, possessively (one way to match
+# or none); a region no branch can finish (unclosed, `<!--` inside a script, `<plaintext>`,
+# `<style/>` without end tag...) falls to `hard`, which swallows the rest of the text: the scan
+# stops there and `_tokens` takes that region over.
+_WHOLE_REGION = re.compile(
+    # Consuming the letter after `<` rejects most `<` faster than a lookahead; the lookbehind then
+    # checks the whole opener from that letter (a lookahead inside it), as _REGION_TOKEN does.
+    rb"<[!?stnxipSTNXIP](?<=(?=" + _REGION_OPENERS + rb")[!?stnxipSTNXIP])(?:"
+    rb"(?<=!)--(?:>|->|[^-]*+(?:-(?!-!?>)[^-]*+)*+--!?>)"
+    + b"".join(
+        # `>|`: a tag without attributes ends where _TAG_REST would end it, without its loop.
+        rb"|(?<=" + name[:1] + rb")" + name[1:] + _TERMINATOR + rb"(?:>|" + _TAG_REST.pattern + rb")"
+        + rb"(?:[^<]++|<(?!/" + name + _TERMINATOR + (rb"|!--" if name == b"script" else b"") + rb"))*+"
+        + rb"</" + name + _TERMINATOR + rb"(?:>|" + _TAG_REST.pattern + rb")"
+        for name in _RAW_TEXT if name != b"plaintext"  # one branch each: faster than a backreference
+    )
+    + rb"|(?<=[!?])(?!(?<=!)--)[^>]*+>"  # bogus comment
+    rb"|(?P<hard>)(?s:.*)"
+    rb")",
+    re.IGNORECASE,
+)
 _END_TAG = {name: re.compile(rb"</" + name + _TERMINATOR, re.IGNORECASE) for name in _RAW_TEXT}
 _SCRIPT_ESCAPED = re.compile(rb"-->|<(/?)script" + _TERMINATOR, re.IGNORECASE)
 _SRC_ATTR = re.compile(
@@ -56,7 +81,7 @@ _SRC_ATTR = re.compile(
 )
 _ANY_TAG = re.compile(rb"<[a-zA-Z!/?]")
 _LEADING_WS = re.compile(rb"[\t\n\f\r ]*")
-_TAIL_WINDOW = 16 * 1024
+_TAIL_WINDOW = 256  # the end tags are usually in the last few hundred bytes
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 # UTF-32LE's BOM starts with UTF-16LE's, so one prefix test covers both.
@@ -188,7 +213,7 @@ def _is_wide_encoding(body: bytes, charset: str | None) -> bool:
     if charset and _WIDE_CHARSET.fullmatch(charset.strip().strip("\"'").encode("ascii", "replace")):
         return True
     head = body[:_PRESCAN_BYTES]
-    if head.count(0) * 4 >= len(head):
+    if (not head or b"\x00" in head) and head.count(0) * 4 >= len(head):  # `in` is a fast memchr
         return True  # NUL-interleaved text: UTF-16/32 without a BOM
     # Browsers actually read a <meta charset=utf-16> as UTF-8; skipping is the cautious choice.
     return _META_WIDE_CHARSET.search(head) is not None
@@ -218,28 +243,57 @@ def _head_position(body: bytes, content_start: int) -> tuple[int, str]:
 
 
 def _body_position(body: bytes, content_start: int) -> tuple[int, str]:
-    tokens = list(_tokens(body, _REGION_TOKEN, content_start))
-    # A comment/script left open at the end: appending inside it would be inert.
-    end = tokens[-1].start if tokens and tokens[-1].unclosed else len(body)
-    regions = [(token.start, token.end) for token in tokens]
-    starts = [start for start, _ in regions]
+    regions, end = _regions(body, content_start)
     for end_tag, reason in ((_BODY_END, "before-body-end"), (_HTML_END, "before-html-end")):
-        for pos in _last_matches(end_tag, body, content_start, end):
-            index = bisect.bisect_right(starts, pos) - 1
-            if index < 0 or pos >= regions[index][1]:  # not inside a comment/raw-text region
-                return pos, reason
+        # The last end tag outside every region, searched back from `end` window by window
+        # (inline: a generator would cost more than the search itself on a 20 KB page).
+        hi, window = end, _TAIL_WINDOW
+        while hi > content_start:
+            lo = max(content_start, hi - window)
+            # endpos leaves room for the end tag's terminator, so `\Z` cannot fire early.
+            for match in reversed(list(end_tag.finditer(body, lo, hi + 8))):
+                pos = match.start()
+                if pos >= hi:
+                    continue
+                index = bisect.bisect_right(regions, pos, key=_start) - 1
+                if index < 0 or pos >= regions[index].end():  # not inside a comment/raw-text region
+                    return pos, reason
+            hi, window = lo, window * 4
     return end, "document-end"
 
 
-def _last_matches(pattern: re.Pattern[bytes], body: bytes, lo: int, hi: int) -> Iterator[int]:
-    """Starts of `pattern` matches in [lo, hi), last first, searching back window by window."""
-    window = _TAIL_WINDOW
-    while hi > lo:
-        start = max(lo, hi - window)
-        # endpos leaves room for the end tag and its terminator, so `\Z` cannot fire early.
-        found = [m.start() for m in pattern.finditer(body, start, hi + 8) if m.start() < hi]
-        yield from reversed(found)
-        hi, window = start, window * 4
+class _Span(NamedTuple):
+    """A region found by `_tokens`, shaped like the `re.Match` of the ones `_WHOLE_REGION` finds."""
+    begin: int
+    finish: int
+
+    def start(self) -> int:
+        return self.begin
+
+    def end(self) -> int:
+        return self.finish
+
+
+_start = operator.methodcaller("start")
+
+
+def _regions(body: bytes, pos: int) -> tuple[list[re.Match[bytes] | _Span], int]:
+    """The comment/raw-text regions from `pos` on, exactly those of `_tokens(body, _REGION_TOKEN,
+    pos)`; and where the body ends for placement: the start of a region left open at the end
+    (appending inside it would be inert), else its size.
+    """
+    regions: list[re.Match[bytes] | _Span] = []
+    while True:
+        found = list(_WHOLE_REGION.finditer(body, pos))
+        hard = found.pop() if found and found[-1].lastindex else None  # `hard` is the only group
+        regions += found
+        if hard is None:
+            return regions, len(body)
+        token = next(_tokens(body, _REGION_TOKEN, hard.start()))
+        if token.unclosed:
+            return regions, token.start
+        regions.append(_Span(token.start, token.end))
+        pos = token.end
 
 
 def _prolog_end(body: bytes, pos: int) -> int:

@@ -3,6 +3,7 @@ import random
 
 import pytest
 
+from prefetch_lab import inject
 from prefetch_lab.inject import build_script_tag, has_install_script, head_meta_tags, inject_script
 
 TAG = build_script_tag("/__edgio__/prefetch/install.js", include_cache_misses=False, force_prefetch_ratio=None, nonce=None)
@@ -341,3 +342,71 @@ def test_tag_tells_install_js_when_the_worker_is_forbidden():
     common = dict(include_cache_misses=False, force_prefetch_ratio=None, nonce="n1")
     assert b'data-service-worker="false"' in build_script_tag("/x.js", service_worker=False, **common)
     assert b"data-service-worker" not in build_script_tag("/x.js", **common)
+
+
+# --- body placement: fast region scan vs the exact tokenizer -------------------------------------
+
+def reference_body_position(body: bytes, content_start: int) -> tuple[int, str]:
+    """Body placement as `_tokens` defines it, written plainly: every region, every end tag."""
+    tokens = list(inject._tokens(body, inject._REGION_TOKEN, content_start))
+    end = tokens[-1].start if tokens and tokens[-1].unclosed else len(body)
+    for end_tag, reason in ((inject._BODY_END, "before-body-end"), (inject._HTML_END, "before-html-end")):
+        positions = [m.start() for m in end_tag.finditer(body, content_start) if m.start() < end]
+        for pos in reversed(positions):
+            if not any(token.start <= pos < token.end for token in tokens):
+                return pos, reason
+    return end, "document-end"
+
+
+def assert_same_as_tokenizer(body: bytes, content_start: int = 0) -> None:
+    tokens = list(inject._tokens(body, inject._REGION_TOKEN, content_start))
+    regions, end = inject._regions(body, content_start)
+    closed = [(token.start, token.end) for token in tokens if not token.unclosed]
+    assert [(region.start(), region.end()) for region in regions] == closed, body
+    assert end == (tokens[-1].start if tokens and tokens[-1].unclosed else len(body)), body
+    assert inject._body_position(body, content_start) == reference_body_position(body, content_start), body
+
+
+TRICKY_PIECES = [
+    b"<!--", b"-->", b"--!>", b"<!-->", b"<!--->", b"-", b"--", b"!", b"<!", b"<?", b"<!x>", b"<!DOCTYPE html>",
+    b"<script>", b"<script type=x>", b"<SCRIPT>", b"<script/>", b"</script>", b"</script >", b"</ScRiPt>",
+    b"</script", b"<!--<script>", b"<scriptx>", b"</body>", b"</BODY >", b"</bodyx>", b"</body", b"</html>",
+    b"</HTML\n>", b"<style>", b"</style>", b"<style/>", b"<textarea>", b"</textarea>", b"<title>", b"</title>",
+    b"<noscript>", b"</noscript>", b"<xmp>", b"</xmp>", b"<iframe>", b"</iframe>", b"<noembed>", b"</noembed>",
+    b"<noframes>", b"</noframes>", b"<plaintext>", b'"', b"'", b"=", b" a='>' ", b' b=">"', b">", b"<", b"/",
+    b"\x00", b"\t", b" ", b"x", b"text ", b"<p>", b"</p>", b"<div class=a>", b"\xc3\xa9",
+    b"<script", b"<style ", b"<title", b" x=\"", b" y='", b"=\"", b"='",  # tags left open for quotes and `>`
+]
+
+
+def test_fast_body_position_matches_the_tokenizer_on_random_fragments():
+    rng = random.Random(20240607)
+    for _ in range(6000):
+        body = b"".join(rng.choice(TRICKY_PIECES) for _ in range(rng.randint(0, 30)))
+        assert_same_as_tokenizer(body, rng.choice((0, 0, min(3, len(body)))))
+
+
+def test_fast_body_position_matches_the_tokenizer_on_realistic_pages():
+    rng = random.Random(99)
+    blocks = [
+        b"<div class=card><a href='/p/1'><img src=/i.jpg alt=\"a > b\"></a><p>some text</p></div>\n",
+        b"<!-- card: <div> markup in a comment </body> -->\n",
+        b"<script>window.cards = (window.cards || []).concat(['<div>1</div>', '</body>']);</script>\n",
+        b"<style>#c1 h2 { color: #123; }</style>\n",
+        b"<script type=module data-x='>'>if (a < b && c > d) {}</script>\n",
+        b"<SCRIPT>document.write('<!--<script>x</script>-->')</SCRIPT>\n",  # script escape states
+        b"<textarea name=t></body></textarea><title>a</title><noscript><img src=x></noscript>\n",
+        b"<style data-x=\">x</style>\">p{}</style><title data-t='</title>'>t</title>\n",  # end tags in values
+    ]
+    ends = [b"</body></html>\n", b"</BODY>\n<!-- </body> --></html>", b"</html>", b"", b"<!-- open", b"<script>open"]
+    for _ in range(80):
+        # Text or decoys after the end tags put them anywhere from the last byte to many KB back.
+        tail = rng.choice((b"", b"x" * rng.randint(0, 5000), b"<script>'</body>'</script>" * rng.randint(0, 200)))
+        page = b"<!doctype html><html><head><title>t</title></head><body>" + b"".join(
+            rng.choice(blocks) for _ in range(rng.randint(1, 400))
+        ) + rng.choice(ends) + tail
+        assert_same_as_tokenizer(page)
+        result = inject_script(page, TAG, "body")
+        offset, reason = reference_body_position(page, 0)
+        assert (result.offset, result.reason) == (offset, reason)
+        assert result.body == page[:offset] + TAG + page[offset:]
