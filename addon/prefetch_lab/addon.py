@@ -299,7 +299,6 @@ class PrefetchLab:
 
     def _track(self, flow: http.HTTPFlow, state: FlowState) -> FlowState:
         self._states[flow] = state
-        flow.metadata[META] = state.summary()
         return state
 
     def record(self, event: str, flow: http.HTTPFlow | None = None, **fields) -> None:
@@ -334,17 +333,17 @@ class PrefetchLab:
         received_path = flow.request.path  # before edgio_* params are stripped
         try:
             self._handle_request(flow)
-            if state := self.state_of(flow):
-                flow.metadata[META] = state.summary()  # what mitmweb's ~meta filter searches
         except Exception:
             # Fail closed for what must never reach the origin, open for ordinary requests.
             logger.exception(f"prefetch-lab: error handling {flow.request.pretty_url}")
             if flow.response is None and looks_like_prefetch(received_path, flow.request):
                 flow.response = responses.refusal(ctx.options.prefetch_refusal_status, "edge-error")
-                self._track(flow, FlowState(served_by_edge=True))
             elif flow.response is None and is_edge_path(flow.request.path.partition("?")[0]):
                 flow.response = http.Response.make(500, b"prefetch-lab: edge error\n", {"content-type": "text/plain"})
+            if flow.response is not None:
                 self._track(flow, FlowState(served_by_edge=True))
+        if state := self.state_of(flow):
+            flow.metadata[META] = state.summary()  # what mitmweb's ~meta filter searches
 
     def _handle_request(self, flow: http.HTTPFlow) -> None:
         req = flow.request

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import listing_page, poll, shop_routes, wait_for_results, watch_console
+from tests.browser.conftest import listing_page, poll, shop_routes, watch_console
 from tests.harness import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
