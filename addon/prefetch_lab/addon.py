@@ -313,6 +313,10 @@ class PrefetchLab:
                 "cache_key": state.key if state and state.key else None,
                 "prefetch": state.prefetch if state else None,
                 "rules": list(state.features.matched) if state and state.features.matched else None,
+                # Who asked: the audit tells documents from subresources and joins prefetches
+                # to the page that issued them.
+                "dest": flow.request.headers.get("sec-fetch-dest"),
+                "referer": flow.request.headers.get("referer"),
                 **fields,
             }
         self.audit_writer.write(audit.make_record(event, **fields))
@@ -445,7 +449,8 @@ class PrefetchLab:
         self._add_edge_headers(flow, state, status)
         if state.prefetch:
             note(flow, "prefetch-hit", f"prefetch served from the edge cache ({status})")
-            self.record("prefetch-hit", flow, status=response.status_code, caching_status=status)
+            self.record("prefetch-hit", flow, status=response.status_code, caching_status=status,
+                        size=len(entry.body), content_type=next((v for n, v in entry.headers if n.lower() == "content-type"), None))
         else:
             note(flow, "stale" if stale else "hit", f"served from the edge cache ({status})")
             self.record("cache-stale" if stale else "cache-hit", flow, status=response.status_code, caching_status=status)
