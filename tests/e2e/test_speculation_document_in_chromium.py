@@ -90,9 +90,13 @@ def test_default_rules_document_is_accepted_and_selects_the_right_links(chromium
         assert "errorType" not in rule_set, rule_set.get("errorMessage")
         assert rule_set.get("tag") == "prefetch-lab"
 
-        assert wait_for(page, lambda: sources and sources[-1])
-        selected = sorted(s["key"]["url"].removeprefix(origin.base) for s in sources[-1])
-        assert selected == sorted(CANDIDATES)
+        # Chromium reports the selection in several updates (seen: "/" alone first): wait for
+        # the latest one to settle on the candidates, then check it is exactly them.
+        def selected() -> list[str]:
+            return sorted(s["key"]["url"].removeprefix(origin.base) for s in (sources[-1] if sources else []))
+
+        wait_for(page, lambda: selected() == sorted(CANDIDATES))
+        assert selected() == sorted(CANDIDATES)
 
 
 PATHS = ["/", "/logout", "/LogOut.php", "/user/sign-out/", "/signoutx", "/api/x.json", "/API/X.JSON",
