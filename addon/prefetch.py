@@ -5,5 +5,7 @@ folder on sys.path). Hot reload re-runs only this file; restart after editing th
 """
 
 from prefetch_lab.addon import PrefetchLab
+from prefetch_lab.latency import EdgeLatency
 
-addons = [PrefetchLab()]
+# Order matters: EdgeLatency tells edge answers from origin ones by what PrefetchLab did first.
+addons = [PrefetchLab(), EdgeLatency()]

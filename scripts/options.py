@@ -13,13 +13,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "addon"))
 from mitmproxy import optmanager  # noqa: E402
 from mitmproxy.options import Options  # noqa: E402
 from mitmproxy.tools.dump import DumpMaster  # noqa: E402
-from prefetch_lab.addon import PrefetchLab  # noqa: E402
+import prefetch  # noqa: E402  (the shim mitmdump loads: its addons list, whole)
 
 
 async def main() -> None:
     opts = Options()
     master = DumpMaster(opts, with_termlog=False, with_dumper=False)
-    master.addons.add(PrefetchLab())
+    master.addons.add(*prefetch.addons)
     optmanager.dump_defaults(opts, sys.stdout)
 
 
