@@ -73,6 +73,11 @@ def number(value: Any) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
+def integer(value: Any, default: int) -> int:
+    number_value = number(value)
+    return int(number_value) if number_value is not None else default
+
+
 def ms(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
@@ -126,6 +131,14 @@ def is_success(prefetch: dict) -> bool:
     return prefetch["edge"] in ("hit", "stale", "forwarded") and isinstance(status, int) and 200 <= status < 300
 
 
+def is_prefetch_event(event: Any) -> bool:
+    """A Preload.prefetchStatusUpdated (the driver may also pass prerenderStatusUpdated events)."""
+    if not isinstance(event, dict) or event.get("event", "prefetchStatusUpdated") != "prefetchStatusUpdated":
+        return False
+    key = event.get("key") if isinstance(event.get("key"), dict) else {}
+    return key.get("action", "Prefetch") == "Prefetch" and bool(event.get("prefetchUrl") or key.get("url"))
+
+
 # ---- one (arm, run) --------------------------------------------------------------------------
 
 @dataclass
@@ -150,13 +163,14 @@ class Run:
     def from_input(cls, raw: dict) -> "Run":
         start = number(raw.get("measure_start")) or float("-inf")
         end = number(raw.get("measure_end")) or float("inf")
-        trail_all = sorted((r for r in raw.get("trail") or [] if number(r.get("ts")) is not None), key=lambda r: r["ts"])
+        trail_all = sorted((r for r in raw.get("trail") or [] if isinstance(r, dict) and number(r.get("ts")) is not None),
+                           key=lambda r: r["ts"])
         steps = [s for s in raw.get("steps") or [] if isinstance(s, dict)]
-        events = [e for e in raw.get("preload_events") or [] if isinstance(e, dict)]
+        events = [e for e in raw.get("preload_events") or [] if is_prefetch_event(e)]
         events = [e for e in events if number(e.get("ts")) is None or start <= e["ts"] <= end]
         return cls(
             arm=str(raw.get("arm") or "?"),
-            index=int(raw.get("run") or 0),
+            index=integer(raw.get("run"), 0),
             trail_all=trail_all,
             trail=[r for r in trail_all if start <= r["ts"] <= end],
             steps=steps,
@@ -269,7 +283,7 @@ def build_navigation(run: Run, index: int) -> dict | None:
     return {
         "arm": run.arm,
         "run": run.index,
-        "step": int(step.get("step", index)),
+        "step": integer(step.get("step"), index),
         "url": run.key(page.get("url") or step.get("url")),
         "walk_url": step.get("url"),
         "trigger": step.get("trigger"),
@@ -416,7 +430,7 @@ def place_in_walk(run: Run, row: dict) -> None:
     index = run.issuing_step(row["ts"])
     if index is None:
         return
-    row["step"] = int(run.steps[index].get("step", index))
+    row["step"] = integer(run.steps[index].get("step"), index)
     row["_issuer"] = index
     load_end = load_end_epoch_ms(run.page(index))
     row["start_ms_after_load"] = ms(row["ts"] * 1000 - load_end) if load_end is not None else None
@@ -704,12 +718,12 @@ def summarize_arm(runs: list[Run], doubles: list[dict]) -> dict:
 
 # ---- terminal summary ------------------------------------------------------------------------
 
-SUMMARY_COLUMNS = ("arm", "navigations", "TTFB p50", "FCP p50", "LCP p50", "LCP p75", "LCP ratio",
+SUMMARY_COLUMNS = ("arm", "navigations", "TTFB p50 ms", "FCP p50 ms", "LCP p50 ms", "LCP p75 ms", "LCP ratio",
                    "accuracy", "coverage", "refused", "origin requests", "wasted KB")
 
 
 def fmt_ms(value: float | None) -> str:
-    return "-" if value is None else f"{round(value):,} ms"
+    return "-" if value is None else f"{round(value):,}"
 
 
 def fmt_ratio(value: float | None) -> str:

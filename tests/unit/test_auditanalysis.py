@@ -248,6 +248,8 @@ def test_speculation_chromium_never_sent_reaches_the_prefetches_as_edge_none():
         cdp("/a", 9.7, "Pending", None, "L0"),
         cdp("/a", 9.71, "Failure", "PrefetchFailedPerPageLimitExceeded", "L0"),
         cdp("/b", 19.7, "Pending", None, "L1"),  # never left Pending: not a prefetch
+        {"event": "prerenderStatusUpdated", "key": {"action": "Prerender", "url": SITE + "/b"}, "status": "Failure",
+         "prerenderStatus": "LowEndDevice", "ts": T0 + 19.8},  # prerenders are not prefetches
     ]
     audit = analyze([run("speculation", steps, trail, preload)])
     rows = prefetches_of(audit, "speculation")
@@ -435,9 +437,10 @@ def test_summary_rows_format_every_arm_consistently():
     control = run("control", [step(0, "/", 1.0), step(1, "/a", 10.0, lcp=1234.0, response_start=1500.0)], [])
     audit = analyze([control, edgio_walk()])
     columns, rows = summary_rows(audit)
-    assert columns[:4] == ["arm", "navigations", "TTFB p50", "FCP p50"] and len(columns) == 12
+    assert columns[:4] == ["arm", "navigations", "TTFB p50 ms", "FCP p50 ms"] and len(columns) == 12
     by_arm = {row[0]: dict(zip(columns, row)) for row in rows}
-    assert by_arm["control"]["LCP p50"] == "1,234 ms" and by_arm["control"]["TTFB p50"] == "1,500 ms"
+    assert by_arm["control"]["LCP p50 ms"] == "1,234" and by_arm["control"]["TTFB p50 ms"] == "1,500"
+    assert by_arm["edgio"]["LCP p50 ms"] == "600"
     assert by_arm["control"]["LCP ratio"] == "1.00×"
     assert by_arm["edgio"]["accuracy"] == "50 %" and by_arm["edgio"]["coverage"] == "33 %"
     assert by_arm["control"]["accuracy"] == "-"  # no prefetches: no accuracy
@@ -500,3 +503,38 @@ def test_every_common_browser_status_has_a_meaning_and_a_remedy():
         assert auditadvice.browser_status_meaning(status).startswith(status + ": ")
     assert "Retry-After" in auditadvice.BROWSER_STATUSES["PrefetchIneligibleRetryAfter"][1]
     assert auditadvice.browser_status_meaning("PrefetchSomethingNew").startswith("PrefetchSomethingNew")
+
+
+def test_link_prefetch_fallback_and_stale_hits_count_as_prefetched():
+    # CSP forbids the worker: install.js uses <link rel=prefetch>, the click is served by the HTTP cache
+    steps = [step(0, "/", 1.0), step(1, "/a", 10.0, delivery="cache"), step(2, "/b", 20.0, delivery="cache")]
+    trail = [edgio_hit("/a", 2.0) | {"caching_status": "stale"}]
+    audit = analyze([run("edgio", steps, trail)])
+    a, b = nav_of(audit, "edgio", 1), nav_of(audit, "edgio", 2)
+    assert (a["served_from"], a["prefetched"]) == ("http-cache", True)
+    assert (b["served_from"], b["prefetched"]) == ("http-cache", False)  # cached, but nothing prefetched it
+    row = prefetches_of(audit, "edgio", "/a")[0]
+    assert (row["edge"], row["used"]) == ("stale", True)
+    assert audit["double_fetches"] == []  # the HTTP cache is not the network
+
+
+def test_injection_skipped_for_another_reason_is_not_blamed_on_csp():
+    steps = [step(0, "/", 1.0), step(1, "/a", 10.0)]
+    trail = [rec("inject-skipped", "/", 1.06, dest="document", reason="undecodable-encoding")]
+    audit = analyze([run("both", steps, trail)])
+    a = nav_of(audit, "both", 1)
+    assert (a["not_prefetched_reason"], a["not_prefetched_detail"]) == ("not-injected", "undecodable-encoding")
+    assert "prefetch_inject_at" in audit["advice"][0]["remedy"]
+
+
+def test_the_sites_service_worker_blocks_speculation_in_the_both_arm():
+    steps = [step(0, "/", 1.0), step(1, "/a", 10.0, delivery="cache-storage")]
+    trail = [edgio_hit("/a", 2.0)]
+    preload = [cdp("/a", 9.7, "Failure", "PrefetchNotEligibleUserHasServiceWorker")]
+    audit = analyze([run("both", steps, trail, preload)])
+    rows = {(p["mechanism"], p["edge"]): p for p in prefetches_of(audit, "both")}
+    assert set(rows) == {("edgio", "hit"), ("speculation", "none")}
+    assert rows[("edgio", "hit")]["used"] and not rows[("speculation", "none")]["used"]
+    summary = audit["summary"]["both"]
+    assert (summary["prefetches"], summary["used"], summary["accuracy"], summary["coverage"]) == (2, 1, 0.5, 1.0)
+    assert summary["prefetches_by_mechanism"] == {"edgio": 1, "speculation": 1}
