@@ -184,13 +184,19 @@ def has_install_script(body: bytes, marker: bytes = INSTALL_MARKER) -> bool:
     """Does a real `<script>` start tag have a src containing `marker` (any install.js version)?"""
     if marker not in body:
         return False
-    for token in _tokens(body, _TOKEN):
-        if token.kind == b"<script" and marker in body[token.start:token.tag_end]:
-            for match in _SRC_ATTR.finditer(body, token.start + 7, token.tag_end):
-                value = match.group(1) or match.group(2) or match.group(3) or b""
-                if marker in value:
-                    return True
-                break  # only the first src attribute counts, as in the parser
+    return any(
+        token.kind == b"<script" and _is_install_tag(body, token.start, token.tag_end, marker)
+        for token in _tokens(body, _TOKEN)
+    )
+
+
+def _is_install_tag(text: bytes, start: int, tag_end: int, marker: bytes = INSTALL_MARKER) -> bool:
+    """Is the `<script ...>` start tag `text[start:tag_end]`'s src one containing `marker`?"""
+    if marker not in text[start:tag_end]:
+        return False
+    for match in _SRC_ATTR.finditer(text, start + 7, tag_end):
+        value = match.group(1) or match.group(2) or match.group(3) or b""
+        return marker in value  # only the first src attribute counts, as in the parser
     return False
 
 

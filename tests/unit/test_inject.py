@@ -300,16 +300,23 @@ def test_unclosed_comment_in_head_falls_back_before_it():
     assert reason == "after-head-start" and after.startswith(b"<meta x>")
 
 
+SOUP_PIECES = [
+    b"<", b">", b"</", b"<!--", b"-->", b"--!>", b"<!", b"<?", b"'", b'"', b"=", b" ", b"\n", b"\x00",
+    b"script", b"SCRIPT", b"style", b"title", b"textarea", b"plaintext", b"head", b"body", b"html",
+    b"meta", b"/", b"x", b"\xc3\xa9", b"\xff", b"<script>", b"</script>", b"</head>", b"<body>",
+    b"</body>", b"<html>", b"/__edgio__/prefetch/", b"src=",
+]
+
+
+def soup_pages(count: int = 1500, seed: int = 7):
+    """Random markup soup (also the streaming injector's differential corpus)."""
+    rng = random.Random(seed)
+    for _ in range(count):
+        yield b"<p>" + b"".join(rng.choice(SOUP_PIECES) for _ in range(rng.randint(0, 40)))
+
+
 def test_random_markup_soup_never_raises_and_stays_exact():
-    pieces = [
-        b"<", b">", b"</", b"<!--", b"-->", b"--!>", b"<!", b"<?", b"'", b'"', b"=", b" ", b"\n", b"\x00",
-        b"script", b"SCRIPT", b"style", b"title", b"textarea", b"plaintext", b"head", b"body", b"html",
-        b"meta", b"/", b"x", b"\xc3\xa9", b"\xff", b"<script>", b"</script>", b"</head>", b"<body>",
-        b"</body>", b"<html>", b"/__edgio__/prefetch/", b"src=",
-    ]
-    rng = random.Random(7)
-    for _ in range(1500):
-        page = b"<p>" + b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 40)))
+    for page in soup_pages():
         for placement in ("head", "body"):
             result = inject_script(page, TAG, placement)
             if result.body is not None:
@@ -379,15 +386,22 @@ TRICKY_PIECES = [
 ]
 
 
-def test_fast_body_position_matches_the_tokenizer_on_random_fragments():
-    rng = random.Random(20240607)
-    for _ in range(6000):
+def fragment_pages(count: int = 6000, seed: int = 20240607):
+    """(body, content_start) pairs of random tricky fragments."""
+    rng = random.Random(seed)
+    for _ in range(count):
         body = b"".join(rng.choice(TRICKY_PIECES) for _ in range(rng.randint(0, 30)))
-        assert_same_as_tokenizer(body, rng.choice((0, 0, min(3, len(body)))))
+        yield body, rng.choice((0, 0, min(3, len(body))))
 
 
-def test_fast_body_position_matches_the_tokenizer_on_realistic_pages():
-    rng = random.Random(99)
+def test_fast_body_position_matches_the_tokenizer_on_random_fragments():
+    for body, content_start in fragment_pages():
+        assert_same_as_tokenizer(body, content_start)
+
+
+def realistic_pages(count: int = 80, seed: int = 99):
+    """Realistic pages with decoys, end tags anywhere from the last byte to many KB back."""
+    rng = random.Random(seed)
     blocks = [
         b"<div class=card><a href='/p/1'><img src=/i.jpg alt=\"a > b\"></a><p>some text</p></div>\n",
         b"<!-- card: <div> markup in a comment </body> -->\n",
@@ -399,12 +413,16 @@ def test_fast_body_position_matches_the_tokenizer_on_realistic_pages():
         b"<style data-x=\">x</style>\">p{}</style><title data-t='</title>'>t</title>\n",  # end tags in values
     ]
     ends = [b"</body></html>\n", b"</BODY>\n<!-- </body> --></html>", b"</html>", b"", b"<!-- open", b"<script>open"]
-    for _ in range(80):
+    for _ in range(count):
         # Text or decoys after the end tags put them anywhere from the last byte to many KB back.
         tail = rng.choice((b"", b"x" * rng.randint(0, 5000), b"<script>'</body>'</script>" * rng.randint(0, 200)))
-        page = b"<!doctype html><html><head><title>t</title></head><body>" + b"".join(
+        yield b"<!doctype html><html><head><title>t</title></head><body>" + b"".join(
             rng.choice(blocks) for _ in range(rng.randint(1, 400))
         ) + rng.choice(ends) + tail
+
+
+def test_fast_body_position_matches_the_tokenizer_on_realistic_pages():
+    for page in realistic_pages():
         assert_same_as_tokenizer(page)
         result = inject_script(page, TAG, "body")
         offset, reason = reference_body_position(page, 0)
