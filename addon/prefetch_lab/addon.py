@@ -31,6 +31,7 @@ from .edgefiles import REPORT_PATH, EdgeFiles, is_edge_path
 from .htmlrewrite import is_html_document, rewrite_html
 from .rules import Features, RequestInfo, RuleSet, RulesError
 from .rulewatch import RuleSource
+from .streaming import StreamingResponses
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +119,7 @@ class PrefetchLab:
         self._watch_task: asyncio.Task | None = None
         self._states: weakref.WeakKeyDictionary[http.HTTPFlow, FlowState] = weakref.WeakKeyDictionary()
         self._queued_background: weakref.WeakKeyDictionary[http.HTTPFlow, str] = weakref.WeakKeyDictionary()
+        self.streaming = StreamingResponses(self)
 
     # ---- options -------------------------------------------------------------------------
 
@@ -427,7 +429,7 @@ class PrefetchLab:
         status = ctx.options.prefetch_refusal_status
         flow.response = responses.refusal(status, reason)
         state.served_by_edge = True
-        self._add_edge_headers(flow, state, "miss" if reason == "not-cached" else "bypassed", from_origin=False)
+        self.add_edge_headers(flow, state, "miss" if reason == "not-cached" else "bypassed", from_origin=False)
         note(flow, "prefetch-refused", f"prefetch refused ({reason}) with {status}")
         self.record("prefetch-refused", flow, status=status, reason=reason)
 
@@ -446,7 +448,7 @@ class PrefetchLab:
         flow.is_replay = "response"
         state.served_by_edge = True
         status = "stale" if stale else "hit"
-        self._add_edge_headers(flow, state, status)
+        self.add_edge_headers(flow, state, status)
         if state.prefetch:
             note(flow, "prefetch-hit", f"prefetch served from the edge cache ({status})")
             self.record("prefetch-hit", flow, status=response.status_code, caching_status=status,
@@ -508,18 +510,28 @@ class PrefetchLab:
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         state = self.state_of(flow)
-        if state is None or state.served_by_edge or not flow.response.stream:
+        if state is None or state.served_by_edge:
             return
-        # A streamed body never reaches `response`: it cannot be cached or injected.
+        if not state.background and self.streaming.start(flow, state, ctx.options):
+            return  # streamed to the client as it arrives; `response` audits and stores it
+        if not flow.response.stream:
+            return
+        # Streamed by mitmproxy's stream_large_bodies: the body never reaches `response`.
         if state.background:
             self.store.end_revalidation(state.key)
-        self._add_edge_headers(flow, state, "body-too-big")
+        self.add_edge_headers(flow, state, "body-too-big")
         self.record("cache-bypass", flow, status=flow.response.status_code, caching_status="body-too-big",
                     reason="streamed")
 
     def response(self, flow: http.HTTPFlow) -> None:
         state = self.state_of(flow)
-        if state is None or state.served_by_edge or flow.response.stream:
+        if state is None or state.served_by_edge:
+            return
+        if self.streaming.body_stream(flow) is not None:
+            caching_status = self.streaming.finish(flow, state, ctx.options.prefetch_inject_at)
+            flow.metadata[META] = {**state.summary(), "caching_status": caching_status}
+            return
+        if flow.response.stream:
             return
         rewrite = rewrite_html(
             flow, ctx.options.prefetch_inject, ctx.options.prefetch_inject_at,
@@ -528,21 +540,43 @@ class PrefetchLab:
         if rewrite is not None:
             injected, detail = rewrite
             if injected:
-                note(flow, "injected", "install.js injected")
+                self.note_injected(flow)
                 self.record("injected", flow, **detail)
             else:
                 self.record("inject-skipped", flow, **detail)
-        caching_status = self._store(flow, state)
+        resp = flow.response
+        caching_status = self.store_response(flow, state, resp.raw_content or b"", header_pairs(resp.headers))
         flow.metadata[META] = {**state.summary(), "caching_status": caching_status}
         if caching_status == "cached":
             self._answer_client_validators(flow, state)
-        self._add_edge_headers(flow, state, caching_status)
+        self.add_edge_headers(flow, state, caching_status)
         if state.background:
             self.store.end_revalidation(state.key)
             self.record("revalidated" if state.background == "revalidate" else "warmed", flow,
                         status=flow.response.status_code, caching_status=caching_status)
 
-    def _store(self, flow: http.HTTPFlow, state: FlowState) -> str:
+    @staticmethod
+    def note_injected(flow: http.HTTPFlow) -> None:
+        note(flow, "injected", "install.js injected")
+
+    def _storage_decision(self, flow, state, response_headers, length) -> cachepolicy.StorageDecision:
+        req = flow.request
+        return cachepolicy.storage_decision(
+            req.method, flow.response.status_code, header_pairs(req.headers) + list(state.client_validators.items()),
+            response_headers, rule_caching(state.features), length, self.store.max_object_size, time.time(),
+            self.rules_active,
+        )
+
+    def predict_storage(self, flow, state, response_headers, length: int | None) -> tuple[str, bool]:
+        """Decided on headers, for a streamed response: (caching status it is sent with, whether
+        to keep its body for the cache). The audit records what happened once the body is in."""
+        if state.features.bypass_cache or not self.cache_enabled:
+            return "bypassed", False
+        decision = self._storage_decision(flow, state, response_headers, length or 0)
+        return ("cached", True) if decision.store else (decision.caching_status, False)
+
+    def store_response(self, flow, state, body: bytes, response_headers, too_big: bool = False) -> str:
+        """Store what the origin sent if the edge may; audits one cache-store or cache-bypass."""
         req, resp = flow.request, flow.response
         if state.features.bypass_cache or not self.cache_enabled:
             status = "bypassed"
@@ -550,15 +584,12 @@ class PrefetchLab:
                         reason=None if self.cache_enabled else "cache disabled")
             return status
         now = time.time()
-        body = resp.raw_content or b""
-        request_headers, response_headers = header_pairs(req.headers), header_pairs(resp.headers)
-        decision = cachepolicy.storage_decision(
-            req.method, resp.status_code, request_headers + list(state.client_validators.items()), response_headers,
-            rule_caching(state.features), len(body), self.store.max_object_size, now, self.rules_active,
-        )
-        if decision.store:
+        request_headers = header_pairs(req.headers)
+        decision = self._storage_decision(flow, state, response_headers, len(body))
+        if decision.store and not too_big:
             entry = CacheEntry(
-                key=state.key, status=resp.status_code, headers=responses.storable_headers(resp.headers, len(body)),
+                key=state.key, status=resp.status_code,
+                headers=responses.storable_headers(response_headers, len(body)),
                 body=body, stored_at=now, initial_age=decision.initial_age, ttl=decision.ttl,
                 swr=decision.swr, vary=vary_for(response_headers, request_headers),
                 rules=state.features.matched,
@@ -570,10 +601,12 @@ class PrefetchLab:
                             ttl=decision.ttl, swr=decision.swr, size=len(body))
                 return "cached"
             decision_status = "body-too-big"
+        elif decision.store:
+            decision_status = "body-too-big"
         else:
             decision_status = decision.caching_status
-        self.record("cache-bypass", flow, status=resp.status_code, caching_status=decision_status,
-                    reason=decision.reason or None)
+        reason = "streamed past the object size limit" if too_big else decision.reason or None
+        self.record("cache-bypass", flow, status=resp.status_code, caching_status=decision_status, reason=reason)
         return decision_status
 
     def _answer_client_validators(self, flow: http.HTTPFlow, state: FlowState) -> None:
@@ -584,7 +617,7 @@ class PrefetchLab:
         if cachepolicy.conditional_response(list(state.client_validators.items()), 200, headers):
             flow.response = responses.not_modified(headers, 0)
 
-    def _add_edge_headers(self, flow: http.HTTPFlow, state: FlowState, caching_status: str, from_origin: bool = True) -> None:
+    def add_edge_headers(self, flow: http.HTTPFlow, state: FlowState, caching_status: str, from_origin: bool = True) -> None:
         headers = flow.response.headers
         features = state.features
         headers["x-edg-caching-status"] = caching_status

@@ -70,26 +70,32 @@ def rewrite_html(
     except ValueError:
         return False, {"reason": "undecodable-encoding", "content_encoding": response.headers.get("content-encoding")}
     assert body is not None
-    host = flow.request.host
-    origin = f"{flow.request.scheme}://{'[' + host + ']' if ':' in host else host}:{flow.request.port}"
-    policies = csp.parse_policies(response.headers.get_all("content-security-policy"), csp.find_meta_csp(body))
-    script = csp.script_decision(policies, origin)
-    if not script.allowed:
-        return False, {"reason": script.reason}
-    worker = csp.worker_decision(policies, origin)
-    tag = inject.build_script_tag(
-        INSTALL_JS, include_cache_misses=include_cache_misses, force_prefetch_ratio=force_ratio, nonce=script.nonce,
-        service_worker=worker.allowed,
-    )
+    tag, detail = install_tag(flow, csp.find_meta_csp(body), include_cache_misses, force_ratio)
+    if tag is None:
+        return False, detail
     result = inject.inject_script(
         body, tag, placement, charset=declared_charset(response.headers.get("content-type", ""))
     )
     if result.body is None:
         return False, {"reason": result.reason}
     set_body(response, result.body)
-    return True, {
-        "placement": placement,
-        "offset": result.offset,
-        "nonce": script.nonce is not None,
-        "service_worker": "allowed" if worker.allowed else worker.reason,
-    }
+    return True, {"placement": placement, "offset": result.offset, **detail}
+
+
+def install_tag(
+    flow: http.HTTPFlow, meta_csp: list[str], include_cache_misses: bool, force_ratio: float | None
+) -> tuple[bytes | None, dict[str, Any]]:
+    """The install.js tag the page's CSP (headers and `<meta>` values) allows, with the audit's
+    detail; (None, {"reason": ...}) when the CSP forbids the script."""
+    host = flow.request.host
+    origin = f"{flow.request.scheme}://{'[' + host + ']' if ':' in host else host}:{flow.request.port}"
+    policies = csp.parse_policies(flow.response.headers.get_all("content-security-policy"), meta_csp)
+    script = csp.script_decision(policies, origin)
+    if not script.allowed:
+        return None, {"reason": script.reason}
+    worker = csp.worker_decision(policies, origin)
+    tag = inject.build_script_tag(
+        INSTALL_JS, include_cache_misses=include_cache_misses, force_prefetch_ratio=force_ratio, nonce=script.nonce,
+        service_worker=worker.allowed,
+    )
+    return tag, {"nonce": script.nonce is not None, "service_worker": "allowed" if worker.allowed else worker.reason}

@@ -21,13 +21,14 @@ def make_headers(pairs: Iterable[tuple[str, str]]) -> http.Headers:
     return http.Headers([(n.encode("utf-8", "surrogateescape"), v.encode("utf-8", "surrogateescape")) for n, v in pairs])
 
 
-def storable_headers(headers: http.Headers, body_length: int) -> tuple[tuple[str, str], ...]:
-    """The origin's headers minus hop-by-hop ones (also those its Connection header names)."""
+def storable_headers(headers: Iterable[tuple[str, str]], body_length: int) -> tuple[tuple[str, str], ...]:
+    """The origin's header pairs minus hop-by-hop ones (also those its Connection header names)."""
+    headers = list(headers)
     connection_named = {
-        token.strip().lower() for value in headers.get_all("connection") for token in value.split(",")
+        token.strip().lower() for name, value in headers if name.lower() == "connection" for token in value.split(",")
     }
     skip = HOP_BY_HOP | connection_named | {"content-length"}
-    kept = tuple((name, value) for name, value in headers.items(multi=True) if name.lower() not in skip)
+    kept = tuple((name, value) for name, value in headers if name.lower() not in skip)
     return kept + (("content-length", str(body_length)),)
 
 

@@ -40,7 +40,7 @@ DEFAULT_MAX_HOLD = 16 * 1024
 # injector stops waiting: the page passes on without the tag.
 MAX_RETAINED = 4 * 1024 * 1024
 # The longest token opener with its terminator (`<plaintext>`) fits in this many bytes: a `<`
-# closer than that to the end of what arrived may still become a token.
+# closer than that to the end of what arrived may still become a token (see _frontier).
 _TAIL = 16
 _NAME = re.compile(rb"[a-zA-Z]+")
 _END_CANDIDATE = re.compile(rb"</(?:body|html)" + _TERMINATOR, re.IGNORECASE)
@@ -77,10 +77,23 @@ def _void_raw_text(buf: bytes, start: int, stop: int) -> bool:
     return rest is not None and rest.end() == stop
 
 
+_OPENERS = tuple(
+    b"<" + name for name in (
+        b"!--", b"?", *_RAW_TEXT, b"head", b"/head", b"html", b"/html", b"body", b"/body", b"meta", b"/meta",
+    )
+)
+
+
 def _frontier(buf: bytes, lo: int) -> int:
-    """Where the settled text ends: at the first `<` among the last few bytes (a cut token)."""
+    """Where the settled text ends: at the first `<` among the last few bytes that may still grow
+    into a token opener (`</bo` may become `</body>`; `</h1>` or `<p` will not)."""
     i = buf.find(b"<", max(lo, len(buf) - _TAIL))
-    return len(buf) if i < 0 else i
+    while i >= 0:
+        rest = buf[i:].lower()
+        if any(opener.startswith(rest) for opener in _OPENERS):
+            return i
+        i = buf.find(b"<", i + 1)
+    return len(buf)
 
 
 class StreamInjector:
