@@ -31,6 +31,7 @@ from .edgefiles import REPORT_PATH, EdgeFiles, is_edge_path
 from .htmlrewrite import is_html_document, rewrite_html
 from .rules import Features, RequestInfo, RuleSet, RulesError
 from .rulewatch import RuleSource
+from .originfetch import DEFAULT_TIMEOUT, TIMEOUT_REASON, OriginFetches
 from .streaming import StreamingResponses
 
 logger = logging.getLogger(__name__)
@@ -47,11 +48,6 @@ CHOICES = {
 # Client validators are answered by the edge itself; forwarding them on a miss would let the
 # origin answer 304 and the edge would never fill.
 CLIENT_VALIDATORS = ("if-none-match", "if-modified-since")
-# What a background fetch must not inherit from the request it copies.
-BACKGROUND_DROP = ("sec-purpose", "sec-speculation-tags", "purpose", "range", "if-range", *CLIENT_VALIDATORS)
-# mitmproxy replays one flow at a time: past this queue length, background fetches are skipped
-# rather than piling up behind a slow origin.
-MAX_QUEUED_BACKGROUND = 32
 OUR_SPECULATION_HEADER = speculation.merge_header([], speculation.RULES_PATH)
 MARKS = {
     "hit": ":package:",
@@ -118,7 +114,7 @@ class PrefetchLab:
         self.force_ratio: float | None = None
         self._watch_task: asyncio.Task | None = None
         self._states: weakref.WeakKeyDictionary[http.HTTPFlow, FlowState] = weakref.WeakKeyDictionary()
-        self._queued_background: weakref.WeakKeyDictionary[http.HTTPFlow, str] = weakref.WeakKeyDictionary()
+        self.origin = OriginFetches(MARKS["background"])
         self.streaming = StreamingResponses(self)
 
     # ---- options -------------------------------------------------------------------------
@@ -174,6 +170,11 @@ class PrefetchLab:
             "1/8 of the budget is not cached). 0 disables the edge cache.",
         )
         loader.add_option(
+            "prefetch_origin_timeout", int, DEFAULT_TIMEOUT,
+            "Seconds an origin fetch may take to send its response headers, as an edge's origin "
+            "timeout: past it the client gets a gateway error and the audit an origin-error. 0: no limit.",
+        )
+        loader.add_option(
             "prefetch_audit_file", Optional[str], None,
             "Write one JSON line per edge decision to this file ('+path' appends).",
         )
@@ -192,6 +193,11 @@ class PrefetchLab:
                 raise exceptions.OptionsError(
                     f"prefetch_refusal_status must be a 4xx or 5xx status (412 Edgio, 503 Speed Brain), got {status}"
                 )
+        if "prefetch_origin_timeout" in updated:
+            timeout = opts.prefetch_origin_timeout
+            if timeout < 0:
+                raise exceptions.OptionsError(f"prefetch_origin_timeout must be 0 (no limit) or more seconds, got {timeout}")
+            self.origin.timeout = timeout
         if "prefetch_force_ratio" in updated:
             self.force_ratio = self._parse_ratio(opts.prefetch_force_ratio)
         if "prefetch_cache_mb" in updated:
@@ -247,6 +253,7 @@ class PrefetchLab:
     # ---- lifecycle -----------------------------------------------------------------------
 
     def running(self) -> None:
+        self.origin.unqueue_replays()
         if self._watch_task is None:
             self._watch_task = asyncio.get_running_loop().create_task(self._watch_rules())
 
@@ -350,6 +357,8 @@ class PrefetchLab:
                 self._track(flow, FlowState(served_by_edge=True))
         if state := self.state_of(flow):
             flow.metadata[META] = state.summary()  # what mitmweb's ~meta filter searches
+        if flow.response is None:
+            self.origin.watch(flow)  # it goes to the origin: start the origin timeout
 
     def _handle_request(self, flow: http.HTTPFlow) -> None:
         req = flow.request
@@ -360,7 +369,7 @@ class PrefetchLab:
         # A fresh state every time: a flow the user replays is decided anew.
         # The URL as asked (edgio_* included) is only needed for the audit trail.
         url = req.pretty_url if self.audit_writer else ""
-        state = self._track(flow, FlowState(background=self._queued_background.pop(flow, None), url=url))
+        state = self._track(flow, FlowState(background=self.origin.queued.pop(flow, None), url=url))
         params = query_param_names(query)
         stripped = strip_edgio_params(query)
         if stripped != query:
@@ -479,36 +488,14 @@ class PrefetchLab:
     def _background_fetch_once(self, flow: http.HTTPFlow, state: FlowState, purpose: str) -> None:
         """One background fetch per key at a time, however many requests ask for it."""
         if self.store.begin_revalidation(state.key, time.time()):
-            if not self._background_fetch(flow, purpose):
-                self.store.end_revalidation(state.key)
-
-    def _background_fetch(self, flow: http.HTTPFlow, purpose: str) -> bool:
-        """GET the URL from the origin through mitmproxy's client replay, so the fetch uses the
-        proxy's own upstream settings and shows up in mitmweb; `response` stores it."""
-        try:
-            queued = ctx.master.commands.call("replay.client.count")
-            if queued >= MAX_QUEUED_BACKGROUND:
-                logger.warning(f"prefetch-lab: {queued} background fetches queued, skipping {purpose} of {flow.request.pretty_url}")
-                return False
-            copy = flow.copy()
-            copy.response = None
-            copy.error = None
-            copy.request.method = "GET"  # a stale HEAD hit refreshes the GET entry it came from
-            copy.marked = MARKS["background"]
-            copy.comment = f"prefetch-lab: background fetch ({purpose})"
-            copy.metadata = {}
-            for name in BACKGROUND_DROP:
-                copy.request.headers.pop(name, None)
-            self._queued_background[copy] = purpose
-            ctx.master.commands.call("replay.client", [copy])
-            return True
-        except Exception as e:  # no client replay addon (e.g. embedded use): the edge stays cold
-            logger.warning(f"prefetch-lab: background {purpose} fetch not possible: {e}")
-            return False
+            key = state.key
+            if not self.origin.fetch(flow, purpose, lambda: self.store.end_revalidation(key)):
+                self.store.end_revalidation(key)
 
     # ---- responses -----------------------------------------------------------------------
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
+        self.origin.arrived(flow)
         state = self.state_of(flow)
         if state is None or state.served_by_edge:
             return
@@ -519,6 +506,7 @@ class PrefetchLab:
         # Streamed by mitmproxy's stream_large_bodies: the body never reaches `response`.
         if state.background:
             self.store.end_revalidation(state.key)
+            self.origin.background_done(flow)
         self.add_edge_headers(flow, state, "body-too-big")
         self.record("cache-bypass", flow, status=flow.response.status_code, caching_status="body-too-big",
                     reason="streamed")
@@ -552,6 +540,7 @@ class PrefetchLab:
         self.add_edge_headers(flow, state, caching_status)
         if state.background:
             self.store.end_revalidation(state.key)
+            self.origin.background_done(flow)
             self.record("revalidated" if state.background == "revalidate" else "warmed", flow,
                         status=flow.response.status_code, caching_status=caching_status)
 
@@ -643,9 +632,14 @@ class PrefetchLab:
         state = self.state_of(flow)
         if state is None:
             return
+        self.origin.arrived(flow)
         if state.background:
             self.store.end_revalidation(state.key)
-        self.record("origin-error", flow, reason=str(flow.error))
+            self.origin.background_done(flow)
+        reason = str(flow.error)
+        if flow in self.origin.timed_out:
+            reason = f"{TIMEOUT_REASON}: no response headers in {self.origin.timeout:g}s ({reason})"
+        self.record("origin-error", flow, reason=reason)
 
 
 def rule_caching(features: Features) -> cachepolicy.RuleCaching:

@@ -484,3 +484,26 @@ def test_flow_metadata_summarises_the_decision(edge):
     assert refused.metadata["prefetch_lab"]["gated"] is True
     stored = edge.fetch("http://shop.test/m")
     assert stored.metadata["prefetch_lab"]["caching_status"] == "cached"
+
+
+@pytest.mark.parametrize("value", [-1, -30])
+def test_origin_timeout_must_be_zero_or_more(value):
+    addon = PrefetchLab()
+    with taddons.context(addon) as tctx:
+        with pytest.raises(exceptions.OptionsError, match="prefetch_origin_timeout"):
+            tctx.configure(addon, prefetch_origin_timeout=value)
+
+
+def test_a_streamed_page_over_the_object_limit_is_not_cached(tmp_path):
+    addon = PrefetchLab()
+    with taddons.context(addon) as tctx:
+        start(tctx, addon, prefetch_audit_file=str(tmp_path / "audit.jsonl"), prefetch_cache_mb=1)
+        edge = Edge(tctx, addon)
+        big = PAGE.replace(b"<p>hello</p>", b"<p>x</p>" * 40000)  # 320 KB > 1 MiB / 8
+        origin = html_response(big, transfer_encoding="chunked")
+        del origin.headers["content-length"]
+        flow = edge.fetch("http://shop.test/big", origin)
+        assert flow.response.raw_content.count(INSTALL) == 1
+        assert edge.fetch("http://shop.test/big", origin).response.headers["x-edg-caching-status"] != "hit"
+    bypass = [r for r in audit(tmp_path) if r["event"] == "cache-bypass"]
+    assert bypass[0]["caching_status"] == "body-too-big"

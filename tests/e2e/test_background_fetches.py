@@ -59,3 +59,30 @@ def test_without_warming_a_refused_prefetch_stays_cold(tmp_path):
         time.sleep(0.5)
         assert proxy.request("GET", url)[0] == 412
         assert origin.seen == []
+
+
+def test_a_hung_origin_gets_a_gateway_error_and_stalls_no_other_fetch(tmp_path):
+    """Stale entries of a hung URL and of a healthy one: both refreshes start at once (no queue),
+    and the client asking the hung URL past its freshness gets a gateway error in time."""
+    hung = {"on": False}
+
+    def slow(_: SeenRequest) -> Reply:
+        return Reply(200, {"content-type": "text/plain", "cache-control": "max-age=1, stale-while-revalidate=60"},
+                     b"slow", delay=30 if hung["on"] else 0)
+
+    routes = {"/slow": slow, "/fast": versioned_page("max-age=1, stale-while-revalidate=60"),
+              "/hangs": lambda _: Reply(200, {"content-type": "text/plain"}, b"late", delay=30)}
+    with Origin(routes) as origin, Mitmdump(
+        tmp_path, {"prefetch_rules": "none", "prefetch_origin_timeout": "1"}
+    ) as proxy:
+        assert proxy.request("GET", f"{origin.base}/slow")[2] == b"slow"
+        assert proxy.request("GET", f"{origin.base}/fast")[2] == b"v1"
+        time.sleep(1.6)
+        hung["on"] = True
+        assert proxy.request("GET", f"{origin.base}/slow")[1]["x-edg-caching-status"] == "stale"
+        assert proxy.request("GET", f"{origin.base}/fast")[1]["x-edg-caching-status"] == "stale"
+        # The fast refresh is not queued behind the hung one.
+        assert wait_until(lambda: proxy.request("GET", f"{origin.base}/fast")[2] == b"v2", timeout=1.2)
+        started = time.monotonic()
+        status, _, _ = proxy.request("GET", f"{origin.base}/hangs")
+        assert status in (502, 504) and time.monotonic() - started < 5

@@ -1,0 +1,126 @@
+"""The edge's waits on the origin: background fetches side by side, and a timeout on every fetch.
+
+Background fetches (stale-while-revalidate refreshes, `prefetch_warm_on_refusal`) are copies of a
+flow replayed with mitmproxy's `replay.client`, so they use the proxy's upstream settings and show
+in mitmweb. mitmproxy replays one flow at a time unless `client_replay_concurrency` is -1, which
+the edge sets at start: a slow origin then delays only its own fetches.
+
+The origin timeout (`prefetch_origin_timeout`, seconds until the response headers): mitmproxy has
+no per-request upstream timeout and cannot kill a flow in transit (mitmproxy#4711). When the time
+is up, the edge closes the server connection the way its peer closing it would be handled (a
+`ConnectionClosed` event through the connection's handler): mitmproxy answers the client with
+its gateway error (502, "server closed connection") and runs the `error` hook, which audits the
+timeout. A background fetch's connection is not reachable that way: its slot and its key's
+revalidation lock are released instead, so the next request may try again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Callable
+
+from mitmproxy import ctx, http
+from mitmproxy.proxy import events
+
+logger = logging.getLogger(__name__)
+
+# What a background fetch must not inherit from the request it copies.
+CLIENT_VALIDATORS = ("if-none-match", "if-modified-since")
+BACKGROUND_DROP = ("sec-purpose", "sec-speculation-tags", "purpose", "range", "if-range", *CLIENT_VALIDATORS)
+# Past this many background fetches waiting on origins, new ones are skipped rather than piling up.
+MAX_BACKGROUND = 32
+DEFAULT_TIMEOUT = 30  # seconds: Fastly's first-byte timeout is 15 s, Cloudflare's 100 s
+TIMEOUT_REASON = "origin-timeout"
+
+
+class OriginFetches:
+    def __init__(self, mark: str) -> None:
+        self.mark = mark
+        self.timeout = DEFAULT_TIMEOUT
+        self.queued: weakref.WeakKeyDictionary[http.HTTPFlow, str] = weakref.WeakKeyDictionary()
+        self._running: weakref.WeakKeyDictionary[http.HTTPFlow, Callable[[], None]] = weakref.WeakKeyDictionary()
+        self._timers: weakref.WeakKeyDictionary[http.HTTPFlow, asyncio.TimerHandle] = weakref.WeakKeyDictionary()
+        self.timed_out: weakref.WeakSet[http.HTTPFlow] = weakref.WeakSet()
+        self._warned = False
+
+    @staticmethod
+    def unqueue_replays() -> None:
+        """At start: background fetches run side by side (mitmproxy's default replays one at a time)."""
+        if ctx.options.client_replay_concurrency == 1:
+            ctx.options.update(client_replay_concurrency=-1)
+
+    # ---- background fetches ------------------------------------------------------------
+
+    def fetch(self, flow: http.HTTPFlow, purpose: str, release: Callable[[], None]) -> bool:
+        """GET the flow's URL from the origin in the background; `release` runs once it is over
+        (response, error or timeout). False when it cannot start (nothing to release then)."""
+        if len(self._running) >= MAX_BACKGROUND:
+            logger.warning(f"prefetch-lab: {len(self._running)} background fetches running, skipping {purpose} of {flow.request.pretty_url}")
+            return False
+        try:
+            copy = flow.copy()
+            copy.response = None
+            copy.error = None
+            copy.request.method = "GET"  # a stale HEAD hit refreshes the GET entry it came from
+            copy.marked = self.mark
+            copy.comment = f"prefetch-lab: background fetch ({purpose})"
+            copy.metadata = {}
+            for name in BACKGROUND_DROP:
+                copy.request.headers.pop(name, None)
+            self.queued[copy] = purpose
+            self._running[copy] = release
+            ctx.master.commands.call("replay.client", [copy])
+            return True
+        except Exception as e:  # no client replay addon (e.g. embedded use): the edge stays cold
+            self._running.pop(copy, None)
+            logger.warning(f"prefetch-lab: background {purpose} fetch not possible: {e}")
+            return False
+
+    def background_done(self, flow: http.HTTPFlow) -> None:
+        release = self._running.pop(flow, None)
+        if release:
+            release()
+
+    # ---- timeouts ----------------------------------------------------------------------
+
+    def watch(self, flow: http.HTTPFlow) -> None:
+        """In `request`, for a request that goes to the origin: start its clock."""
+        if self.timeout <= 0:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no event loop (e.g. a plain unit test): nothing to time
+        self._timers[flow] = loop.call_later(self.timeout, self._expired, flow)
+
+    def arrived(self, flow: http.HTTPFlow) -> None:
+        """Response headers (or an error) came in time."""
+        timer = self._timers.pop(flow, None)
+        if timer:
+            timer.cancel()
+
+    def _expired(self, flow: http.HTTPFlow) -> None:
+        self._timers.pop(flow, None)
+        if flow.response is not None or flow.error is not None:
+            return
+        self.timed_out.add(flow)
+        logger.warning(f"prefetch-lab: no response from the origin in {self.timeout:g}s: {flow.request.pretty_url}")
+        if flow in self._running:
+            self.background_done(flow)
+            return
+        try:
+            handler = ctx.master.addons.get("proxyserver").connections[flow.client_conn.id]
+            task = asyncio.ensure_future(handler.server_event(events.ConnectionClosed(flow.server_conn)))
+            self._keep_task(task)
+        except Exception as e:
+            if not self._warned:
+                self._warned = True
+                logger.warning(f"prefetch-lab: cannot cut a hung origin connection in this mitmproxy: {e!r}")
+
+    _tasks: set[asyncio.Future] = set()
+
+    def _keep_task(self, task: asyncio.Future) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
