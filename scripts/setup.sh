@@ -1,20 +1,31 @@
 #!/usr/bin/env bash
-# Idempotent set-up shared by scripts/proxy and scripts/test: a project-local
-# virtualenv with the Python dependencies, plus (with --browser) Debian's chromium.
+# Idempotent set-up shared by scripts/proxy, scripts/audit and scripts/test: a project-local
+# virtualenv with the Python dependencies (plus the optional groups named by --extras a,b), and
+# with --browser Debian's chromium.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.venv"
-stamp="$venv/.deps-$(sha256sum "$root/pyproject.toml" | cut -c1-16)"
+browser="" extras=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --browser) browser=1 ;;
+    --extras) extras="$2"; shift ;;
+    *) echo "setup.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+stamp="$venv/.deps-$(cat "$root/pyproject.toml" <(echo "$extras") | sha256sum | cut -c1-16)"
 
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 if [ ! -e "$stamp" ]; then
   # Dependencies only: the code runs from addon/ (mitmproxy puts it on sys.path).
-  deps=$("$venv/bin/python" - "$root/pyproject.toml" <<'PY'
+  deps=$("$venv/bin/python" - "$root/pyproject.toml" "$extras" <<'PY'
 import sys, tomllib
 p = tomllib.load(open(sys.argv[1], "rb"))["project"]
-print("\n".join(p["dependencies"] + p["optional-dependencies"]["test"]))
+extras = [name for name in sys.argv[2].split(",") if name]
+print("\n".join(p["dependencies"] + [d for name in extras for d in p["optional-dependencies"][name]]))
 PY
 )
   mapfile -t dep_list <<<"$deps"
@@ -23,8 +34,8 @@ PY
   rm -f "$venv"/.deps-* && touch "$stamp"
 fi
 
-if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
-  echo "installing Debian's chromium for the browser tests" >&2
+if [ -n "$browser" ] && [ ! -x /usr/bin/chromium ]; then
+  echo "installing Debian's chromium" >&2
   sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import atexit
 import http.client
-import os
-import re
-import subprocess
+import ssl
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,18 +21,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
-ADDON_SCRIPT = ROOT / "addon" / "prefetch.py"
+if str(ROOT / "addon") not in sys.path:  # pytest puts it there; the benchmark's processes may not
+    sys.path.insert(0, str(ROOT / "addon"))
+
+from prefetch_lab.auditdriver import CHROMIUM_ARGS  # noqa: E402,F401  (the tests launch Chromium as the audit does)
+from prefetch_lab.proxyprocess import ADDON_SCRIPT, ProxyProcess  # noqa: E402,F401
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--proxy-bypass-list=<-loopback>",
-]
 
 
 @dataclass
@@ -50,6 +42,7 @@ class SeenRequest:
     method: str
     path: str  # path with query, as the origin received it
     headers: dict[str, str]
+    ts: float = field(default_factory=time.time)  # when it arrived (epoch s), to window by run
 
 
 Route = Reply | Callable[[SeenRequest], Reply]
@@ -58,7 +51,9 @@ Route = Reply | Callable[[SeenRequest], Reply]
 class Origin:
     """A threaded HTTP/1.1 origin on 127.0.0.1 that records every request it receives."""
 
-    def __init__(self, routes: dict[str, Route] | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, routes: dict[str, Route] | None = None, host: str = "127.0.0.1", tls: "ssl.SSLContext | None" = None
+    ) -> None:
         self.routes: dict[str, Route] = dict(routes or {})
         self.seen: list[SeenRequest] = []
         self.extra_delay = 0.0
@@ -98,8 +93,10 @@ class Origin:
 
         self.server = ThreadingHTTPServer((host, 0), Handler)
         self.server.daemon_threads = True
+        if tls is not None:  # an https origin (e.g. with a self-signed certificate: tests/site.py)
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
-        self.base = f"http://{host}:{self.port}"
+        self.base = f"{'https' if tls else 'http'}://{host}:{self.port}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
 
@@ -117,55 +114,9 @@ class Origin:
         self.stop()
 
 
-class Mitmdump:
-    """`mitmdump -s addon/prefetch.py` (or another script) on a free port, output captured."""
-
-    def __init__(
-        self,
-        confdir: Path,
-        options: dict[str, str] | None = None,
-        script: Path | None = ADDON_SCRIPT,
-        extra_args: Sequence[str] = (),
-    ) -> None:
-        mitmdump = Path(sys.executable).parent / "mitmdump"
-        args = [str(mitmdump), "--listen-host", "127.0.0.1", "-p", "0", "--set", f"confdir={confdir}"]
-        if script is not None:
-            args += ["-s", str(script)]
-        for name, value in (options or {}).items():
-            args += ["--set", f"{name}={value}"]
-        args += list(extra_args)
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.output: list[str] = []
-        self.proc = subprocess.Popen(
-            args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        self.port = self._wait_for_port()
-        threading.Thread(target=self._drain, daemon=True).start()
-
-    def _wait_for_port(self, timeout: float = 30) -> int:
-        deadline = time.monotonic() + timeout
-        assert self.proc.stdout is not None
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                raise RuntimeError("mitmdump exited during start:\n" + "".join(self.output))
-            self.output.append(line)
-            found = re.search(r"listening at \S+:(\d+)", line)
-            if found:
-                return int(found.group(1))
-        raise RuntimeError("mitmdump did not start:\n" + "".join(self.output))
-
-    def _drain(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.output.append(line)
-
-    @property
-    def address(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def log(self) -> str:
-        return "".join(self.output)
+class Mitmdump(ProxyProcess):
+    """`mitmdump -s addon/prefetch.py` (or another script) on a free port, output captured; the
+    audit command's own proxy process, plus a way to send requests through it."""
 
     def request(
         self, method: str, url: str, headers: dict[str, str] | None = None, body: bytes | None = None
@@ -184,22 +135,6 @@ class Mitmdump:
             return resp.status, merged, data
         finally:
             conn.close()
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                return self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                return self.proc.wait(5)
-        return self.proc.returncode
-
-    def __enter__(self) -> "Mitmdump":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
 
 _playwright = None

@@ -22,6 +22,9 @@ SCHEMA = "prefetch-lab-audit/1"
 PREFETCH_EVENTS = ("prefetch-hit", "prefetch-refused", "prefetch-forwarded")
 ORIGIN_EVENTS = ("cache-store", "cache-bypass", "origin-error")  # one per origin response
 DOCUMENT_EVENTS = ("cache-hit", "cache-stale", *ORIGIN_EVENTS)
+# What the edge answered itself: an error on such a flow is the client leaving (a prefetch
+# cancelled while the edge delay ran), not an origin request.
+EDGE_ANSWER_EVENTS = ("prefetch-hit", "prefetch-refused", "cache-hit", "cache-stale", "synthetic", "client-report")
 SW_DEFAULT_TTL_S = 120  # the service worker's default when x-sw-cache-control is absent (Edgio's)
 # Resource Timing deliveryTypes that did not touch the network.
 LOCAL_DELIVERY = ("cache", "cache-storage", "navigational-prefetch")
@@ -158,6 +161,12 @@ class Run:
 
     def key(self, url: str | None) -> str:
         return normalize_url(url, self.aliases)
+
+    def origin_records(self) -> list[dict]:
+        """One record per request that reached the origin in the measure window."""
+        answered = {r.get("flow_id") for r in self.trail if r.get("event") in EDGE_ANSWER_EVENTS}
+        return [r for r in self.trail if r.get("event") in ORIGIN_EVENTS
+                and not (r["event"] == "origin-error" and r.get("flow_id") in answered)]
 
     @classmethod
     def from_input(cls, raw: dict) -> "Run":
@@ -339,7 +348,7 @@ def mechanism(record: dict, url: str, documents: set[str], resources: set[str]) 
 
 def origin_answers(run: Run) -> dict[str, dict]:
     """flow_id → the origin's answer record (status, size) for forwarded prefetches."""
-    return {r["flow_id"]: r for r in run.trail if r.get("event") in ORIGIN_EVENTS and r.get("flow_id")}
+    return {r["flow_id"]: r for r in run.origin_records() if r.get("flow_id")}
 
 
 def edge_prefetch(run: Run, record: dict, answers: dict, documents: set[str], resources: set[str]) -> dict:
@@ -680,7 +689,7 @@ def summarize_arm(runs: list[Run], doubles: list[dict]) -> dict:
     prefetches = [p for run in runs for p in run.prefetches]
     used = sum(1 for p in prefetches if p["used"])
     refused = Counter(p["edge_reason"] or "?" for p in prefetches if p["edge"] == "refused")
-    origin = [r for run in runs for r in run.trail if r.get("event") in ORIGIN_EVENTS]
+    origin = [r for run in runs for r in run.origin_records()]
     contention_values = [n["contention"] for n in navs if n["contention"] is not None]
 
     def p(metric: str, q: float) -> float | None:

@@ -299,6 +299,18 @@ def test_origin_requests_exclude_the_warm_up_and_count_errors():
     assert audit["summary"]["control"]["origin_requests"] == 3
 
 
+def test_a_refused_prefetch_whose_client_left_is_no_origin_request():
+    trail = [
+        doc("cache-store", "/", 1.1, caching_status="cached"),
+        edgio_refused("/b", 1.5, flow_id="gone"),
+        rec("origin-error", "/b?edgio_dt_pf=1&edgio_prefetch=1", 1.52, flow_id="gone", prefetch="edgio",
+            reason="Client disconnected."),
+    ]
+    audit = analyze([run("edgio", [step(0, "/", 1.0)], trail)])
+    assert audit["summary"]["edgio"]["origin_requests"] == 1
+    assert audit["summary"]["edgio"]["refused"] == 1
+
+
 def test_double_fetch_reasons_not_stored_expired_vary_and_resources():
     steps = [
         step(0, "/", 1.0),

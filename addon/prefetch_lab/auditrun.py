@@ -1,0 +1,282 @@
+"""One audit, control against experiment: plan a walk once, then measure it in every arm and
+run, each (arm, run) behind a fresh proxy (same edge state for all) and a fresh browser profile,
+arms interleaved run by run (A B C, B C A, ...) so drift on a noisy machine hits them alike.
+
+Writes OUT/audit.json (the measurements and results, docs/audit-json.md), and beside it the raw
+material: OUT/raw/<arm>-run<N>.trail.jsonl (the proxy's audit trail), .har (mitmproxy's savehar)
+and .mitmdump.log, plus OUT/raw/runs.json (what the browser measured, for re-analysis).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import __version__, audit, auditanalysis
+from .auditdriver import AuditBrowser, Moves, find_chromium
+from .auditwalk import Step, WalkPolicy, parse_path_file, plan_from_path, plan_random_walk
+from .proxyprocess import ProxyProcess
+from .rules import load_rules
+from .rulewatch import RuleSource
+
+SCHEMA = "prefetch-lab-audit/1"
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_RULES = ROOT / "rules" / "default.yaml"
+ARM_OPTIONS = {
+    "control": {"prefetch_inject": "off"},
+    "speculation": {"prefetch_inject": "speculation"},
+    "edgio": {"prefetch_inject": "edgio"},
+    "both": {"prefetch_inject": "both"},
+}
+
+
+class AuditAborted(RuntimeError):
+    """The deadline passed: what was measured so far is written, marked incomplete."""
+
+
+@dataclass
+class AuditSettings:
+    url: str
+    out: Path
+    arms: list[str] = field(default_factory=lambda: ["control", "speculation", "edgio"])
+    runs: int = 3
+    pages: int = 10
+    seed: int = 1
+    path_file: Path | None = None
+    edge: str = "warm"  # "warm": a warm-up pass before each measured run; "cold": none
+    origin_delay_ms: int = 0
+    edge_delay_ms: int = 20
+    throttle: str = "none"
+    mobile: bool = False
+    eagerness: str = "conservative"
+    rules: str = RuleSource.DEFAULT
+    refusal_status: int = 412
+    reverse: bool = False
+    insecure_origin: bool = False
+    chromium: str | None = None
+    deadline_s: float = 1800
+    moves: Moves = field(default_factory=Moves)
+
+    def to_json(self) -> dict:
+        values = asdict(self)
+        values.update(out=str(self.out), path_file=str(self.path_file) if self.path_file else None)
+        return values
+
+
+@dataclass
+class Progress:
+    """What the command line shows while it works (no-ops by default)."""
+
+    phase: Callable[[str], None] = lambda text: None
+    step: Callable[[str, int, Step], None] = lambda arm, run, step: None
+
+
+class Audit:
+    def __init__(self, settings: AuditSettings, progress: Progress | None = None) -> None:
+        self.settings = settings
+        self.progress = progress or Progress()
+        self.raw = settings.out / "raw"
+        self.deadline = time.monotonic() + settings.deadline_s
+        self.runs: list[dict] = []
+        self.console_errors: list[dict] = []
+        self._proxies: list[ProxyProcess] = []
+
+    # ---- the proxies ---------------------------------------------------------------------
+
+    def proxy_options(self, arm: str | None, name: str) -> dict[str, str]:
+        s = self.settings
+        options = {
+            "prefetch_rules": s.rules,
+            "prefetch_eagerness": s.eagerness,
+            "prefetch_refusal_status": str(s.refusal_status),
+            **(ARM_OPTIONS[arm] if arm else ARM_OPTIONS["control"]),
+        }
+        if arm:  # the measured proxies: distance emulated, everything recorded
+            options.update(
+                prefetch_edge_delay_ms=str(s.edge_delay_ms),
+                prefetch_origin_delay_ms=str(s.origin_delay_ms),
+                prefetch_audit_file=str(self.raw / f"{name}.trail.jsonl"),
+                hardump=str(self.raw / f"{name}.har"),
+            )
+        if s.insecure_origin:
+            options["ssl_insecure"] = "true"
+        return options
+
+    def start_proxy(self, arm: str | None, name: str) -> ProxyProcess:
+        extra = [f"--mode=reverse:{self.settings.url}"] if self.settings.reverse else []
+        proxy = ProxyProcess(self.confdir, self.proxy_options(arm, name), extra_args=extra,
+                             log_file=self.raw / f"{name}.mitmdump.log")
+        self._proxies.append(proxy)
+        return proxy
+
+    def stop_proxy(self, proxy: ProxyProcess) -> None:
+        proxy.stop()
+        self._proxies.remove(proxy)
+
+    def site_url(self, proxy: ProxyProcess, url: str) -> str:
+        """In reverse mode the browser talks to the proxy's own address."""
+        if not self.settings.reverse:
+            return url
+        return proxy.address + url[len(self.settings.url.rstrip("/")):] if url.startswith(self.settings.url.rstrip("/")) else url
+
+    def site_path(self, proxy: ProxyProcess, url: str) -> str:
+        """The walk is kept in the site's own URLs, whatever proxy address a run used."""
+        if self.settings.reverse and url.startswith(proxy.address):
+            return self.settings.url.rstrip("/") + url[len(proxy.address):]
+        return url
+
+    # ---- the audit -----------------------------------------------------------------------
+
+    def check_deadline(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise AuditAborted(f"the audit's deadline ({self.settings.deadline_s:.0f} s) passed")
+
+    def run(self) -> dict:
+        s = self.settings
+        for arm in s.arms:
+            if arm not in ARM_OPTIONS:
+                raise ValueError(f"unknown arm {arm!r} (arms: {', '.join(ARM_OPTIONS)})")
+        self.raw.mkdir(parents=True, exist_ok=True)
+        policy = WalkPolicy([load_rules([DEFAULT_RULES]), RuleSource.parse(s.rules).load()])
+        path_entries = parse_path_file(s.path_file.read_text(encoding="utf-8")) if s.path_file else None
+        # A CA of this run's own (never the user's ~/.mitmproxy), trusted by this run's browser.
+        self.confdir = Path(tempfile.mkdtemp(prefix="prefetch-lab-ca-"))
+        browser = None
+        complete, problem = True, None
+        try:
+            self.progress.phase("planning the walk")
+            planner = self.start_proxy(None, "plan")
+            browser = AuditBrowser(find_chromium(s.chromium), ca_spki(self.confdir), s.throttle, s.mobile)
+            self.chromium_version = browser.version
+            self.plan = self.plan_walk(browser, planner, policy, path_entries)
+            self.stop_proxy(planner)
+            for run, arm in schedule(s.arms, s.runs):
+                self.check_deadline()
+                self.runs.append(self.measure(browser, arm, run))
+        except AuditAborted as e:
+            complete, problem = False, str(e)
+        except KeyboardInterrupt:
+            complete, problem = False, "interrupted"
+        finally:
+            for proxy in list(self._proxies):
+                self.stop_proxy(proxy)
+            if browser:
+                browser.close()
+            shutil.rmtree(self.confdir, ignore_errors=True)
+        return self.write(complete, problem)
+
+    def plan_walk(self, browser: AuditBrowser, proxy: ProxyProcess, policy: WalkPolicy, path_entries) -> list[Step]:
+        s = self.settings
+        with browser.session(proxy.address, s.moves) as session:
+            def visible_links(url: str) -> tuple[str, list[dict]]:
+                self.check_deadline()
+                final, links = session.visible_links(self.site_url(proxy, url))
+                rebase = lambda u: self.site_path(proxy, u)
+                return rebase(final), [{**link, "href": rebase(link["href"])} for link in links]
+
+            if path_entries:
+                return plan_from_path(path_entries, s.url, policy, visible_links)
+            return plan_random_walk(s.url, s.pages, s.seed, policy, visible_links)
+
+    def measure(self, browser: AuditBrowser, arm: str, run: int) -> dict:
+        s = self.settings
+        name = f"{arm}-run{run}"
+        proxy = self.start_proxy(arm, name)
+        try:
+            plan = [Step(st.step, self.site_url(proxy, st.url), st.via, st.text) for st in self.plan]
+            if s.edge == "warm":
+                self.progress.phase(f"{arm} run {run + 1}: warming the edge")
+                with browser.session(proxy.address, s.moves) as warmer:
+                    warmer.warm([st.url for st in plan])
+            measure_start = time.time()
+            with browser.session(proxy.address, s.moves) as session:
+                def before(step: Step) -> None:
+                    self.check_deadline()
+                    self.progress.step(arm, run, step)
+
+                steps = session.walk(plan, before)
+                preload_events, errors = session.preload_events, session.console_errors
+            measure_end = time.time()
+        finally:
+            self.stop_proxy(proxy)  # writes the HAR and closes the trail
+        for step in steps:
+            step["url"] = self.site_path(proxy, step["url"])
+        self.console_errors += [{"arm": arm, "run": run, "text": text} for text in errors]
+        trail_path = self.raw / f"{name}.trail.jsonl"
+        return {
+            "arm": arm, "run": run, "measure_start": measure_start, "measure_end": measure_end,
+            "proxy_address": proxy.address, "trail": list(audit.read_records(trail_path)) if trail_path.exists() else [],
+            "preload_events": preload_events, "steps": steps,
+        }
+
+    def write(self, complete: bool, problem: str | None) -> dict:
+        results = auditanalysis.analyze(self.runs)
+        document = {
+            "schema": SCHEMA,
+            "url": self.settings.url,
+            "complete": complete,
+            "problem": problem,
+            "settings": self.settings.to_json(),
+            "environment": environment(getattr(self, "chromium_version", None)),
+            "walk": [step.to_dict() for step in getattr(self, "plan", [])],
+            **results,
+            "console_errors": self.console_errors,
+            "raw": {"runs": "raw/runs.json", "trails": sorted(p.name for p in self.raw.glob("*.trail.jsonl")),
+                    "hars": sorted(p.name for p in self.raw.glob("*.har"))},
+        }
+        write_json(self.raw / "runs.json", {"schema": SCHEMA + "/raw", "runs": [
+            {k: v for k, v in r.items() if k != "trail"} for r in self.runs]})
+        write_json(self.settings.out / "audit.json", document)
+        return document
+
+
+def schedule(arms: list[str], runs: int) -> list[tuple[int, str]]:
+    """Run r measures the arms rotated by r: A B C, B C A, C A B, ..."""
+    return [(run, arms[(run + i) % len(arms)]) for run in range(runs) for i in range(len(arms))]
+
+
+def ca_spki(confdir: Path, timeout: float = 10) -> str:
+    """base64 SHA-256 of the proxy CA's SubjectPublicKeyInfo, for Chromium's
+    --ignore-certificate-errors-spki-list (mitmproxy writes the CA when it first starts)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    pem = confdir / "mitmproxy-ca-cert.pem"
+    deadline = time.monotonic() + timeout
+    while not pem.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    cert = x509.load_pem_x509_certificate(pem.read_bytes())
+    spki = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
+
+
+def environment(chromium_version: str | None) -> dict:
+    import mitmproxy.version
+
+    return {
+        "prefetch_lab": __version__,
+        "chromium": chromium_version,
+        "mitmproxy": mitmproxy.version.VERSION,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+        "argv": sys.argv,
+    }
+
+
+def write_json(path: Path, value: dict) -> None:
+    """Atomically: a reader never sees half a file."""
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.write_text(json.dumps(value, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    temporary.replace(path)

@@ -1,0 +1,158 @@
+"""The audit command, for real: `scripts/audit` against local origins on 127.0.0.1 (a generated
+multi-page site, also over https with a self-signed certificate), with real mitmdump processes
+and headless Chromium. The JSON is checked against what the origin's own request log and the
+proxy trails saw, counted here by hand."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import pytest
+
+from prefetch_lab.audit import read_records
+from tests.harness import ROOT, Origin
+from tests.site import UNSAFE_LINKS, self_signed_tls, site_routes
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.slow]
+
+PREFETCH_EVENTS = ("prefetch-hit", "prefetch-refused", "prefetch-forwarded")
+ORIGIN_EVENTS = ("cache-store", "cache-bypass", "origin-error")
+
+
+def run_audit(out: Path, url: str, *args: str, timeout: float = 300) -> tuple[dict, str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "addon")}
+    done = subprocess.run(
+        [sys.executable, "-m", "prefetch_lab.auditcli", url, "--out", str(out), "--dwell-ms", "700", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads((out / "audit.json").read_text()), done.stdout + done.stderr
+
+
+def without_edgio(url: str) -> str:
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not k.startswith("edgio_")]
+    return urlunsplit(parts._replace(query=urlencode(query), fragment=""))
+
+
+def measured(out: Path) -> list[dict]:
+    """What the browser measured per (arm, run), with that run's trail beside it."""
+    runs = json.loads((out / "raw" / "runs.json").read_text())["runs"]
+    for run in runs:
+        trail = read_records(out / "raw" / f"{run['arm']}-run{run['run']}.trail.jsonl")
+        run["trail"] = [r for r in trail if run["measure_start"] <= r["ts"] <= run["measure_end"]]
+    return runs
+
+
+def hand_count(run: dict) -> dict:
+    """Accuracy and coverage the simple way: prefetches are the trail's prefetch records in the
+    measured window; a navigation came from a prefetch when Chromium says so (prefetch buffer or
+    service worker); a prefetch was used when a later step of the walk went to its URL that way."""
+    prefetches = [r for r in run["trail"] if r["event"] in PREFETCH_EVENTS]
+    # A prefetch the edge refused and whose client then left (the page moved on) also gets an
+    # error record: the origin never saw it.
+    edge_answered = {r["flow_id"] for r in run["trail"] if r["event"] in ("prefetch-hit", "prefetch-refused", "synthetic")}
+    served = [s for s in run["steps"][1:] if s["page"] and s["page"]["nav"]["deliveryType"] in
+              ("navigational-prefetch", "cache-storage")]
+    used = 0
+    for step in served:
+        earlier = [p for p in prefetches if without_edgio(p["url"]) == without_edgio(step["url"])
+                   and p["ts"] < step["started"] + 1 and p["event"] == "prefetch-hit"]
+        used += bool(earlier)
+    return {"prefetches": len(prefetches), "used": used, "served": len(served),
+            "navigations": len(run["steps"]) - 1,
+            "refused": sum(r["event"] == "prefetch-refused" for r in prefetches),
+            "origin_requests": sum(r["event"] in ORIGIN_EVENTS and r["flow_id"] not in edge_answered
+                                   for r in run["trail"])}
+
+
+@pytest.fixture(scope="module")
+def site():
+    with Origin(site_routes(8)) as origin:
+        yield origin
+
+
+@pytest.fixture(scope="module")
+def warm_audit(site, tmp_path_factory):
+    out = tmp_path_factory.mktemp("audit")
+    # A phone on a mobile network (Lighthouse's slow 4G): the edge is warm, so every arm gets edge
+    # hits, and what prefetching buys is the document's trip over that network.
+    document, output = run_audit(out, site.base + "/", "--arms", "control,speculation,edgio", "--runs", "1",
+                                 "--pages", "4", "--origin-delay-ms", "300", "--throttle", "4g")
+    return out, document, output
+
+
+def test_warm_edge_with_origin_delay_prefetching_buys_lcp(warm_audit):
+    out, document, output = warm_audit
+    assert document["schema"] == "prefetch-lab-audit/1" and document["complete"]
+    assert [s["via"] for s in document["walk"]] == ["start", "link", "link", "link"]
+    summary = document["summary"]
+    assert set(summary) == {"control", "speculation", "edgio"}
+    for arm in ("speculation", "edgio"):
+        assert summary[arm]["lcp_ratio"] < 0.7, (arm, summary[arm])
+        assert summary[arm]["coverage"] == 1.0, (arm, document["navigations"])
+    assert summary["control"]["prefetches"] == 0
+    # The terminal summary: one line per arm.
+    for arm in ("control", "speculation", "edgio"):
+        assert any(line.lstrip("│ ").startswith(arm) for line in output.splitlines()), output
+
+
+def test_accuracy_coverage_refusals_and_origin_requests_match_a_hand_count(warm_audit, site):
+    out, document, _ = warm_audit
+    for run in measured(out):
+        arm, counted = run["arm"], hand_count(run)
+        summary = document["summary"][arm]
+        assert summary["prefetches"] == counted["prefetches"], arm
+        assert summary["used"] == counted["used"], arm
+        assert summary["refused"] == counted["refused"], arm
+        assert summary["coverage"] == round(counted["served"] / counted["navigations"], 4), arm
+        if counted["prefetches"]:
+            assert summary["accuracy"] == pytest.approx(counted["used"] / counted["prefetches"], abs=1e-4), arm
+        # The proxy's count of origin requests is the origin's own.
+        seen = [r for r in site.seen if run["measure_start"] <= r.ts <= run["measure_end"]]
+        assert summary["origin_requests"] == counted["origin_requests"] == len(seen), (arm, [r.path for r in seen])
+        assert not any("edgio_" in r.path for r in seen), "the gate forwards no prefetch"
+
+
+def test_the_walk_never_opens_links_that_change_state(warm_audit, site):
+    opened = [r.path for r in site.seen]
+    assert "/?add-to-cart=5" not in opened and not [p for p in opened if "add-to-cart" in p]
+    unsafe_paths = {urlsplit(href).path for href in UNSAFE_LINKS if "?" not in href} | {"/cart/add"}
+    assert not [p for p in opened if urlsplit(p).path in unsafe_paths]
+
+
+def test_raw_material_is_written_beside_the_json(warm_audit):
+    out, document, _ = warm_audit
+    for arm in ("control", "speculation", "edgio"):
+        har = json.loads((out / "raw" / f"{arm}-run0.har").read_text())
+        assert har["log"]["entries"], arm
+        assert (out / "raw" / f"{arm}-run0.trail.jsonl").stat().st_size > 0
+    assert document["raw"]["hars"] == ["control-run0.har", "edgio-run0.har", "speculation-run0.har"]
+
+
+def test_https_site_with_a_self_signed_certificate_and_a_cold_edge(tmp_path):
+    with Origin(site_routes(6), tls=self_signed_tls(tmp_path)) as origin:
+        document, _ = run_audit(tmp_path / "out", origin.base + "/", "--arms", "speculation,edgio", "--runs", "1",
+                                "--pages", "3", "--edge", "cold", "--insecure-origin")
+    navigations = document["navigations"]
+    assert len(navigations) == 6 and all(n["ttfb_ms"] is not None for n in navigations)
+    assert not document["console_errors"], document["console_errors"]
+    # A cold edge refuses every prefetch of a page nobody visited: 412, never forwarded.
+    speculation = [p for p in document["prefetches"] if p["arm"] == "speculation" and p["mechanism"] == "speculation"]
+    assert speculation and all(p["edge"] == "refused" and p["edge_reason"] == "not-cached" for p in speculation)
+    assert document["advice"][0]["code"] == "edge-cold", document["advice"]
+    # The Edgio runtime's worker needs a certificate the browser trusts (the proxy's CA, by its
+    # SPKI hash): it registered, and its prefetches came from the worker itself.
+    edgio = [p for p in document["prefetches"] if p["arm"] == "edgio"]
+    trail = list(read_records(tmp_path / "out" / "raw" / "edgio-run0.trail.jsonl"))
+    assert any(r["event"] == "synthetic" and "service-worker" in r["url"] for r in trail)
+    assert not [r for r in trail if r["event"] == "client-report" and "register" in r.get("detail", "")]
+    assert any(p["edge"] == "refused" and p["edge_reason"] == "not-cached" for p in edgio)
+    worker_prefetches = [r for r in trail if r["event"] in PREFETCH_EVENTS and r.get("prefetch") == "edgio"
+                         and "service-worker" in (r.get("referer") or "")]
+    assert edgio and len(worker_prefetches) == len(edgio)
