@@ -156,3 +156,64 @@ def test_https_site_with_a_self_signed_certificate_and_a_cold_edge(tmp_path):
     worker_prefetches = [r for r in trail if r["event"] in PREFETCH_EVENTS and r.get("prefetch") == "edgio"
                          and "service-worker" in (r.get("referer") or "")]
     assert edgio and len(worker_prefetches) == len(edgio)
+
+
+def test_reverse_mode_walks_the_origin_through_the_proxy_address(site, tmp_path):
+    document, _ = run_audit(tmp_path, site.base + "/", "--reverse", "--arms", "speculation", "--runs", "1",
+                            "--pages", "3")
+    navigations = document["navigations"]
+    assert [n["url"] for n in navigations] == [step["url"] for step in document["walk"]]
+    assert all(n["url"].startswith(site.base) for n in navigations)  # the site's URLs, not the proxy's
+    assert [n["served_from"] for n in navigations] == ["edge", "prefetch", "prefetch"]  # a warm edge
+
+
+def marked_processes(marker: str) -> list[str]:
+    """Processes (mitmdump, Playwright's driver, Chromium) that inherited the test's marker."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and marker.encode() in (proc / "environ").read_bytes():
+                found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:120])
+        except OSError:
+            continue
+    return found
+
+
+def start_audit(out: Path, url: str, marker: str, *args: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "addon"), "PREFETCH_LAB_TEST_MARK": marker}
+    return subprocess.Popen([sys.executable, "-m", "prefetch_lab.auditcli", url, "--out", str(out), *args],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_the_deadline_ends_the_audit_keeps_what_was_measured_and_stops_everything(site, tmp_path):
+    marker = f"deadline-{os.getpid()}-{tmp_path.name}"
+    audit = start_audit(tmp_path, site.base + "/", marker, "--arms", "control,speculation", "--runs", "2",
+                        "--pages", "3", "--dwell-ms", "2000", "--deadline-min", "0.4")
+    output, _ = audit.communicate(timeout=120)
+    assert audit.returncode == 3, output
+    document = json.loads((tmp_path / "audit.json").read_text())
+    assert document["complete"] is False and "deadline" in document["problem"]
+    assert 0 < len({(n["arm"], n["run"]) for n in document["navigations"]}) < 4  # some runs, not all
+    assert "incomplete" in output
+    assert marked_processes(marker) == []
+
+
+def test_ctrl_c_stops_every_process_and_writes_what_was_measured(site, tmp_path):
+    import signal
+    import time
+
+    marker = f"interrupt-{os.getpid()}-{tmp_path.name}"
+    audit = start_audit(tmp_path, site.base + "/", marker, "--arms", "control", "--runs", "3", "--pages", "3")
+    lines = []
+    for line in audit.stdout:
+        lines.append(line)
+        if "warming the edge" in line:
+            break
+    time.sleep(1)
+    assert marked_processes(marker), "the proxy and the browser are running"
+    audit.send_signal(signal.SIGINT)
+    rest, _ = audit.communicate(timeout=60)
+    assert audit.returncode == 130, "".join(lines) + rest
+    assert json.loads((tmp_path / "audit.json").read_text())["problem"] == "interrupted"
+    time.sleep(0.5)
+    assert marked_processes(marker) == []

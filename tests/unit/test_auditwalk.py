@@ -1,0 +1,114 @@
+"""The audit's walk planner (pure): which links it follows, seeded choice, --path files."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from prefetch_lab.auditwalk import (
+    Step,
+    WalkPolicy,
+    choose_next,
+    parse_path_file,
+    plan_from_path,
+    plan_random_walk,
+)
+from prefetch_lab.rules import load_rules
+
+ROOT = Path(__file__).resolve().parents[2]
+SITE = "https://shop.example"
+POLICY = WalkPolicy([load_rules([ROOT / "rules" / "default.yaml"])])
+
+
+def link(path: str, text: str = "", **extra) -> dict:
+    return {"href": SITE + path if path.startswith("/") else path, "text": text or path, **extra}
+
+
+@pytest.mark.parametrize("path", [
+    "/logout", "/account/orders", "/cart/add?id=1", "/?add-to-cart=5", "/wp-admin/", "/x?_wpnonce=1",
+    "/__edgio__/prefetch/install.js", "/files/report.pdf", "/app.js",
+])
+def test_links_that_change_state_or_are_files_are_never_followed(path):
+    assert POLICY.excluded_by(SITE + path)
+    assert POLICY.candidates([link(path)], SITE + "/") == []
+
+
+def test_candidates_are_same_origin_pages_other_than_this_one_once_each():
+    links = [
+        link("/a", "A"), link("/a#part", "A again"), link("/b?x=1", "B"), link("/#top", "top"),
+        link("https://other.example/c"), link("http://shop.example/d"), link("https://shop.example:8443/e"),
+        link("/f", target="_blank"), link("/g", download=True), link("mailto:x@shop.example"),
+    ]
+    found = POLICY.candidates(links, SITE + "/")
+    assert [c["href"] for c in found] == [SITE + "/a", SITE + "/b?x=1"]
+
+
+def test_a_person_explores_new_pages_first_and_the_choice_is_seeded():
+    candidates = [link("/a"), link("/b"), link("/c")]
+    visited = {SITE + "/a", SITE + "/b"}
+    assert choose_next(candidates, visited, random.Random(1))["href"] == SITE + "/c"
+    picks = [choose_next(candidates, set(), random.Random(7))["href"] for _ in range(3)]
+    assert len(set(picks)) == 1  # same seed, same choice
+    assert choose_next([], set(), random.Random(1)) is None
+
+
+class FakeSite:
+    """Pages and the links each shows in its viewport, as the browser would report them."""
+
+    def __init__(self, pages: dict[str, list[str]], redirects: dict[str, str] | None = None) -> None:
+        self.pages, self.redirects, self.opened = pages, redirects or {}, []
+
+    def __call__(self, url: str) -> tuple[str, list[dict]]:
+        self.opened.append(url)
+        final = self.redirects.get(url, url)
+        path = final.removeprefix(SITE)
+        return final, [link(href, f"to {href}") for href in self.pages.get(path, [])]
+
+
+def test_random_walk_follows_visible_links_and_stops_at_a_dead_end():
+    site = FakeSite({"/": ["/a", "/logout"], "/a": ["/b", "/"], "/b": []})
+    plan = plan_random_walk(SITE + "/", 10, seed=3, policy=POLICY, visible_links=site)
+    assert [(s.url.removeprefix(SITE), s.via) for s in plan] == [("/", "start"), ("/a", "link"), ("/b", "link")]
+    assert SITE + "/logout" not in site.opened
+
+
+def test_random_walk_is_the_same_for_the_same_seed():
+    pages = {f"/{i}": [f"/{j}" for j in range(6) if j != i] for i in range(6)}
+    pages["/"] = ["/1", "/2", "/3"]
+    plans = [plan_random_walk(SITE + "/", 6, seed=11, policy=POLICY, visible_links=FakeSite(pages)) for _ in range(2)]
+    assert plans[0] == plans[1] and len(plans[0]) == 6
+    assert len({s.url for s in plans[0]}) == 6  # unvisited pages first
+
+
+def test_the_start_step_records_where_a_redirect_landed():
+    site = FakeSite({"/home": ["/a"]}, redirects={SITE + "/": SITE + "/home"})
+    plan = plan_random_walk(SITE + "/", 2, seed=1, policy=POLICY, visible_links=site)
+    assert plan[0] == Step(0, SITE + "/home", "start")
+
+
+def test_path_file_lines_are_urls_or_link_texts():
+    entries = parse_path_file("# my walk\n/\n\nto /a\nhttps://shop.example/zz\n")
+    assert entries == [("url", "/"), ("text", "to /a"), ("url", "https://shop.example/zz")]
+    with pytest.raises(ValueError, match="first entry must be a URL"):
+        parse_path_file("About us\n/")
+    with pytest.raises(ValueError, match="no URLs"):
+        parse_path_file("# nothing\n")
+
+
+def test_a_written_walk_presses_visible_links_and_types_the_rest():
+    site = FakeSite({"/": ["/a"], "/a": ["/b"], "/b": []})
+    entries = parse_path_file("/\nto /a\n/b\n/zz\n")
+    plan = plan_from_path(entries, SITE + "/", POLICY, site)
+    assert [(s.url.removeprefix(SITE), s.via) for s in plan] == [
+        ("/", "start"), ("/a", "link"), ("/b", "link"), ("/zz", "goto"),
+    ]
+
+
+def test_a_written_walk_refuses_unsafe_urls_and_missing_links():
+    site = FakeSite({"/": ["/a"]})
+    with pytest.raises(ValueError, match="will not open"):
+        plan_from_path(parse_path_file("/\n/logout\n"), SITE + "/", POLICY, site)
+    with pytest.raises(ValueError, match="no visible link with the text 'Contact'"):
+        plan_from_path(parse_path_file("/\nContact\n"), SITE + "/", POLICY, site)
