@@ -6,6 +6,8 @@ folder on sys.path). Hot reload re-runs only this file; restart after editing th
 
 from prefetch_lab.addon import PrefetchLab
 from prefetch_lab.latency import EdgeLatency
+from prefetch_lab.optioncheck import OptionCheck
 
-# Order matters: EdgeLatency tells edge answers from origin ones by what PrefetchLab did first.
-addons = [PrefetchLab(), EdgeLatency()]
+# Order matters: EdgeLatency tells edge answers from origin ones by what PrefetchLab did first;
+# OptionCheck must load after every addon that registers options.
+addons = [PrefetchLab(), EdgeLatency(), OptionCheck()]

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -67,6 +68,7 @@ def hand_count(run: dict) -> dict:
     return {"prefetches": len(prefetches), "used": used, "served": len(served),
             "navigations": len(run["steps"]) - 1,
             "refused": sum(r["event"] == "prefetch-refused" for r in prefetches),
+            "refused_by_reason": dict(Counter(r["reason"] for r in prefetches if r["event"] == "prefetch-refused")),
             "origin_requests": sum(r["event"] in ORIGIN_EVENTS and r["flow_id"] not in edge_answered
                                    for r in run["trail"])}
 
@@ -110,6 +112,7 @@ def test_accuracy_coverage_refusals_and_origin_requests_match_a_hand_count(warm_
         assert summary["prefetches"] == counted["prefetches"], arm
         assert summary["used"] == counted["used"], arm
         assert summary["refused"] == counted["refused"], arm
+        assert summary["refused_by_reason"] == counted["refused_by_reason"], arm
         assert summary["coverage"] == round(counted["served"] / counted["navigations"], 4), arm
         if counted["prefetches"]:
             assert summary["accuracy"] == pytest.approx(counted["used"] / counted["prefetches"], abs=1e-4), arm

@@ -1,0 +1,42 @@
+"""Stop at start on a mistyped `--set` for our options, instead of running inert.
+
+mitmproxy keeps `--set` values of options no addon has registered yet ("deferred") and parses
+them all at once after a script's addons have loaded. A bad value there (`prefetch_cache_mb=abc`,
+`prefetch_include_cache_misses=maybe`) raises outside any hook that reports it: the script stays
+unloaded and the proxy runs as plain mitmproxy, forwarding cold prefetches to the origin. A
+misspelt name (`prefetch_injet=off`) is never registered and so is silently ignored: a "control
+run" would run with injection on.
+
+This addon comes last in the script's list, so its `load` runs once every option of ours is
+registered but before mitmproxy parses the deferred values: it parses them itself and logs an
+error naming the option. mitmproxy exits at start when an error was logged during start-up.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+
+from mitmproxy import exceptions
+
+logger = logging.getLogger(__name__)
+PREFIX = "prefetch_"
+
+
+class OptionCheck:
+    def load(self, loader) -> None:
+        options = loader.master.options
+        ours = sorted(name for name in options.keys() if name.startswith(PREFIX))
+        for name, value in list(options.deferred.items()):
+            if name in options:
+                specs = [f"{name}={v}" for v in getattr(value, "val", [value])]
+                try:
+                    options.set(*specs)
+                except exceptions.OptionsError as e:
+                    logger.error(f"prefetch-lab: --set {name}: {e}")
+                del options.deferred[name]  # applied, or reported: either way not parsed again
+            elif name.startswith(PREFIX) or difflib.get_close_matches(name, ours, n=1, cutoff=0.8):
+                suggestion = difflib.get_close_matches(name, ours, n=1, cutoff=0.6)
+                hint = f" (did you mean {suggestion[0]}?)" if suggestion else ""
+                logger.error(f"prefetch-lab: unknown option {name}{hint}; `scripts/proxy --options` lists them all")
+                del options.deferred[name]
