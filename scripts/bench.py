@@ -54,6 +54,7 @@ from tests.harness import Mitmdump  # noqa: E402
 
 import bench_browser  # noqa: E402
 import bench_micro  # noqa: E402
+import bench_stream  # noqa: E402
 from bench_load import Load, Stats, burst, compare, cycle, ratio, rounds, unique  # noqa: E402
 from bench_origin import PAGE_SIZES  # noqa: E402
 
@@ -78,6 +79,7 @@ class Settings:
     memory_cache_mb: int
     memory_samples: int
     browser_trials: int
+    flush_trials: int
 
     @property
     def quick(self) -> bool:
@@ -85,9 +87,11 @@ class Settings:
 
 
 FULL = Settings("full", rounds=4, burst_seconds=2.0, burst_requests=20_000, concurrency=(1, 8, 64),
-                html_seconds=1.2, memory_urls=10_000, memory_cache_mb=64, memory_samples=10, browser_trials=5)
+                html_seconds=1.2, memory_urls=10_000, memory_cache_mb=64, memory_samples=10, browser_trials=5,
+                flush_trials=9)
 QUICK = Settings("quick", rounds=2, burst_seconds=0.3, burst_requests=2_000, concurrency=(1, 8, 64),
-                 html_seconds=0.3, memory_urls=1_600, memory_cache_mb=8, memory_samples=8, browser_trials=1)
+                 html_seconds=0.3, memory_urls=1_600, memory_cache_mb=8, memory_samples=8, browser_trials=1,
+                 flush_trials=3)
 
 
 # ------------------------------------------------------------------ processes
@@ -263,6 +267,7 @@ def budgets(r: dict) -> list[dict]:
 
     levels = [r["passthrough"][f"c{c}"] for c in r["meta"]["settings"]["concurrency"]]
     html = r["html_injection"]
+    flush = r["early_flush"]
     rules = r["rule_matching"]
     mem = r["memory"]
     rows = [
@@ -272,8 +277,18 @@ def budgets(r: dict) -> list[dict]:
             min(level["ratio_addon"]["rps"] for level in levels), 0.95, lower_is_better=False),
         row("pass-through proxy CPU per request, addon/baseline (worst of 1/8/64 clients)",
             max(level["ratio_addon"]["cpu"] for level in levels), 1.05),
-        row("HTML injection p50, addon/baseline, 200 KB plain", html["200k_plain"]["ratio_addon"]["p50"], 1.10),
-        row("HTML injection p50, addon/baseline, 200 KB gzip", html["200k_gzip"]["ratio_addon"]["p50"], 1.10),
+        *[row(f"HTML injection p50, addon/baseline, {size} {enc}", html[f"{size}_{enc}"]["ratio_addon"]["p50"], 1.10)
+          for size in ("200k", "2m") for enc in ("plain", "gzip")],
+        *[row(f"HTML injection proxy CPU, addon/baseline, {size} plain", html[f"{size}_plain"]["ratio_addon"]["cpu"], 1.10)
+          for size in ("200k", "2m")],
+        *[row(f"HTML injection proxy CPU, addon / floor (baseline + decode and re-encode once), {size} gzip",
+              gzip_vs_floor(html, size), 1.20) for size in ("200k", "2m")],
+        *[row(f"early flush: first body byte, addon minus the origin's own, {enc}",
+              flush[enc]["addon"]["first_byte_ms"] - flush[enc]["direct"]["first_byte_ms"], 5, unit="ms")
+          for enc in ("plain", "gzip")],
+        row("early flush: Chromium FCP, through the addon / direct",
+            ratio(flush["chromium"]["addon"]["fcp_ms"], flush["chromium"]["direct"]["fcp_ms"]), 1.10),
+        row("50 MB response: RSS growth of the addon", r["big_response"]["addon"]["growth_mb"], 10, unit="MB"),
         row("inject_script throughput, default placement (slowest page size)",
             min(html["inject_mb_s"]["body"].values()), 500, lower_is_better=False, unit="MB/s"),
         row("cache hit p50 / mitmproxy floor p50", r["edge_cache"]["ratio"]["hit_vs_floor"]["p50"], 1.10),
@@ -301,6 +316,14 @@ def budgets(r: dict) -> list[dict]:
         rows.append(row(f"prefetched/cold responseStart ({path})", result["ratio"]["response_start"], 0.10))
         rows.append(row(f"prefetched/cold LCP ({path})", result["ratio"]["lcp"], 0.25))
     return rows
+
+
+def gzip_vs_floor(html: dict, size: str) -> float | None:
+    """Addon CPU per request over the floor: plain mitmdump's CPU plus decoding and re-encoding
+    the page once (measured in-process), what no rewriting proxy can avoid."""
+    res = html[f"{size}_gzip"]
+    floor = res["baseline"]["cpu_ms_per_request"] + html["codec_floor_ms"][size]
+    return ratio(res["addon"]["cpu_ms_per_request"], floor)
 
 
 def machine(settings: Settings) -> dict:
@@ -347,12 +370,16 @@ def table(r: dict) -> str:
         add(case, "req/s", b["rps"], a["rps"], q["rps"])
         add(case, "proxy CPU ms/request", b["cpu_ms_per_request"], a["cpu_ms_per_request"], q["cpu"])
     for page, res in r["html_injection"].items():
-        if page == "inject_mb_s":
+        if page in ("inject_mb_s", "codec_floor_ms"):
             continue
         b, a, q = res["baseline"], res["addon"], res["ratio_addon"]
         add(f"2 HTML {page.replace('_', ' ')}", "p50 ms", b["p50_ms"], a["p50_ms"], q["p50"])
         add(f"2 HTML {page.replace('_', ' ')}", "proxy CPU ms/request", b["cpu_ms_per_request"],
             a["cpu_ms_per_request"], q["cpu"])
+    for size in ("200k", "2m"):
+        add(f"2 HTML {size} gzip", "floor CPU ms/request (baseline + decode/re-encode once) / addon / ratio",
+            r["html_injection"][f"{size}_gzip"]["baseline"]["cpu_ms_per_request"] + r["html_injection"]["codec_floor_ms"][size],
+            r["html_injection"][f"{size}_gzip"]["addon"]["cpu_ms_per_request"], gzip_vs_floor(r["html_injection"], size))
     for placement, sizes in r["html_injection"]["inject_mb_s"].items():
         for size, mbs in sizes.items():
             add("2 inject_script (pure)", f"MB/s, {size}, placement {placement}", None, mbs, None)
@@ -383,6 +410,22 @@ def table(r: dict) -> str:
         for figure in ("response_start", "lcp"):
             add(f"7 Chromium, {path} (cold as baseline)", f"{figure} ms, median",
                 res["cold"][figure], res["prefetched"][figure], res["ratio"][figure])
+    flush = r["early_flush"]
+    for enc in ("plain", "gzip"):
+        f = flush[enc]
+        add(f"8 early flush, 200 KB {enc}", "first body byte ms (direct as baseline)", f["direct"]["first_byte_ms"],
+            f["addon"]["first_byte_ms"], ratio(f["addon"]["first_byte_ms"], f["direct"]["first_byte_ms"]))
+        add(f"8 early flush, 200 KB {enc}", "first body byte ms, plain mitmdump (direct as baseline)",
+            f["direct"]["first_byte_ms"], f["baseline"]["first_byte_ms"], None)
+    fcp = flush["chromium"]
+    add("8 early flush, Chromium", "FCP ms, median (direct as baseline)", fcp["direct"]["fcp_ms"], fcp["addon"]["fcp_ms"],
+        ratio(fcp["addon"]["fcp_ms"], fcp["direct"]["fcp_ms"]))
+    add("8 early flush, Chromium", "FCP ms, plain mitmdump (direct as baseline)", fcp["direct"]["fcp_ms"],
+        fcp["baseline"]["fcp_ms"], ratio(fcp["baseline"]["fcp_ms"], fcp["direct"]["fcp_ms"]))
+    big = r["big_response"]
+    add("9 50 MB response (cache 64 MB)", "RSS growth MB", big["baseline"]["growth_mb"], big["addon"]["growth_mb"], None)
+    add("9 50 MB response (cache 64 MB)", "first body byte ms", big["baseline"]["first_byte_ms"],
+        big["addon"]["first_byte_ms"], ratio(big["addon"]["first_byte_ms"], big["baseline"]["first_byte_ms"]))
     lines += ["", "| budget | target | measured | holds |", "|---|---|---|---|"]
     for b in r["budgets"]:
         held = {True: "yes", False: "**no**", None: "—"}[b["holds"]]
@@ -408,6 +451,17 @@ def run(settings: Settings) -> dict:
             results["edge_cache"] = case_edge_cache(settings, origin, baseline, addon, floor)
             progress("4 refusals", started)
             results["refusals"] = case_refusals(settings, origin, addon)
+            progress("8 early flush", started)
+            results["early_flush"] = bench_stream.early_flush(
+                settings.flush_trials, {"direct": None, "baseline": baseline, "addon": addon})
+            results["early_flush"]["chromium"] = bench_stream.chromium_fcp(
+                settings.browser_trials, {"direct": None, "baseline": baseline, "addon": addon})
+        results["html_injection"]["codec_floor_ms"] = {
+            size: bench_stream.codec_floor_ms(PAGE_SIZES[size]) for size in ("200k", "2m")}
+        progress("9 50 MB response", started)
+        results["big_response"] = bench_stream.big_response_memory(
+            tmp, origin, lambda stack, tmp, name, script, **options: start_proxy(
+                stack, tmp, name, ADDON_SCRIPT if script else None, **options), memory_mb)
         progress("5 rule matching", started)
         results["rule_matching"] = bench_micro.rule_matching(settings.quick)
         progress("6 memory", started)

@@ -101,6 +101,9 @@ def build_routes() -> dict[str, Reply]:
             200, {"content-type": HTML, "cache-control": NO_STORE, "content-encoding": "gzip", "vary": "Accept-Encoding"},
             gzip.compress(page, compresslevel=6),
         )
+    # Case 9: one response far over the edge's object limit (it streams through uncached).
+    routes["/big/50m"] = Reply(200, {"content-type": "application/octet-stream", "cache-control": "max-age=60"},
+                               b"\x00" * (50 * KB * KB))
     return routes
 
 

@@ -30,6 +30,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 BODILESS_STATUSES = (204, 304)
+# A body of a known length up to this goes the buffered path. An origin that declares the length
+# had the whole body when it sent the headers (a page flushed early is chunked: its length is not
+# known yet), so the body follows at network speed; and mitmproxy's streaming path costs more
+# than that wait on small bodies (`stream = True` alone, 8-40 KB assets: CPU 1.2x, p50 1.3x).
+BUFFER_KNOWN_LENGTH_UP_TO = 64 * 1024
 
 
 class BodyStream:
@@ -131,14 +136,14 @@ class StreamingResponses:
     def start(self, flow: http.HTTPFlow, state: "FlowState", options: Any) -> bool:
         """In `responseheaders`: stream this origin response? (False: the buffered path takes it.)"""
         req, resp = flow.request, flow.response
+        length = _content_length(resp.headers)
         if (
             req.method == "HEAD" or resp.status_code < 200 or resp.status_code in BODILESS_STATUSES
-            or resp.headers.get("content-length", "").strip() == "0" or state.client_validators
+            or (length is not None and length <= BUFFER_KNOWN_LENGTH_UP_TO) or state.client_validators
         ):
-            return False  # no body to stream, or the edge answers validators from the whole body
+            return False  # no body to stream, a small complete one, or validators the edge answers
         addon = self.addon
         origin_headers = list(resp.headers.items(multi=True))
-        length = _content_length(resp.headers)
         caching_status, storable = addon.predict_storage(flow, state, origin_headers, length)
         injector, encoding, undecodable = None, None, False
         if options.prefetch_inject in ("both", "edgio") and is_html_document(flow):

@@ -141,9 +141,21 @@ def test_gzip_page_is_injected_and_stays_gzip(edge):
     body = gzip.decompress(flow.response.raw_content)
     assert body.count(INSTALL) == 1
     assert body.replace(body[body.index(INSTALL) : body.index(b"</script>") + 9], b"", 1) == PAGE
-    # Streamed: the length changed, so the framing (chunked on HTTP/1.1) carries the body.
+    assert int(flow.response.headers["content-length"]) == len(flow.response.raw_content)
+    assert flow.marked and "injected" in flow.comment
+
+
+def test_streamed_gzip_page_is_injected_stays_gzip_and_is_chunked(edge):
+    origin = html_response(gzip.compress(PAGE), content_encoding="gzip", transfer_encoding="chunked")
+    del origin.headers["content-length"]  # a page flushed as it is made: its length is not known
+    flow = edge.fetch("http://shop.test/", origin)
+    body = gzip.decompress(flow.response.raw_content)
+    assert body.count(INSTALL) == 1
+    assert body.replace(body[body.index(INSTALL) : body.index(b"</script>") + 9], b"", 1) == PAGE
     assert "content-length" not in flow.response.headers and flow.response.headers["transfer-encoding"] == "chunked"
     assert flow.marked and "injected" in flow.comment
+    hit = edge.fetch("http://shop.test/")
+    assert hit.response.headers["x-edg-caching-status"] == "hit" and hit.response.content == body
 
 
 def test_brotli_page_is_injected_and_stays_brotli(edge):
@@ -217,9 +229,9 @@ def test_streamed_response_gets_edge_headers_in_responseheaders(edge):
     flow.request = http.Request.make("GET", "http://shop.test/big.html")
     edge.addon.request(flow)
     flow.response = html_response()
-    flow.response.stream = True  # stream_large_bodies: the edge streams it itself, and caches it
+    flow.response.stream = True
     edge.addon.responseheaders(flow)
-    assert flow.response.headers["x-edg-caching-status"] == "cached"
+    assert flow.response.headers["x-edg-caching-status"] == "body-too-big"
     assert flow.response.headers["speculation-rules"] == '"/__edgio__/speculation-rules.json"'
 
 

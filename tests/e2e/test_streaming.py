@@ -85,7 +85,8 @@ def test_early_flush_reaches_the_client_before_the_rest_and_is_cached(origin, pr
     if encoding != "identity":
         headers["content-encoding"] = encoding
     head, rest = encoded_parts(encoding)
-    origin.routes[path] = Flush([(0, head), (PAUSE, rest)], headers, chunked=encoding == "br")
+    # Chunked, as an origin that flushes early must be: it cannot know the length yet.
+    origin.routes[path] = Flush([(0, head), (PAUSE, rest)], headers, chunked=True)
     url = origin.base + path
 
     resp, first, first_at, body = get(proxy, url, "gzip, br")
@@ -106,7 +107,7 @@ def test_early_flush_reaches_the_client_before_the_rest_and_is_cached(origin, pr
 
 def test_head_placement_in_the_stream(tmp_path, origin):
     path = "/early-head"
-    origin.routes[path] = Flush([(0, HEAD + b"x" * 5000), (PAUSE, REST)], {"content-type": "text/html"})
+    origin.routes[path] = Flush([(0, HEAD + b"x" * 5000), (PAUSE, REST)], {"content-type": "text/html"}, chunked=True)
     with Mitmdump(tmp_path / "conf", {"prefetch_inject_at": "head"}) as proxy:
         _, first, first_at, body = get(proxy, origin.base + path, "identity")
     assert first_at < PAUSE * 0.6 and INSTALL + b"</head>" in first
