@@ -1,10 +1,21 @@
 """The Edgio cache manifest (`/__edgio__/cache-manifest.js`) for one host.
 
-The browser (install.js and the service worker) evaluates these rules to decide which links
-to prefetch; the shape is the contract in docs/DESIGN.md ("Cache manifest"). Only what the
-browser can evaluate goes in: host conditions are resolved here, rules with a
-`cache-manifest-ignore` comment and rules whose regexes JavaScript would read differently are
-left out (the latter listed under "skipped" with the reason).
+The browser evaluates these rules to decide which links to prefetch: our install.js and
+service worker (static/manifest-eval.js), or Edgio's own `@edgio/prefetch` client
+(`CacheManifest.shouldPrefetch` from `@edgio/core`). The manifest is written so both decide
+exactly as `RuleSet.match(...).prefetchable`; the contract is in docs/DESIGN.md ("Cache
+manifest"). Edgio's evaluator shapes it:
+- durations are strings with a unit (`"120s"`, `"2h"`, `"7d"`): Edgio calls `.match` on them;
+  only s/h/d are used, the units Edgio's browser-side `fromTimeUnitAbbrev` reads as the edge
+  does (it takes `m` for months and knows no `w`);
+- a missing query parameter is `undefined` to Edgio and an empty one too (`get(name) ||
+  undefined`), so present/absent are regexes on the raw query string, and a value regex is
+  guarded by "present" (Edgio would test it against "");
+- schemes are compared upper-case (`url.protocol` upper-cased), with no `not` operator.
+Only what the browser can evaluate goes in: host conditions are resolved here, rules with a
+`cache-manifest-ignore` comment, and rules whose regexes JavaScript would read differently or
+whose query names have no raw-query regex, are left out (the latter under "skipped" with the
+reason).
 
 Pure module: no mitmproxy.
 """
@@ -16,8 +27,9 @@ from typing import Any
 
 from .pathpattern import js_regex_problem
 from .rules import QueryCondition, Regex, Rule, RuleSet
+from .speculation import _query_text_regex
 
-VERSION = "0.1.0"
+VERSION = "0.2.0"
 IGNORE_MARKER = "cache-manifest-ignore"
 CACHING_KEYS = (
     "max_age",
@@ -26,6 +38,8 @@ CACHING_KEYS = (
     "bypass_cache",
     "bypass_client_cache",
 )
+DURATION_KEYS = ("max_age", "service_worker_max_age", "stale_while_revalidate")
+NON_EMPTY = "[\\s\\S]"  # matches any non-empty string (Edgio tests undefined as "")
 PATH = {"request": "path"}
 METHOD = {"request": "method"}
 SCHEME = {"request": "scheme"}
@@ -50,21 +64,54 @@ def _any_of(conditions: list[dict[str, Any]]) -> dict[str, Any]:
     return conditions[0] if len(conditions) == 1 else {"or": conditions}
 
 
-def _value_condition(variable: dict[str, Any], spec: str | Regex) -> dict[str, Any]:
+def duration(seconds: int) -> str:
+    """Seconds as a duration string both Edgio parsers read alike: the edge's `toSeconds`
+    and the browser's `fromTimeUnitAbbrev` (which knows s, h, d, takes m for months and has no
+    w). 604800 -> "7d", 7200 -> "2h", 120 -> "120s", 0 -> "0s"."""
+    for unit, size in (("d", 86400), ("h", 3600)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _querystring_condition(spec: str | Regex) -> dict[str, Any]:
     if isinstance(spec, Regex):
-        return {"=~": [variable, spec.source]}  # a leading "(?i)" is the evaluator's i flag
-    return {"===": [variable, spec]}
+        return {"=~": [QUERYSTRING, spec.source]}  # a leading "(?i)" is the evaluator's i flag
+    if spec == "":  # no query: Edgio's querystring is then undefined, not ""
+        return {"!~": [QUERYSTRING, NON_EMPTY]}
+    return {"===": [QUERYSTRING, spec]}
+
+
+def present_regex(name: str) -> str | None:
+    """A JS regex on the raw query string: some pair decodes to the name `name` (`%2D` for
+    "-", `+` for a space...; with or without a value). None when that has no regex."""
+    encoded = _query_text_regex(name, in_value=False)
+    return None if encoded is None else f"(?:^|&){encoded}(?:[=&]|$)"
 
 
 def _query_condition(name: str, spec: QueryCondition) -> dict[str, Any]:
+    """`request.origin_query` is the first occurrence, decoded, and `undefined` when absent
+    or empty (Edgio's `searchParams.get(name) || undefined`): presence is decided on the raw
+    query string instead, and conditions that an empty or missing value could satisfy are
+    guarded by it."""
     variable = {"request.origin_query": name}
+    present = present_regex(name)
+    if present is None:
+        raise ValueError(f"query name {name!r} has no regex on the raw query")
     if spec is True:
-        return {"!==": [variable, None]}
+        return {"=~": [QUERYSTRING, present]}
     if spec is False:
-        return {"===": [variable, None]}
+        return {"!~": [QUERYSTRING, present]}
+    is_present = {"=~": [QUERYSTRING, present]}
     if isinstance(spec, Regex):
-        return _value_condition(variable, spec)
-    return _any_of([_value_condition(variable, value) for value in spec])
+        return {"and": [is_present, {"=~": [variable, spec.source]}]}
+    values = []
+    for value in spec:
+        if value:
+            values.append({"===": [variable, value]})
+        else:  # present, and its first value is empty
+            values.append({"and": [is_present, {"!~": [variable, NON_EMPTY]}]})
+    return _any_of(values)
 
 
 def _regexes(rule: Rule) -> list[str]:
@@ -82,18 +129,21 @@ def rule_conditions(rule: Rule) -> list[dict[str, Any]]:
         conditions.append(_any_of([{"=~": [PATH, r]} for r in rule.path_regexes]))
     if rule.methods:
         conditions.append({"in": [METHOD, list(rule.methods)]})
-    if rule.schemes:
-        conditions.append({"in": [SCHEME, list(rule.schemes)]})
+    if rule.schemes:  # Edgio compares with url.protocol upper-cased: "HTTPS"
+        conditions.append({"in": [SCHEME, [s.upper() for s in rule.schemes]]})
     for name, spec in rule.query.items():
         conditions.append(_query_condition(name, spec))
     if rule.querystring:
-        conditions.append(_any_of([_value_condition(QUERYSTRING, q) for q in rule.querystring]))
+        conditions.append(_any_of([_querystring_condition(q) for q in rule.querystring]))
     return conditions
 
 
 def rule_features(rule: Rule) -> dict[str, Any]:
-    """Only what the browser uses: caching keys (int seconds, bools) and deep_fetch."""
+    """Only what the browser uses: caching keys (duration strings, bools) and deep_fetch."""
     caching = {k: rule.features[k] for k in CACHING_KEYS if rule.features.get(k) is not None}
+    for key in DURATION_KEYS:
+        if key in caching:
+            caching[key] = duration(int(caching[key]))
     features: dict[str, Any] = {}
     if caching:
         features["caching"] = caching
@@ -118,7 +168,12 @@ def build_manifest(ruleset: RuleSet, host: str) -> dict[str, Any]:
         if problem:
             skipped.append({"id": rule.id, "reason": f"regex {problem}"})
             continue
-        rules.append({"id": rule.id, "if": [{"and": rule_conditions(rule)}, features]})
+        try:
+            conditions = rule_conditions(rule)
+        except ValueError as error:
+            skipped.append({"id": rule.id, "reason": str(error)})
+            continue
+        rules.append({"id": rule.id, "if": [{"and": conditions}, features]})
     return {"version": VERSION, "rules": rules, "skipped": skipped}
 
 

@@ -99,6 +99,7 @@ class Regex:
 
 
 # A query condition: True = present, False = absent, tuple = exact value (any of), Regex.
+# Values are the first occurrence's (decoded); present/absent look at every occurrence.
 QueryCondition = bool | tuple[str, ...] | Regex
 
 
@@ -178,10 +179,11 @@ def _query_holds(condition: QueryCondition, values: list[str] | None) -> bool:
         return values is None
     if values is None:
         return False
-    # A repeated parameter satisfies the condition if any occurrence does.
+    # A repeated parameter is read by its first occurrence, as Edgio's client does
+    # (`url.searchParams.get(name)`), so the browser and the edge decide alike.
     if isinstance(condition, Regex):
-        return any(condition.compiled.search(v) for v in values)
-    return any(v in condition for v in values)
+        return condition.compiled.search(values[0]) is not None
+    return values[0] in condition
 
 
 def _host_matches(pattern: str, host: str) -> bool:

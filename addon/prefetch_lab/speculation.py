@@ -12,8 +12,9 @@ Rule conditions become URL patterns exactly where URLPattern can say the same th
 - `path_regex`: a pathname regexp group with the Python regex translated (capturing groups
   made non-capturing, `(?i)` spelled out as `[aA]` classes, escapes valid under the u and v
   flags); exact.
-- `querystring` and `query` (present, absent, exact values): a `{"pathname": "/*", "search":
-  ...}` pattern over the raw query, covering every percent-encoding `parse_qsl` decodes; exact.
+- `querystring` and `query` (present, absent, exact first values): a `{"pathname": "/*",
+  "search": ...}` pattern over the raw query, covering every percent-encoding `parse_qsl`
+  decodes; exact.
 Whatever cannot be translated (backreferences, non-ASCII, query value regexes on decoded
 values, a scheme when the page's is unknown) is approximated so the tree only ever
 *under*-approximates prefetchability: rules granting it are narrowed (usually dropped),
@@ -408,7 +409,8 @@ def querystring_search(condition: str | Regex) -> SearchPattern | None:
 
 
 def query_param_search(name: str, value: str | None = None) -> SearchPattern | None:
-    """Search pattern for "`parse_qsl` yields `name` (with `value`, if given)".
+    """Search pattern for "`parse_qsl` yields `name`" (and, with `value`, "its first
+    occurrence has `value`": the edge reads a repeated parameter by its first value).
 
     Every raw spelling counts: `%2D` for "-", `+` for a space. None where that set has no
     regex here (a "%" or U+FFFD in the text, which undecodable input also produces).
@@ -421,9 +423,10 @@ def query_param_search(name: str, value: str | None = None) -> SearchPattern | N
     encoded_value = _query_text_regex(value, in_value=True)
     if encoded_value is None:
         return None
-    # A pair without "=" has the value "" too.
+    # Pairs before it are other parameters; a pair without "=" has the value "" too.
+    others = "(?:(?!" + encoded_name + "(?:[=&]|$))[^&]*&)*"
     separator = "=?" if not value else "="
-    return SearchPattern("((?:.*&)?" + encoded_name + separator + encoded_value + "(?:&.*)?)")
+    return SearchPattern("(" + others + encoded_name + separator + encoded_value + "(?:&.*)?)")
 
 
 def _query_text_regex(text: str, in_value: bool) -> str | None:

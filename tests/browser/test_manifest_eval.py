@@ -90,6 +90,17 @@ URLS = [
     "http://shop.example/assets/app.JS",
     "http://shop.example/login-help",
     "http://shop.example/my-account/orders",
+    # Edgio's reading: a repeated param is its first value; an empty one still counts as present.
+    "http://shop.example/search?page=1&page=3&sort=asc",
+    "http://shop.example/search?page=3&page=1&sort=asc",
+    "http://shop.example/search?page=1&sort=up&sort=asc",
+    "http://shop.example/search?page=1&sort=asc&debug",
+    "http://shop.example/search?page=1&sort=",
+    "http://shop.example/products/1?preview=",
+    "http://shop.example/products/1?pre%76iew=1",
+    "http://shop.example/p?x=1&add%2Dto-cart",
+    "https://shop.example/products/1",
+    "https://shop.example/secure/a?x=1",
 ]
 
 

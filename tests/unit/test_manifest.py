@@ -14,7 +14,8 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from prefetch_lab.manifest import build_manifest, render_manifest, to_js_literal
+from prefetch_lab.durations import parse_duration
+from prefetch_lab.manifest import build_manifest, duration, present_regex, render_manifest, to_js_literal
 from prefetch_lab.pathpattern import compile_path
 from prefetch_lab.rules import RequestInfo, RulesError, load_rules_text
 
@@ -51,26 +52,48 @@ rules:
   - comment: headers only, nothing for the browser
     match: {path: "/robots.txt"}
     headers: {set_response_headers: {x-robots: "1"}}
+  - comment: an exact empty querystring, or none
+    match: {path: "/empty", querystring: ""}
+    caching: {bypass_cache: true}
+  - comment: an exact empty first value (or a bare name)
+    match: {path: "/blank", query: {b: ""}}
+    caching: {bypass_cache: true}
 """
 
 URLS = [
     "/", "/about", "/products/7", "/products/7?preview=1", "/products/7?x=1", "/PRODUCTS/7",
+    "/products/7?preview", "/products/7?preview=", "/products/7?pre%76iew=1", "/products/7?x=1&preview",
     "/api/items.json", "/API/Items.JSON", "/api/items.html", "/search", "/search?page=1&sort=asc",
     "/search?page=3&sort=asc", "/search?page=2&sort=desc&debug=1", "/search?page=2&sort=up",
-    "/feed", "/feed?format=rss", "/feed?v=12", "/feed?v=x", "/https-only/1", "/never",
-    "/promo/1", "/blog/post/1", "/robots.txt",
+    "/search?page=1&page=3&sort=asc", "/search?page=3&page=1&sort=asc", "/search?page=1&sort=asc&sort=up",
+    "/search?page=1&sort=up&sort=asc", "/search?page=1&sort=asc&debug", "/search?page=1&sort=asc&debug=",
+    "/search?page=1&sort=", "/search?page=1&sort", "/search?page=%31&sort=asc", "/search?page=1&sort=asc&&x",
+    "/feed", "/feed?format=rss", "/feed?v=12", "/feed?v=x", "/feed?", "/https-only/1", "/never",
+    "/promo/1", "/blog/post/1", "/robots.txt", "/empty", "/empty?", "/empty?x", "/blank", "/blank?b",
+    "/blank?b=", "/blank?b=1", "/blank?b=&b=1", "/blank?b=1&b=",
 ]
 HOSTS = ("a.example", "www.b.example", "c.example")
 
 
 # ---------------------------------------------------------------- a reference evaluator
+#
+# Edgio's own semantics (@edgio/core 7.13.13 CacheManifest + RulesConditionalVisitor), in
+# Python: a query param is its first value and None (undefined) when missing or empty, the
+# querystring None when empty, the scheme upper-case, strict comparisons, no "not".
+# tests/e2e/test_edgio_evaluator.py runs Edgio's real code on the same manifests.
 
 
 def variable(spec: dict, path: str, query: str, scheme: str) -> str | None:
     if "request.origin_query" in spec:
         values = parse_qs(query, keep_blank_values=True).get(spec["request.origin_query"])
-        return values[0] if values else None
-    return {"path": path, "querystring": query, "method": "GET", "scheme": scheme}[spec["request"]]
+        return values[0] or None if values else None
+    return {"path": path, "querystring": query or None, "method": "GET",
+            "scheme": scheme.upper()}[spec["request"]]
+
+
+def regex_test(source: str, value: str | None) -> bool:
+    flags = re.IGNORECASE if source.startswith("(?i)") else 0
+    return re.search(source.removeprefix("(?i)"), value or "", flags) is not None
 
 
 def holds(condition: dict, path: str, query: str, scheme: str) -> bool:
@@ -79,22 +102,26 @@ def holds(condition: dict, path: str, query: str, scheme: str) -> bool:
         return all(holds(c, path, query, scheme) for c in operands)
     if operator == "or":
         return any(holds(c, path, query, scheme) for c in operands)
-    if operator == "not":
-        return not holds(operands, path, query, scheme)
     value = variable(operands[0], path, query, scheme)
     expected = operands[1]
     if operator == "==":
-        return bool(compile_path(expected).match(value))
+        return bool(compile_path(expected).match(value or ""))
     if operator == "=~":
-        flags = re.IGNORECASE if expected.startswith("(?i)") else 0
-        return value is not None and re.search(expected.removeprefix("(?i)"), value, flags) is not None
+        return regex_test(expected, value)
+    if operator == "!~":
+        return not regex_test(expected, value)
     if operator == "===":
         return value == expected
-    if operator == "!==":
-        return value != expected
     if operator == "in":
         return value in expected
     raise AssertionError(f"operator not in the manifest vocabulary: {operator}")
+
+
+def seconds(value: str) -> float:
+    """Edgio's fromTimeUnitAbbrev (its m is months; w is NaN)."""
+    match = re.search(r"(\d+)([a-z]+)", value, re.IGNORECASE)
+    units = {"s": 1, "h": 3600, "d": 86400, "m": 86400 * 30.437, "y": 86400 * 30.437 * 12}
+    return int(match[1]) * units[match[2]] if match and match[2] in units else float("nan")
 
 
 def browser_prefetchable(manifest: dict, url: str, scheme: str = "https") -> bool:
@@ -104,7 +131,8 @@ def browser_prefetchable(manifest: dict, url: str, scheme: str = "https") -> boo
         condition, features = rule["if"]
         if holds(condition, path, query, scheme):
             caching.update(features.get("caching", {}))
-    return (caching.get("max_age") is not None and (caching.get("service_worker_max_age") or 0) > 0
+    sw_max_age = caching.get("service_worker_max_age")
+    return ("max_age" in caching and bool(sw_max_age) and seconds(sw_max_age) > 0
             and not caching.get("bypass_cache"))
 
 
@@ -129,19 +157,19 @@ def test_the_browser_and_the_edge_agree_on_every_url(scheme: str) -> None:
         assert set(outcomes) == {True, False}, host
 
 
-def test_rule_shape_keeps_only_browser_features_in_seconds() -> None:
+def test_rule_shape_keeps_only_browser_features_as_duration_strings() -> None:
     manifest = build_manifest(load_rules_text(RULES), "c.example")
-    assert manifest["version"] == "0.1.0"
+    assert manifest["version"] == "0.2.0"
     assert manifest["skipped"] == []
     first, products = manifest["rules"][:2]
     assert first == {
         "id": "rules.yaml#1",
         "if": [{"and": [{"==": [{"request": "path"}, "/:path*"]}]},
-               {"caching": {"max_age": 3600, "service_worker_max_age": 600,
-                            "stale_while_revalidate": 86400}}],
+               {"caching": {"max_age": "1h", "service_worker_max_age": "600s",
+                            "stale_while_revalidate": "1d"}}],
     }
     assert products["if"][1] == {
-        "caching": {"max_age": 7200, "service_worker_max_age": 7 * 86400},
+        "caching": {"max_age": "2h", "service_worker_max_age": "7d"},
         "deep_fetch": [{"selector": "img.hero", "max_matches": 1, "as": "image",
                         "attribute": "src"}],
     }
@@ -149,21 +177,48 @@ def test_rule_shape_keeps_only_browser_features_in_seconds() -> None:
     assert "rules.yaml#11" not in ids  # headers only
 
 
+@pytest.mark.parametrize(("value", "expected"), [
+    (0, "0s"), (1, "1s"), (59, "59s"), (60, "60s"), (300, "300s"), (3600, "1h"), (5400, "5400s"),
+    (7200, "2h"), (86400, "1d"), (90000, "25h"), (604800, "7d"), (31536000, "365d"),
+])
+def test_durations_are_strings_both_edgio_parsers_read_alike(value: int, expected: str) -> None:
+    assert duration(value) == expected
+    assert parse_duration(expected) == value  # the edge's reading
+    assert seconds(expected) == value  # Edgio's browser-side fromTimeUnitAbbrev
+
+
 def test_conditions_use_the_manifest_vocabulary() -> None:
     rules = {rule["id"]: rule["if"][0]["and"] for rule in
              build_manifest(load_rules_text(RULES), "a.example")["rules"]}
+    qs = {"request": "querystring"}
+    present = {name: present_regex(name) for name in ("preview", "sort", "debug", "b")}
+    assert present["preview"] == ("(?:^|&)(?:p|%70)(?:r|%72)(?:e|%65)(?:v|%76)(?:i|%69)(?:e|%65)"
+                                  "(?:w|%77)(?:[=&]|$)")
     assert rules["rules.yaml#3"] == [{"=~": [{"request": "path"}, r"(?i)^/api/.*\.json$"]}]
-    assert rules["rules.yaml#4"][1] == {"!==": [{"request.origin_query": "preview"}, None]}
+    assert rules["rules.yaml#4"][1] == {"=~": [qs, present["preview"]]}
     assert rules["rules.yaml#5"][1:] == [
         {"or": [{"===": [{"request.origin_query": "page"}, "1"]},
                 {"===": [{"request.origin_query": "page"}, "2"]}]},
-        {"=~": [{"request.origin_query": "sort"}, "^(asc|desc)$"]},
-        {"===": [{"request.origin_query": "debug"}, None]},
+        {"and": [{"=~": [qs, present["sort"]]}, {"=~": [{"request.origin_query": "sort"}, "^(asc|desc)$"]}]},
+        {"!~": [qs, present["debug"]]},
     ]
-    assert rules["rules.yaml#6"][1] == {"or": [{"===": [{"request": "querystring"}, "format=rss"]},
-                                               {"=~": [{"request": "querystring"}, r"^v=\d+$"]}]}
+    assert rules["rules.yaml#6"][1] == {"or": [{"===": [qs, "format=rss"]},
+                                               {"=~": [qs, r"^v=\d+$"]}]}
     assert rules["rules.yaml#7"][1:] == [{"in": [{"request": "method"}, ["GET", "HEAD"]]},
-                                         {"in": [{"request": "scheme"}, ["https"]]}]
+                                         {"in": [{"request": "scheme"}, ["HTTPS"]]}]
+    assert rules["rules.yaml#12"][1] == {"!~": [qs, r"[\s\S]"]}
+    assert rules["rules.yaml#13"][1] == {"and": [{"=~": [qs, present["b"]]},
+                                                 {"!~": [{"request.origin_query": "b"}, r"[\s\S]"]}]}
+    # Nothing Edgio's visitor lacks (no "not") or cannot read (null for undefined, numbers).
+    text = json.dumps(build_manifest(load_rules_text(RULES), "a.example"))
+    assert '"not"' not in text and "null" not in text and '"!=="' not in text
+
+
+def test_query_names_without_a_raw_regex_skip_the_rule() -> None:
+    manifest = build_manifest(load_rules_text(
+        "rules:\n  - {match: {query: {'100%': true}}, caching: {bypass_cache: true}}\n"), "c.example")
+    assert manifest["rules"] == []
+    assert manifest["skipped"] == [{"id": "rules.yaml#1", "reason": "query name '100%' has no regex on the raw query"}]
 
 
 def test_host_scoped_rules_are_served_to_their_hosts_without_the_host_condition() -> None:
@@ -185,7 +240,7 @@ def test_cache_manifest_ignore_keeps_a_rule_out() -> None:
     caching: {bypass_cache: true}
 """)
     manifest = build_manifest(ruleset, "c.example")
-    assert "rules.yaml#12" not in {rule["id"] for rule in manifest["rules"]}
+    assert "rules.yaml#14" not in {rule["id"] for rule in manifest["rules"]}
     assert not edge_prefetchable(ruleset, "c.example", "/edge-only")
     assert browser_prefetchable(manifest, "/edge-only")  # the browser was told nothing
 

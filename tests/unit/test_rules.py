@@ -111,7 +111,9 @@ def test_applies_to_host_without_hosts():
         ("preview&page=1", True),  # present without a value
         ("page=1", False),  # preview absent
         ("page=2&preview=1", False),
-        ("page=1&page=2&preview=1", True),  # any occurrence
+        ("page=1&page=2&preview=1", True),  # the first occurrence counts (as in Edgio's client)
+        ("page=2&page=1&preview=1", False),
+        ("page=1&preview=1&draft", False),  # present without a value
         ("page=1&preview=1&draft=1", False),  # draft must be absent
         ("page=%31&preview=1", True),  # values are URL-decoded
     ],

@@ -204,8 +204,13 @@
   };
   const splitQuery = (query) => (query ? query.split("&").filter(Boolean) : []);
   const pairName = (pair) => decodeQueryPart(pair.split("=")[0]);
-  const stripEdgioQuery = (query) =>
-    splitQuery(query).filter((pair) => !pairName(pair).startsWith(EDGIO_PARAM_PREFIX)).join("&");
+  /** The query without edgio_* pairs; an untouched query is returned as it is (as the edge's
+   * strip_edgio_params does), a touched one loses its empty segments. */
+  function stripEdgioQuery(query) {
+    const pairs = query ? query.split("&") : [];
+    const kept = pairs.filter((pair) => !pairName(pair).startsWith(EDGIO_PARAM_PREFIX));
+    return kept.length === pairs.length ? query : kept.filter(Boolean).join("&");
+  }
 
   /** The URL the service worker keys its cache by: edgio_* params and the fragment removed. */
   function cacheKeyUrl(url) {
@@ -214,105 +219,100 @@
     return parsed.origin + parsed.pathname + (query ? "?" + query : "");
   }
 
-  /** Every value of query param `name` (decoded), or null when it is absent. */
-  function queryValues(query, name) {
-    const values = [];
+  /** The first value of query param `name` (decoded), or null when it is absent. */
+  function queryValue(query, name) {
     for (const pair of splitQuery(query)) {
       if (pairName(pair) !== name) continue;
       const eq = pair.indexOf("=");
-      values.push(eq === -1 ? "" : decodeQueryPart(pair.slice(eq + 1)));
+      return eq === -1 ? "" : decodeQueryPart(pair.slice(eq + 1));
     }
-    return values.length ? values : null;
+    return null;
   }
 
-  const queryValue = (query, name) => {
-    const values = queryValues(query, name);
-    return values ? values[0] : null;
-  };
-
-  // --- EdgeJS conditions over what a browser knows about a URL (method is always GET). ---
+  // --- EdgeJS conditions, evaluated as Edgio's own client does (@edgio/core 7.13,
+  // CacheManifest.getEvalVariableCallback and RulesConditionalVisitor): method is always GET,
+  // the scheme is upper-case ("HTTPS"), a query param is its first value and undefined when
+  // missing or empty, comparisons are strict, and there is no "not". One difference: the
+  // query is taken without edgio_* params and whole (Edgio cuts it at a second "?"), as the
+  // edge matches it. ---
   function requestFacts(url) {
     const parsed = new URL(url, global.location && global.location.href);
-    const path = parsed.pathname;
-    const slash = path.lastIndexOf("/");
-    const filename = path.slice(slash + 1);
-    const dot = filename.lastIndexOf(".");
-    return {
-      path,
-      query: stripEdgioQuery(parsed.search.slice(1)),
-      method: "GET",
-      scheme: parsed.protocol.replace(/:$/, ""),
-      filename,
-      directory: path.slice(0, slash + 1),
-      extension: dot > 0 ? filename.slice(dot + 1) : "",
-    };
+    const query = stripEdgioQuery(parsed.search.slice(1));
+    return { parsed, path: parsed.pathname, query, params: new URLSearchParams(query) };
   }
 
-  function resolveOperand(operand, facts) {
-    if (operand === null || typeof operand !== "object" || Array.isArray(operand)) return operand;
-    if ("request" in operand) {
-      const field = operand.request;
-      if (field === "path" || field === "origin_path") return facts.path;
-      if (field === "querystring" || field === "query") return facts.query;
-      if (field === "method") return facts.method;
-      if (field === "scheme") return facts.scheme;
-      return undefined; // headers, cookies, geo...: unknown in a browser, as in Edgio
+  function variable(operand, facts) {
+    if (operand.request !== undefined) {
+      switch (operand.request) {
+        case "method":
+          return "GET";
+        case "path":
+        case "origin_path":
+          return facts.path;
+        case "querystring":
+        case "query":
+        case "origin_query_string":
+          return facts.query === "" ? undefined : facts.query;
+        case "scheme":
+          return facts.parsed.protocol.replace(":", "").toUpperCase();
+      }
     }
-    if ("request.origin_query" in operand) return queryValues(facts.query, operand["request.origin_query"]); // array or null
-    if ("request.path" in operand) return facts[operand["request.path"]];
-    return undefined;
+    if (operand["request.origin_query"]) return facts.params.get(operand["request.origin_query"]) || undefined;
+    if (operand["request.path"]) {
+      const part = operand["request.path"];
+      if (part === "filename") return facts.path.split("/").pop();
+      if (part === "directory") return (facts.path.match(/(.*)[/\\]/) || [])[1];
+      if (part === "extension") {
+        const extension = facts.path.split(".").pop();
+        return extension ? "." + extension : undefined;
+      }
+    }
+    return undefined; // headers, cookies, geo...: unknown in a browser, as in Edgio
   }
 
-  const anyOf = (value, test) => (Array.isArray(value) ? value.some(test) : test(value));
+  function operand(value, facts) {
+    if (value == null || typeof value !== "object" || Array.isArray(value)) return value;
+    return variable(value, facts);
+  }
 
+  const text = (value) => (value === null || value === undefined ? "" : value.toString());
+  const sameText = (left, right) => (left === null || left === undefined ? undefined : left.toString()) === (right === null || right === undefined ? undefined : right.toString());
+  const pathTest = (pattern, value) => {
+    const regex = pattern ? pathRegex(pattern) : /^.*$/;
+    return regex ? regex.test(text(value)) : false;
+  };
+  const regexTest = (source, value) => {
+    const regex = plainRegex(source);
+    return regex ? regex.test(text(value)) : false;
+  };
+  const OPERATORS = {
+    "===": (l, r) => l === r,
+    "!==": (l, r) => l !== r,
+    "==": (l, r) => pathTest(r, l),
+    "!=": (l, r) => !pathTest(r, l),
+    "=~": (l, r) => regexTest(r, l),
+    "!~": (l, r) => !regexTest(r, l),
+    "<": (l, r) => Number(l) < Number(r),
+    "<=": (l, r) => Number(l) <= Number(r),
+    ">": (l, r) => Number(l) > Number(r),
+    ">=": (l, r) => Number(l) >= Number(r),
+    in: (l, r) => Array.isArray(r) && r.some((item) => sameText(l, item)),
+    not_in: (l, r) => !(Array.isArray(r) && r.some((item) => sameText(l, item))),
+  };
+
+  /** A condition ({"and": [...]}, {"or": [...]}, {"<operator>": [left, right]}) for a URL's facts.
+   * Anything Edgio's visitor would not evaluate (an unknown operator, "not") is false. */
   function evaluate(condition, facts) {
-    if (condition === true || condition == null) return true;
-    if (typeof condition !== "object") return false;
-    const [operator] = Object.keys(condition);
-    const args = condition[operator];
-    switch (operator) {
-      case "and":
-        return args.every((part) => evaluate(part, facts));
-      case "or":
-        return args.some((part) => evaluate(part, facts));
-      case "not":
-        return !evaluate(Array.isArray(args) ? args[0] : args, facts);
-    }
-    if (!Array.isArray(args) || args.length !== 2) return false;
-    const left = resolveOperand(args[0], facts);
-    const right = args[1];
-    // A repeated query param holds a condition when any occurrence does (as on the edge).
-    const strings = Array.isArray(left) ? left : typeof left === "string" ? [left] : [];
-    const absent = left === undefined || left === null;
-    switch (operator) {
-      case "==":
-      case "!=": {
-        const matches = strings.some((value) => anyOf(right, (p) => pathRegex(p)?.test(value) ?? false));
-        return operator === "==" ? matches : !matches;
-      }
-      case "=~":
-      case "!~": {
-        const matches = strings.some((value) => anyOf(right, (p) => plainRegex(p)?.test(value) ?? false));
-        return operator === "=~" ? matches : !matches;
-      }
-      case "===":
-      case "!==": {
-        const equal = right === null ? absent : strings.includes(right) || left === right;
-        return operator === "===" ? equal : !equal;
-      }
-      case "in":
-      case "not_in": {
-        const values = Array.isArray(right) ? right : [right];
-        const found = values.some((v) => String(v).toUpperCase() === String(left).toUpperCase());
-        return operator === "in" ? found : !found;
-      }
-      case "<":
-        return Number(left) < Number(right);
-      case ">":
-        return Number(left) > Number(right);
-      default:
-        return false; // an operator we do not know never matches, so nothing is prefetched by mistake
-    }
+    if (condition === true) return true;
+    if (!condition || typeof condition !== "object" || Array.isArray(condition)) return false;
+    if (Array.isArray(condition.and)) return condition.and.every((part) => evaluate(part, facts));
+    if (Array.isArray(condition.or)) return condition.or.some((part) => evaluate(part, facts));
+    const operators = Object.keys(condition);
+    if (operators.length !== 1 || !Object.prototype.hasOwnProperty.call(OPERATORS, operators[0])) return false;
+    const args = condition[operators[0]];
+    if (!Array.isArray(args)) return false;
+    const [left, right] = args.map((value) => operand(value, facts));
+    return Boolean(OPERATORS[operators[0]](left, right));
   }
 
   // Objects merge key by key (later wins); arrays and scalars are replaced, as on the edge.
@@ -328,27 +328,60 @@
     return into;
   }
 
-  /** Merged features of every manifest rule that matches `url` (features.matched lists the rule ids). */
+  /** Merged features of every manifest rule that matches `url` (features.matched lists the rule
+   * ids). A rule is {"if": [cond, then, cond2, then2, ..., else]}; `then`/`else` are features or
+   * a list of nested rules, as in Edgio's RulesVisitor. */
   function featuresFor(manifest, url) {
     const facts = requestFacts(url);
     const merged = { matched: [] };
-    for (const rule of (manifest && manifest.rules) || []) {
-      if (!rule || !Array.isArray(rule.if)) continue;
-      if (rule.comment && String(rule.comment).includes("cache-manifest-ignore")) continue;
-      const [condition, then, otherwise] = rule.if;
-      const applies = evaluate(condition, facts);
-      const features = applies ? then : otherwise;
-      if (!features) continue;
+    const visitFeatures = (features, id) => {
+      if (Array.isArray(features)) return visitRules(features, id);
+      if (!features || typeof features !== "object") return;
+      if (features.comment && String(features.comment).includes("cache-manifest-ignore")) return;
       mergeFeatures(merged, features);
-      if (rule.id) merged.matched.push(applies ? rule.id : rule.id + ":else");
-    }
+      if (id) merged.matched.push(id);
+    };
+    const visitRules = (rules, parentId) => {
+      for (const rule of rules || []) {
+        if (!rule || typeof rule !== "object") continue;
+        if (rule.comment && String(rule.comment).includes("cache-manifest-ignore")) continue;
+        const id = parentId || rule.id;
+        if (!Array.isArray(rule.if)) {
+          if (!("if" in rule)) visitFeatures(rule, id);
+          continue;
+        }
+        for (let i = 0; i < rule.if.length; i += 2) {
+          const isLast = i + 2 === rule.if.length - 1;
+          if (evaluate(rule.if[i], facts)) {
+            visitFeatures(rule.if[i + 1], id);
+          } else if (isLast) {
+            visitFeatures(rule.if[i + 2], id && id + ":else");
+          }
+          if (isLast) break;
+        }
+      }
+    };
+    visitRules(manifest && manifest.rules);
     return merged;
   }
 
-  /** Edgio's test: max_age set, a positive service_worker_max_age, and no bypass_cache. */
+  /** Edgio's browser-side duration reading (fromTimeUnitAbbrev): s, h, d, m = 30.437 days,
+   * y = 12 such months; anything else (w, "1H", no unit) is NaN. A number is taken as seconds
+   * (Edgio's client throws on one). */
+  function durationSeconds(value) {
+    if (typeof value === "number") return value;
+    const [, amount, unit] = String(value).match(/(\d+)([a-z]+)/i) || [];
+    const units = { s: 1, h: 3600, d: 86400, m: 86400 * 30.437, y: 86400 * 30.437 * 12 };
+    return Number(amount) * units[unit];
+  }
+
+  /** Edgio's test (CacheManifest.isCacheable): max_age defined, a service_worker_max_age that
+   * reads as more than 0 seconds, and no bypass_cache. */
   function isPrefetchable(features) {
     const caching = (features && features.caching) || {};
-    return caching.max_age !== undefined && caching.max_age !== null && Number(caching.service_worker_max_age) > 0 && !caching.bypass_cache;
+    return Boolean(
+      caching.max_age !== undefined && caching.service_worker_max_age && durationSeconds(caching.service_worker_max_age) > 0 && !caching.bypass_cache
+    );
   }
 
   /** `url` with Edgio's prefetch params, in the order Edgio's window/prefetch.js appends them. */
@@ -370,6 +403,7 @@
     requestFacts,
     featuresFor,
     isPrefetchable,
+    durationSeconds,
     cacheKeyUrl,
     queryValue,
     withPrefetchParams,
