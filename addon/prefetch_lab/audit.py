@@ -42,18 +42,25 @@ def make_record(event: str, **fields: Any) -> dict[str, Any]:
     return record
 
 
+# Trails this process has written: mitmproxy's hot reload re-creates the addon, which opens its
+# trail again; truncating it then would lose everything recorded before the reload.
+_opened: set[Path] = set()
+
+
 class AuditWriter:
     """Appends records to a JSONL file, flushing each line so a crash loses nothing written.
 
     Like mitmproxy's save addon, a path starting with "+" appends; otherwise the file is
-    truncated when opened.
+    truncated when first opened (a file this process opened before is appended to).
     """
 
     def __init__(self, path: str) -> None:
         append = path.startswith("+")
         self.path = Path(path[1:] if append else path).expanduser()
+        append = append or self.path.resolve() in _opened
         # backslashreplace: a URL or header with undecodable bytes is recorded, never a crash.
         self._file: IO[str] = open(self.path, "a" if append else "w", encoding="utf-8", errors="backslashreplace")
+        _opened.add(self.path.resolve())
 
     def write(self, record: dict[str, Any]) -> None:
         self._file.write(json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n")

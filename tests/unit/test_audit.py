@@ -58,3 +58,15 @@ def test_summary_counts_prefetch_outcomes_and_reasons():
 
 def test_summary_of_nothing_has_no_ratio():
     assert summarize([])["prefetch_hit_ratio"] is None
+
+
+def test_a_trail_opened_again_by_the_same_process_is_appended_to(tmp_path):
+    # mitmproxy's hot reload re-creates the addon, which opens its trail again.
+    path = tmp_path / "trail.jsonl"
+    first = AuditWriter(str(path))
+    first.write(make_record("cache-store"))
+    first.close()
+    again = AuditWriter(str(path))
+    again.write(make_record("rules-loaded"))
+    again.close()
+    assert [r["event"] for r in read_records(path)] == ["cache-store", "rules-loaded"]
