@@ -61,6 +61,7 @@ from bench_origin import PAGE_SIZES  # noqa: E402
 # The same flags for every variant: no per-flow printing (it would cost alike everywhere but add noise).
 COMMON_OPTIONS = {"flow_detail": "0"}
 FLOOR_SCRIPT = SCRIPTS / "bench_floor.py"
+STREAM_FLOOR_SCRIPT = SCRIPTS / "bench_stream_floor.py"  # mitmdump streaming every body, nothing else
 ADDON_SCRIPT = ROOT / "addon" / "prefetch.py"
 ASSETS = ("/asset/app.js", "/asset/style.css", "/asset/logo.png")
 
@@ -286,6 +287,9 @@ def budgets(r: dict) -> list[dict]:
         *[row(f"early flush: first body byte, addon minus the origin's own, {enc}",
               flush[enc]["addon"]["first_byte_ms"] - flush[enc]["direct"]["first_byte_ms"], 5, unit="ms")
           for enc in ("plain", "gzip")],
+        *[row(f"early flush: first body byte, addon minus mitmdump streaming everything (its floor), {enc}",
+              flush[enc]["addon"]["first_byte_ms"] - flush[enc]["stream_floor"]["first_byte_ms"], 5, unit="ms")
+          for enc in ("plain", "gzip")],
         row("early flush: Chromium FCP, through the addon / direct",
             ratio(flush["chromium"]["addon"]["fcp_ms"], flush["chromium"]["direct"]["fcp_ms"]), 1.10),
         row("50 MB response: RSS growth of the addon", r["big_response"]["addon"]["growth_mb"], 10, unit="MB"),
@@ -417,6 +421,8 @@ def table(r: dict) -> str:
             f["addon"]["first_byte_ms"], ratio(f["addon"]["first_byte_ms"], f["direct"]["first_byte_ms"]))
         add(f"8 early flush, 200 KB {enc}", "first body byte ms, plain mitmdump (direct as baseline)",
             f["direct"]["first_byte_ms"], f["baseline"]["first_byte_ms"], None)
+        add(f"8 early flush, 200 KB {enc}", "first body byte ms, mitmdump streaming everything (direct as baseline)",
+            f["direct"]["first_byte_ms"], f["stream_floor"]["first_byte_ms"], None)
     fcp = flush["chromium"]
     add("8 early flush, Chromium", "FCP ms, median (direct as baseline)", fcp["direct"]["fcp_ms"], fcp["addon"]["fcp_ms"],
         ratio(fcp["addon"]["fcp_ms"], fcp["direct"]["fcp_ms"]))
@@ -452,8 +458,9 @@ def run(settings: Settings) -> dict:
             progress("4 refusals", started)
             results["refusals"] = case_refusals(settings, origin, addon)
             progress("8 early flush", started)
+            stream_floor = start_proxy(stack, tmp, "stream-floor", STREAM_FLOOR_SCRIPT)
             results["early_flush"] = bench_stream.early_flush(
-                settings.flush_trials, {"direct": None, "baseline": baseline, "addon": addon})
+                settings.flush_trials, {"direct": None, "baseline": baseline, "stream_floor": stream_floor, "addon": addon})
             results["early_flush"]["chromium"] = bench_stream.chromium_fcp(
                 settings.browser_trials, {"direct": None, "baseline": baseline, "addon": addon})
         results["html_injection"]["codec_floor_ms"] = {

@@ -71,6 +71,18 @@ def _settled(buf: bytes, start: int, end: int, last_quotes: tuple[int, int]) -> 
     return True
 
 
+def _rfind_tag(low: bytes, tag: bytes, a: int, b: int, lo: int, size: int) -> int | None:
+    """The last `tag` starting in low[a:b] followed by a tag-name terminator (or the end of all
+    the bytes seen: low starts at `lo` of a buffer of `size`)."""
+    end = b
+    while (i := low.rfind(tag, a, end + len(tag) - 1)) >= a:
+        after = low[i + 6:i + 7]
+        if after in _TERMINATORS if after else lo + i + 6 == size:
+            return i
+        end = i
+    return None
+
+
 def _last_quotes(buf: bytes) -> tuple[int, int]:
     return buf.rfind(b'"'), buf.rfind(b"'")
 
@@ -271,13 +283,15 @@ class StreamInjector:
         pos = self._reg - base
         regions, end = _regions(buf, pos)
         quotes = _last_quotes(buf)
+        surely_settled = min(quotes)  # a region ending before both last quotes closed its values
         settled = pos
         open_at = None
         for count, region in enumerate(regions):
             start, stop = region.start(), region.end()
-            if not eof and buf[start + 1] != 0x21 and (
-                not _settled(buf, start, stop, quotes) or _void_raw_text(buf, start, stop)
-            ):  # `<!`: comments settle
+            if not eof and buf[start + 1] != 0x21 and (  # `<!`: comments settle
+                (stop > surely_settled and not _settled(buf, start, stop, quotes))
+                or (buf[stop - 2] == 0x2F and _void_raw_text(buf, start, stop))
+            ):
                 open_at, regions = start, regions[:count]
                 break
             if self._marker_seen and buf[start + 1:start + 7].lower() == b"script":
@@ -295,36 +309,28 @@ class StreamInjector:
         self._reg = base + (settled if open_at is None else open_at)
 
     def _end_candidates(self, buf: bytes, base: int, lo: int, hi: int, regions: list) -> None:
-        """The last real `</body>` and `</html>` in settled text [lo, hi), outside `regions` (the
-        terminator may look at hi)."""
+        """The last real `</body>` and `</html>` in settled text [lo, hi), searched back through
+        the gaps between `regions` (end tags in them are not real)."""
         if hi <= lo:
             return
-        # A lower-cased copy and bytes.find: several times faster than a case-insensitive regex.
-        window = buf[lo:min(len(buf), hi + 8)].lower()
-        matches = []
-        for end_tag in (b"</body", b"</html"):
-            i = window.find(end_tag)
-            while 0 <= i < hi - lo:
-                after = window[i + 6:i + 7]
-                if after in _TERMINATORS if after else lo + i + 6 == len(buf):
-                    matches.append(lo + i)
-                i = window.find(end_tag, i + 6)
-        matches.sort()
+        # A lower-cased copy and bytes.rfind: many times faster than a case-insensitive regex.
+        low = buf[lo:min(len(buf), hi + 8)].lower()
+        ends = [region.start() - lo for region in regions]
+        starts = [0] + [region.end() - lo for region in regions]
+        ends.append(hi - lo)
         body = html = None
-        for pos in reversed(matches):
-            index = bisect.bisect_right(regions, pos, key=_start) - 1
-            if index >= 0 and pos < regions[index].end():
-                continue  # inside a comment or raw-text element
-            if buf[pos + 2] | 0x20 == ord("b"):
-                if body is None:
-                    body = pos
-                    break  # an earlier </html> no longer matters
-            elif html is None:
-                html = pos
+        for a, b in zip(reversed(starts), reversed(ends)):
+            if b <= a:
+                continue
+            if html is None:
+                html = _rfind_tag(low, b"</html", a, b, lo, len(buf))
+            body = _rfind_tag(low, b"</body", a, b, lo, len(buf))
+            if body is not None:
+                break  # an earlier </html> no longer matters
         if body is not None:
-            self._body_end = base + body
+            self._body_end = base + lo + body
         if html is not None and (body is None or html > body):
-            self._html_end = base + html
+            self._html_end = base + lo + html
 
     # ---- deciding --------------------------------------------------------------------------
 

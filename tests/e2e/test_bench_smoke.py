@@ -44,7 +44,7 @@ def figure_paths() -> list[str]:
         paths += [f"browser.{path}.{kind}.{f}" for kind in ("prefetched", "cold") for f in ("response_start", "lcp")]
         paths += [f"browser.{path}.ratio.{f}" for f in ("response_start", "lcp")]
     for enc in ("plain", "gzip"):
-        paths += [f"early_flush.{enc}.{v}.{f}" for v in ("direct", "baseline", "addon")
+        paths += [f"early_flush.{enc}.{v}.{f}" for v in ("direct", "baseline", "stream_floor", "addon")
                   for f in ("first_byte_ms", "complete_ms")]
     paths += [f"early_flush.chromium.{v}.fcp_ms" for v in ("direct", "baseline", "addon")]
     paths += [f"html_injection.codec_floor_ms.{size}" for size in ("200k", "2m")]
