@@ -17,7 +17,8 @@ ARM_COLORS = {"control": "#8c8c8c", "speculation": "#2f6fb3", "edgio": "#e07b24"
 OUTCOME_COLORS = {"used": "#3c9a5f", "served, not used": "#e3b23c", "forwarded to the origin": "#8a63b8",
                   "refused by the edge": "#c9473d", "not sent by Chromium": "#9e9e9e"}
 KIND_COLORS = {"render-blocking": "#c9473d", "other request": "#9bb7d4", "Prefetch Lab's own files": "#c8c8c8"}
-DOCUMENT_COLOR = "#2f6fb3"
+DOCUMENT_COLORS = {"document (network)": "#2f6fb3", "document (navigational-prefetch)": "#1f8a4c",
+                   "document (cache-storage)": "#2a9d8f", "document (cache)": "#7fa7d6"}
 MECHANISM_COLORS = {"speculation": "#2f6fb3", "edgio": "#e07b24", "deep-fetch": "#b5651d", "site": "#6b6b6b"}
 EDGE_SYMBOLS = {"hit": "circle", "stale": "circle-open", "refused": "x", "forwarded": "triangle-up", "none": "square-open"}
 LINE_COLORS = {"FCP": "#3c9a5f", "LCP": "#8a63b8", "load": "#555555"}
@@ -105,11 +106,21 @@ def unique_labels(labels: list[str]) -> list[str]:
     return result
 
 
+def merged_lines(lines: dict[str, float]) -> dict[str, float]:
+    """FCP and LCP are often the same paint: one line "FCP = LCP" instead of two labels on top of each other."""
+    merged: dict[float, list[str]] = {}
+    for name, at in lines.items():
+        merged.setdefault(round(at), []).append(name)
+    return {" = ".join(names): float(at) for at, names in merged.items()}
+
+
 def waterfall_figure(entry: dict) -> dict:
     arms = entry["arms"]
     sizes = [len(a["bars"]) + len({p["label"] for p in a["points"]}) for a in arms]
     fig = make_subplots(rows=len(arms), cols=1, shared_xaxes=True, vertical_spacing=0.08 if len(arms) > 1 else 0,
                         row_heights=[max(s, 2) for s in sizes], subplot_titles=[a["label"] for a in arms])
+    latest = max([b["end"] for a in arms for b in a["bars"]] + [p["at"] for a in arms for p in a["points"]] + [1])
+    thinnest = latest / 300  # a request served from a cache in 0.1 ms still shows as a sliver
     in_legend: set[str] = set()
     shapes: list[dict] = []
     notes: list[dict] = list(fig.layout.annotations)  # the subplot titles
@@ -118,9 +129,9 @@ def waterfall_figure(entry: dict) -> dict:
         kinds = list(dict.fromkeys(b["kind"] for b in arm["bars"]))
         for kind in kinds:
             chosen = [(label, b) for label, b in zip(labels, arm["bars"]) if b["kind"] == kind]
-            color = DOCUMENT_COLOR if kind.startswith("document") else KIND_COLORS.get(kind, "#9bb7d4")
+            color = DOCUMENT_COLORS.get(kind) or KIND_COLORS.get(kind, "#9bb7d4")
             fig.add_trace(go.Bar(
-                y=[label for label, _ in chosen], x=[max(b["end"] - b["start"], 1) for _, b in chosen],
+                y=[label for label, _ in chosen], x=[max(b["end"] - b["start"], thinnest) for _, b in chosen],
                 base=[b["start"] for _, b in chosen], orientation="h", name=kind, legendgroup=kind,
                 showlegend=kind not in in_legend, marker_color=color,
                 customdata=[[fmt_ms(b["start"]), fmt_ms(b["end"]), b["detail"]] for _, b in chosen],
@@ -142,8 +153,8 @@ def waterfall_figure(entry: dict) -> dict:
             ), row=row, col=1)
             in_legend.add(name)
         suffix = "" if row == 1 else str(row)
-        for line, at in arm["lines"].items():  # as layout shapes: fig.add_vline is slow (~80 ms each)
-            color = LINE_COLORS[line]
+        for line, at in merged_lines(arm["lines"]).items():  # as shapes: fig.add_vline is slow (~80 ms each)
+            color = LINE_COLORS[line.split(" = ")[-1]]
             shapes.append(dict(type="line", xref=f"x{suffix}", yref=f"y{suffix} domain", x0=at, x1=at, y0=0, y1=1,
                                line=dict(color=color, width=1.5, dash="dot")))
             notes.append(dict(xref=f"x{suffix}", yref=f"y{suffix} domain", x=at, y=1 if line != "load" else 0,
