@@ -5,9 +5,12 @@ folder on sys.path). Hot reload re-runs only this file; restart after editing th
 """
 
 from prefetch_lab.addon import PrefetchLab
+from prefetch_lab.clientfiles import ClientFiles
 from prefetch_lab.latency import EdgeLatency
 from prefetch_lab.optioncheck import OptionCheck
 
 # Order matters: EdgeLatency tells edge answers from origin ones by what PrefetchLab did first;
-# OptionCheck must load after every addon that registers options.
-addons = [PrefetchLab(), EdgeLatency(), OptionCheck()]
+# ClientFiles picks the browser client PrefetchLab's edge files serve; OptionCheck must load
+# after every addon that registers options.
+lab = PrefetchLab()
+addons = [lab, ClientFiles(lab.edge_files), EdgeLatency(), OptionCheck()]

@@ -422,17 +422,19 @@ class PrefetchLab:
     def _classify_prefetch(self, flow: http.HTTPFlow, state: FlowState, params: set[str]) -> None:
         headers = flow.request.headers
         state.edgio_prefetch = "edgio_prefetch" in params
+        # edgio_* params decide before Sec-Purpose: Edgio's own client prefetches with
+        # <link rel=prefetch>, so its requests carry Sec-Purpose: prefetch as well.
         if state.edgio_prefetch:
             state.prefetch, state.gated = "edgio", True
+        elif "edgio_dt_pf" in params:
+            # include-cache-misses: a prefetch the origin may answer (and so fill the cache)
+            state.prefetch = "edgio"
+            self.record("prefetch-forwarded", flow, reason="include-cache-misses")
         elif speculation.is_speculative(headers.get("sec-purpose")):
             state.prefetch = "speculation"
             state.gated = speculation.refusal_applies(headers.get("sec-speculation-tags"))
             if not state.gated:
                 self.record("prefetch-forwarded", flow, reason="site-speculation")
-        elif "edgio_dt_pf" in params:
-            # include-cache-misses: a prefetch the origin may answer (and so fill the cache)
-            state.prefetch = "edgio"
-            self.record("prefetch-forwarded", flow, reason="include-cache-misses")
 
     def _refuse(self, flow: http.HTTPFlow, state: FlowState, reason: str) -> None:
         status = ctx.options.prefetch_refusal_status

@@ -1,9 +1,16 @@
 """The files the edge serves itself under /__edgio__/ (never forwarded). Pure module: answers
-are (status, headers, body) for the addon to send."""
+are (status, headers, body) for the addon to send.
+
+The browser client is ours (static/, install.js and the service worker each served after
+manifest-eval.js) or, with `use_client(folder)`, a user's own copy of Edgio's: the `cdn/`
+folder of an installed `@edgio/prefetch` (`install.js` at /__edgio__/prefetch/install.js,
+`service-worker.js` at Edgio's /__edgio__service_worker_<version>.js, which that install.js
+registers). The cache manifest and the speculation rules are the edge's either way."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from typing import Any
 from pathlib import Path
@@ -27,6 +34,38 @@ BUNDLES = {
 }
 
 Answer = tuple[int, dict[str, str], bytes]
+OURS = "ours"
+CLIENT_FILES = {"install": "install.js", "service-worker": "service-worker.js"}
+
+
+def client_folder(value: str) -> Path | None:
+    """The `prefetch_client` option: None for "ours", else the folder holding Edgio's
+    `install.js` and `service-worker.js` (an installed @edgio/prefetch's `cdn/`; the package
+    folder itself is accepted too). ValueError naming what is missing otherwise."""
+    if value.strip().lower() in ("", OURS):
+        return None
+    folder = Path(value).expanduser()
+    if not (folder / CLIENT_FILES["install"]).is_file() and (folder / "cdn" / CLIENT_FILES["install"]).is_file():
+        folder = folder / "cdn"
+    if not folder.is_dir():
+        raise ValueError(f"expected 'ours' or a folder with Edgio's install.js and service-worker.js "
+                         f"(an installed @edgio/prefetch's cdn/), got {value!r}: no such folder")
+    missing = [name for name in CLIENT_FILES.values() if not (folder / name).is_file()]
+    if missing:
+        raise ValueError(f"{folder} has no {' or '.join(missing)} (expected an installed @edgio/prefetch's cdn/ folder)")
+    return folder.resolve()
+
+
+def client_version(folder: Path) -> str | None:
+    """The @edgio/prefetch version of a client folder (its package.json beside cdn/), if known."""
+    for candidate in (folder / "package.json", folder.parent / "package.json"):
+        try:
+            data = json.loads(candidate.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and isinstance(data.get("version"), str):
+            return data["version"]
+    return None
 
 
 def is_edge_path(path: str) -> bool:
@@ -38,6 +77,12 @@ class EdgeFiles:
         self.rules = RuleSet.empty()
         self._per_host: dict[tuple, Any] = {}
         self._bundles: dict[str, tuple[tuple, bytes]] = {}
+        self.client: Path | None = None  # None: ours; else the folder of Edgio's client files
+
+    def use_client(self, folder: Path | None) -> None:
+        """Serve Edgio's client files from `folder` (see client_folder), or ours (None)."""
+        self.client = folder
+        self._bundles.clear()
 
     def rules_changed(self, rules: RuleSet) -> None:
         self.rules = rules
@@ -76,16 +121,24 @@ class EdgeFiles:
         return self._per_host[key]
 
     def _bundle(self, name: str) -> bytes | None:
-        """The concatenated script, re-read when a part changes on disk (no restart needed)."""
-        parts = [STATIC / part for part in BUNDLES[name]]
+        """The script, re-read when a part changes on disk (no restart needed): ours
+        (manifest-eval.js, then the part), or the user's Edgio file as it is."""
+        if self.client is not None:
+            parts = [self.client / CLIENT_FILES[name]]
+        else:
+            parts = [STATIC / part for part in BUNDLES[name]]
         try:
-            stamp = tuple(p.stat().st_mtime_ns for p in parts)
+            stamp = tuple((str(p), p.stat().st_mtime_ns) for p in parts)
         except OSError:
             return None
         cached = self._bundles.get(name)
         if cached is None or cached[0] != stamp:
-            header = f"/* Prefetch Lab {__version__}: {name} */\n".encode()
-            cached = (stamp, header + b"\n".join(p.read_bytes() for p in parts))
+            try:
+                content = b"\n".join(p.read_bytes() for p in parts)
+            except OSError:
+                return None
+            header = b"" if self.client is not None else f"/* Prefetch Lab {__version__}: {name} */\n".encode()
+            cached = (stamp, header + content)
             self._bundles[name] = cached
         return cached[1]
 

@@ -79,3 +79,70 @@ def test_new_rules_replace_memoised_answers(files):
 
 def test_unknown_edge_path_is_a_local_404(files):
     assert files.respond("/__edgio__/nope", "shop.test", "http", "conservative", None)[0] == 404
+
+
+# ---------------------------------------------------------------- prefetch_client=DIR
+
+
+def edgio_package(tmp_path, version: str = "7.13.13"):
+    """A stand-in for an installed @edgio/prefetch (the real one is fetched by the browser test)."""
+    package = tmp_path / "node_modules" / "@edgio" / "prefetch"
+    cdn = package / "cdn"
+    cdn.mkdir(parents=True)
+    (package / "package.json").write_text(json.dumps({"name": "@edgio/prefetch", "version": version}))
+    (cdn / "install.js").write_text("/* edgio install */ window.Edgio = {};\n")
+    (cdn / "service-worker.js").write_text("/* edgio sw */ self.skipWaiting();\n")
+    return package, cdn
+
+
+@pytest.mark.parametrize("value", ["ours", "OURS", " ours ", ""])
+def test_client_ours_is_no_folder(value):
+    assert edgefiles.client_folder(value) is None
+
+
+def test_client_folder_is_the_cdn_folder_or_the_package(tmp_path):
+    package, cdn = edgio_package(tmp_path)
+    assert edgefiles.client_folder(str(cdn)) == cdn.resolve()
+    assert edgefiles.client_folder(str(package)) == cdn.resolve()
+    assert edgefiles.client_version(cdn) == "7.13.13"
+    assert edgefiles.client_version(tmp_path) is None
+
+
+def test_client_folder_problems_are_named(tmp_path):
+    with pytest.raises(ValueError, match="no such folder"):
+        edgefiles.client_folder(str(tmp_path / "missing"))
+    _, cdn = edgio_package(tmp_path)
+    (cdn / "service-worker.js").unlink()
+    with pytest.raises(ValueError, match="has no service-worker.js"):
+        edgefiles.client_folder(str(cdn))
+
+
+def test_edgio_client_files_are_served_as_they_are_with_our_manifest(files, tmp_path):
+    _, cdn = edgio_package(tmp_path)
+    ours_manifest = files.respond("/__edgio__/cache-manifest.js", "shop.test", "http", "conservative", None)
+    files.use_client(edgefiles.client_folder(str(cdn)))
+    for path in ("/__edgio__/prefetch/install.js", "/__edgio__/prefetch/v7.13.13/install.js"):
+        status, headers, body = files.respond(path, "shop.test", "http", "conservative", None)
+        assert (status, body) == (200, (cdn / "install.js").read_bytes())
+        assert headers["content-type"].startswith("text/javascript") and headers["cache-control"] == "no-cache"
+    for path in ("/__edgio__service_worker_v7.13.13.js", "/__edgio__/prefetch/service-worker.js"):
+        status, headers, body = files.respond(path, "shop.test", "http", "conservative", None)
+        assert (status, body) == (200, (cdn / "service-worker.js").read_bytes())
+        assert headers["service-worker-allowed"] == "/"
+    assert files.respond("/__edgio__/cache-manifest.js", "shop.test", "http", "conservative", None) == ours_manifest
+
+
+def test_edgio_client_files_are_reread_when_edited_and_ours_come_back(files, tmp_path):
+    _, cdn = edgio_package(tmp_path)
+    files.use_client(cdn)
+    first = files.respond("/__edgio__/prefetch/install.js", "shop.test", "http", "conservative", None)
+    (cdn / "install.js").write_text("/* edited, longer */ window.Edgio = {v: 2};\n")
+    import os
+    os.utime(cdn / "install.js", ns=(1, 10**18))  # a different mtime whatever the clock's resolution
+    second = files.respond("/__edgio__/prefetch/install.js", "shop.test", "http", "conservative", None)
+    assert second[2] == (cdn / "install.js").read_bytes() and second[1]["etag"] != first[1]["etag"]
+    (cdn / "install.js").unlink()
+    assert files.respond("/__edgio__/prefetch/install.js", "shop.test", "http", "conservative", None)[0] == 404
+    files.use_client(None)
+    status, _, body = files.respond("/__edgio__/prefetch/install.js", "shop.test", "http", "conservative", None)
+    assert status == 200 and (edgefiles.STATIC / "manifest-eval.js").read_bytes() in body
