@@ -15,7 +15,8 @@ from .reportdata import fmt_ms
 
 ARM_COLORS = {"control": "#8c8c8c", "speculation": "#2f6fb3", "edgio": "#e07b24", "both": "#3c9a5f"}
 OUTCOME_COLORS = {"used": "#3c9a5f", "served, not used": "#e3b23c", "forwarded to the origin": "#8a63b8",
-                  "refused by the edge": "#c9473d", "not sent by Chromium": "#9e9e9e"}
+                  "not sent by Chromium": "#9e9e9e"}
+REFUSAL_COLORS = ("#c9473d", "#e0736a", "#8f2a22", "#f0a39c", "#b5651d")  # one red per refusal reason
 KIND_COLORS = {"render-blocking": "#c9473d", "other request": "#9bb7d4", "Prefetch Lab's own files": "#c8c8c8"}
 DOCUMENT_COLORS = {"document (network)": "#2f6fb3", "document (navigational-prefetch)": "#1f8a4c",
                    "document (cache-storage)": "#2a9d8f", "document (cache)": "#7fa7d6"}
@@ -69,16 +70,18 @@ def outcomes_chart(series: dict) -> dict | None:
     if not series["outcomes"]:
         return None
     fig = go.Figure(layout=BASE_LAYOUT)
+    refusals = 0
     for item in series["outcomes"]:
+        color = OUTCOME_COLORS.get(item["name"])
+        if item["name"].startswith("refused"):
+            color, refusals = REFUSAL_COLORS[refusals % len(REFUSAL_COLORS)], refusals + 1
         fig.add_trace(go.Bar(y=series["arms"], x=item["counts"], name=item["name"], orientation="h",
-                             marker_color=OUTCOME_COLORS.get(item["name"]), text=item["counts"],
+                             marker_color=color, text=item["counts"],
                              hovertemplate="%{y}: %{x:,} prefetches " + item["name"] + "<extra></extra>"))
     fig.update_layout(barmode="stack", height=120 + 45 * len(series["arms"]),
                       xaxis=dict(title="prefetches"), yaxis=dict(automargin=True))
-    reasons = "; ".join(f"{arm}: " + ", ".join(f"{r} {c:,}" for r, c in counts.items())
-                        for arm, counts in series["refusal_reasons"].items() if counts)
-    caption = ("What became of each arm's prefetches: used by a navigation, served but not used, forwarded, "
-               "refused by the edge" + (f" (refusals by reason: {reasons})" if reasons else "") + ", or never sent.")
+    caption = ("What became of each arm's prefetches: used by a navigation, served but not used, forwarded to the "
+               "origin, refused by the edge (by its reason: not-cached = the edge was cold), or never sent by Chromium.")
     return chart("chart-outcomes", caption, fig)
 
 

@@ -35,7 +35,7 @@ BECAUSE = {
     "link-not-found": "the walk did not find the link",
     "not-triggered": "nothing triggered a prefetch",
 }
-OUTCOMES = ("used", "served, not used", "forwarded to the origin", "refused by the edge", "not sent by Chromium")
+OUTCOMES = ("used", "served, not used", "forwarded to the origin", "refused", "not sent by Chromium")
 
 
 # ---- formatting: the one place numbers become text ---------------------------------------------
@@ -70,8 +70,8 @@ def fmt_count(value: int | None) -> str:
     return "–" if value is None else f"{value:,}"
 
 
-def plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    return f"{count:,} {noun if count == 1 else nouns or noun + 's'}"
 
 
 def arm_label(arm: str) -> str:
@@ -331,25 +331,22 @@ def outcome(prefetch: dict) -> str:
     if edge == "forwarded":
         return "forwarded to the origin"
     if edge == "refused":
-        return "refused by the edge"
+        return f"refused: {prefetch.get('edge_reason') or '?'}"
     return "not sent by Chromium"
 
 
 def outcome_series(audit: dict) -> dict:
-    """Per experiment arm: prefetches by what became of them, and refusals by reason."""
+    """Per experiment arm: prefetches by what became of them, refusals split by the edge's reason."""
     control = control_arm(audit)
     arms = [a for a in audit.get("summary") or {} if a != control]
     counts = {a: Counter() for a in arms}
-    refusals: dict[str, Counter] = {a: Counter() for a in arms}
     for p in audit.get("prefetches") or []:
         if p.get("arm") in counts:
             counts[p["arm"]][outcome(p)] += 1
-            if p.get("edge") == "refused":
-                refusals[p["arm"]][p.get("edge_reason") or "?"] += 1
-    present = [o for o in OUTCOMES if any(counts[a][o] for a in arms)]
+    seen = {o for c in counts.values() for o in c}
+    present = sorted(seen, key=lambda o: (OUTCOMES.index(o.split(":")[0]), o))
     return {"arms": [arm_label(a) for a in arms],
-            "outcomes": [{"name": o, "counts": [counts[a][o] for a in arms]} for o in present],
-            "refusal_reasons": {arm_label(a): dict(refusals[a].most_common()) for a in arms}}
+            "outcomes": [{"name": o, "counts": [counts[a][o] for a in arms]} for o in present]}
 
 
 def reason_series(audit: dict) -> dict:

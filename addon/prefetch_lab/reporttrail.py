@@ -104,7 +104,7 @@ def headline(records: list[dict], prefetches: list[dict], span: float) -> tuple[
         parts.append(f"{answers['forwarded']:,} forwarded to the origin")
     for_prefetch = sum(1 for r in origin if r.get("prefetch"))
     sentence = (f"In this session ({plural(len(records), 'trail record')} over {fmt_duration(span)}), the edge saw "
-                f"{plural(len(prefetches), 'prefetch').replace('prefetchs', 'prefetches')}: {', '.join(parts)}; "
+                f"{plural(len(prefetches), 'prefetch', 'prefetches')}: {', '.join(parts)}; "
                 f"the origin answered {plural(len(origin), 'request')} ({for_prefetch:,} for prefetches) "
                 f"and the edge cache served {plural(served, 'other request')}.")
     more = []

@@ -137,7 +137,10 @@ def test_report_of_a_real_audit_draws_every_chart_offline_with_the_json_numbers(
         assert page.evaluate(CHART_CONTENT, "chart-waterfall")["bars"] == landing
 
         if "chart-outcomes" in drawn:
-            outcomes = {("used" if p["used"] else p["edge"]) for p in audit["prefetches"] if p["arm"] != "control"}
+            # used, served but not used, forwarded, never sent, and one trace per refusal reason
+            outcomes = {"used" if p["used"] else "served" if p["edge"] in ("hit", "stale") else
+                        ("refused", p["edge_reason"]) if p["edge"] == "refused" else p["edge"]
+                        for p in audit["prefetches"] if p["arm"] != "control"}
             assert drawn["chart-outcomes"]["traces"] == len(outcomes)
         if "chart-reasons" in drawn:
             assert drawn["chart-reasons"]["traces"] == len([a for a in arms if a != "control"])

@@ -99,8 +99,7 @@ def test_per_page_series_pairs_arms_page_by_page():
 def test_outcomes_and_reasons_count_what_became_of_prefetches_and_navigations():
     outcomes = reportdata.outcome_series(small_audit())
     assert outcomes["arms"] == ["speculation rules"]
-    assert {o["name"]: o["counts"] for o in outcomes["outcomes"]} == {"used": [1], "refused by the edge": [1]}
-    assert outcomes["refusal_reasons"] == {"speculation rules": {"not-cached": 1}}
+    assert [(o["name"], o["counts"]) for o in outcomes["outcomes"]] == [("used", [1]), ("refused: not-cached", [1])]
     reasons = reportdata.reason_series(small_audit())
     assert reasons["labels"] == ["the edge was cold"] and reasons["arms"][0]["counts"] == [1]
 
@@ -171,6 +170,28 @@ def test_rendered_audit_escapes_what_the_site_controls():
     assert html.count("<script") == 3  # the chart data, the compressed Plotly, the page's own code
     assert re.search(r'<p class="verdict" id="headline">With speculation rules, LCP p50 went from 1,240 ms to 310 ms', html)
     assert "No waterfall" in html  # no raw/ folder
+
+
+def test_an_audit_that_measured_nothing_still_renders():
+    html = report.render_report({"schema": "prefetch-lab-audit/1", "url": SITE, "complete": False, "problem": "interrupted",
+                                 "summary": {}, "navigations": [], "prefetches": []}, None)
+    assert '<p class="verdict" id="headline">The audit measured no navigation.</p>' in html
+    assert "This audit is incomplete: interrupted." in html
+
+
+def test_the_command_tells_a_trail_from_an_audit(tmp_path):
+    trail = tmp_path / "session.jsonl"
+    trail.write_text(json.dumps({"ts": 1.0, "event": "prefetch-refused", "url": "http://shop.test/p/2", "prefetch": "edgio",
+                                 "status": 412, "reason": "not-cached"}) + "\n{torn")
+    assert report.main([str(trail), "-o", str(tmp_path / "t.html")]) == 0
+    html = (tmp_path / "t.html").read_text()
+    assert "the edge saw 1 prefetch: 0 served from the edge cache, 1 refused (1 not-cached)" in html
+    assert 'id="chart-timeline"' in html and 'id="table-timings"' not in html
+    (tmp_path / "audit.json").write_text(json.dumps(small_audit()))
+    assert report.main([str(tmp_path / "audit.json")]) == 0
+    assert 'id="table-timings"' in (tmp_path / "report.html").read_text()
+    (tmp_path / "empty.jsonl").write_text("")
+    assert report.main([str(tmp_path / "empty.jsonl"), "-o", str(tmp_path / "e.html")]) == 1
 
 
 def test_a_document_that_is_not_an_audit_is_refused():
