@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from mitmproxy import exceptions
 from mitmproxy.test import taddons
@@ -67,4 +65,3 @@ def test_edgio_params_decide_before_sec_purpose(lab, tmp_path):
         ("prefetch-refused", "edgio", "not-cached", "2?edgio_dt_pf=1&edgio_prefetch=1"),
         ("prefetch-refused", "speculation", "not-cached", "3"),
     ]
-    assert json.dumps(records)  # plain JSON records

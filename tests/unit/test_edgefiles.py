@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -137,7 +138,6 @@ def test_edgio_client_files_are_reread_when_edited_and_ours_come_back(files, tmp
     files.use_client(cdn)
     first = files.respond("/__edgio__/prefetch/install.js", "shop.test", "http", "conservative", None)
     (cdn / "install.js").write_text("/* edited, longer */ window.Edgio = {v: 2};\n")
-    import os
     os.utime(cdn / "install.js", ns=(1, 10**18))  # a different mtime whatever the clock's resolution
     second = files.respond("/__edgio__/prefetch/install.js", "shop.test", "http", "conservative", None)
     assert second[2] == (cdn / "install.js").read_bytes() and second[1]["etag"] != first[1]["etag"]
