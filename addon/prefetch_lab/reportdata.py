@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from typing import Any
 from urllib.parse import urlsplit
 
-from .auditanalysis import number, percentile
+from .auditanalysis import normalize_url, number, origin_aliases, percentile
 
 ARM_LABELS = {
     "control": "control (nothing injected)",
@@ -381,10 +381,16 @@ def waterfall(audit: dict, run_data: dict, step: dict, prefetches: list[dict]) -
     if page is None or origin is None:
         return None
     site = audit.get("url")
+    # In reverse mode the browser's URLs carry the proxy's address: show the site's own.
+    aliases = origin_aliases(run_data.get("proxy_address"), run_data.get("steps") or [])
+
+    def name(url: str | None) -> str:
+        return short_url(normalize_url(url, aliases), site)
+
     nav = page.get("nav") or {}
     activation = number(nav.get("activationStart")) or 0.0
     document_kind = "document (" + (nav.get("deliveryType") or "network") + ")"
-    bars = [{"label": "document " + short_url(page.get("url"), site), "kind": document_kind,
+    bars = [{"label": "document " + name(page.get("url")), "kind": document_kind,
              "start": number(nav.get("startTime")) or 0.0,
              "end": number(nav.get("responseEnd")) or number(nav.get("responseStart")) or 0.0,
              "detail": f"TTFB {fmt_ms(number(nav.get('responseStart')))} · {nav.get('deliveryType') or 'network'}"}]
@@ -392,7 +398,7 @@ def waterfall(audit: dict, run_data: dict, step: dict, prefetches: list[dict]) -
                         key=lambda e: number(e.get("startTime")) or 0):
         start, end = number(entry.get("startTime")) or 0.0, number(entry.get("responseEnd")) or 0.0
         delivery = entry.get("deliveryType") or "network"
-        bars.append({"label": short_url(entry.get("name"), site), "kind": request_kind(entry), "start": start,
+        bars.append({"label": name(entry.get("name")), "kind": request_kind(entry), "start": start,
                      "end": max(end, start),
                      "detail": f"{entry.get('initiatorType') or '?'} · {delivery} · {fmt_bytes(number(entry.get('transferSize')))} "
                                f"· {fmt_ms(max(end, start) - start)}"})

@@ -126,6 +126,15 @@ def test_waterfall_places_requests_prefetches_and_paint_lines_on_the_page_clock(
     assert len(figure["layout"]["shapes"]) == 6
 
 
+def test_waterfall_in_reverse_mode_names_the_sites_urls_not_the_proxys():
+    proxy = "http://127.0.0.1:8080"
+    page = {"url": proxy + "/p/0", "time_origin": 1.0, "nav": {"responseEnd": 10},
+            "resources": [{"name": proxy + "/app.css", "startTime": 1, "responseEnd": 2}]}
+    run = {"arm": "control", "run": 0, "proxy_address": proxy, "steps": [{"step": 0, "url": "http://shop.test/p/0", "page": page}]}
+    drawn = reportdata.waterfall_series(small_audit(), [run])[0]["arms"][0]
+    assert [b["label"] for b in drawn["bars"]] == ["document /p/0", "/app.css"]
+
+
 def test_trail_view_tells_prefetches_refusals_and_fetches_again():
     records = [
         {"ts": 100.0, "event": "rules-loaded", "files": ["rules/default.yaml"]},
