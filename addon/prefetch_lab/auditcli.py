@@ -142,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     # Wide enough for every column when the output is a file or a pipe (the JSON has it all).
     print_summary(Console(width=None if sys.stdout.isatty() else 160), document)
-    console.print(f"wrote {settings.out / 'audit.json'} (raw material in {settings.out / 'raw'})")
+    wrote = [settings.out / "audit.json"] + [path for path in [settings.out / "report.html"] if path.exists()]
+    console.print(f"wrote {', '.join(map(str, wrote))} (raw material in {settings.out / 'raw'})")
     if not document["complete"]:
         return 130 if document.get("problem") == "interrupted" else 3
     return 0

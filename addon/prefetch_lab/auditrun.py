@@ -2,7 +2,8 @@
 run, each (arm, run) behind a fresh proxy (same edge state for all) and a fresh browser profile,
 arms interleaved run by run (A B C, B C A, ...) so drift on a noisy machine hits them alike.
 
-Writes OUT/audit.json (the measurements and results, docs/audit-json.md), and beside it the raw
+Writes OUT/audit.json (the measurements and results, docs/audit-json.md), OUT/report.html (the
+same as one self-contained page: report.py), and beside them the raw
 material: OUT/raw/<arm>-run<N>.trail.jsonl (the proxy's audit trail), .har (mitmproxy's savehar)
 and .mitmdump.log, plus OUT/raw/runs.json (what the browser measured, for re-analysis).
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import os
 import platform
 import shutil
@@ -22,13 +24,14 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import __version__, audit, auditanalysis
+from . import __version__, audit, auditanalysis, report
 from .auditdriver import AuditBrowser, Moves, find_chromium
 from .auditwalk import Step, WalkPolicy, parse_path_file, plan_from_path, plan_random_walk
 from .proxyprocess import ProxyProcess
 from .rules import load_rules
 from .rulewatch import RuleSource
 
+logger = logging.getLogger(__name__)
 SCHEMA = "prefetch-lab-audit/1"
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_RULES = ROOT / "rules" / "default.yaml"
@@ -237,6 +240,10 @@ class Audit:
         write_json(self.raw / "runs.json", {"schema": SCHEMA + "/raw", "runs": [
             {k: v for k, v in r.items() if k != "trail"} for r in self.runs]})
         write_json(self.settings.out / "audit.json", document)
+        try:
+            report.write_report(document, self.settings.out)
+        except Exception as e:  # the measurements are written; a report can be rendered again later
+            logger.error(f"report.html not written ({type(e).__name__}: {e}); try scripts/report {self.settings.out / 'audit.json'}")
         return document
 
 

@@ -136,6 +136,8 @@ def test_raw_material_is_written_beside_the_json(warm_audit):
         assert har["log"]["entries"], arm
         assert (out / "raw" / f"{arm}-run0.trail.jsonl").stat().st_size > 0
     assert document["raw"]["hars"] == ["control-run0.har", "edgio-run0.har", "speculation-run0.har"]
+    report = (out / "report.html").read_text()  # what it shows is tests/e2e/test_report.py's business
+    assert report.startswith("<!doctype html>") and document["url"] in report
 
 
 def test_https_site_with_a_self_signed_certificate_and_a_cold_edge(tmp_path):
