@@ -39,15 +39,19 @@ BUFFER_KNOWN_LENGTH_UP_TO = 64 * 1024
 
 class BodyStream:
     def __init__(
-        self, *, keep_limit: int | None, injector: StreamInjector | None = None, encoding: str | None = None
+        self, *, keep_limit: int | None, injector: StreamInjector | None = None, encoding: str | None = None,
+        origin_headers: list[tuple[str, str]] | None = None, undecodable: bool = False,
     ) -> None:
+        self.origin_headers = origin_headers or []  # as the origin sent them, for the cache
+        self.candidate = injector is not None or undecodable  # an HTML page the audit reports on
+        self.inject_detail: dict[str, Any] = {}  # from the CSP decision, for the `injected` record
         self.kept: list[bytes] | None = [] if keep_limit is not None else None
         self.kept_size = 0
         self.raw_size = 0
         self.keep_limit = keep_limit or 0
         self.too_big = False
         self.finished = False
-        self.undecodable = False
+        self.undecodable = undecodable
         self.cut_short = False  # the body stopped decoding after re-encoded bytes went out
         self.injector = injector
         self._decoder = streamcodec.decoder(encoding) if injector and encoding else None
@@ -156,12 +160,8 @@ class StreamingResponses:
                     self._tag_for(flow, options, addon.force_ratio), options.prefetch_inject_at,
                     charset=declared_charset(resp.headers.get("content-type", "")),
                 )
-        body_stream = BodyStream(keep_limit=addon.store.max_object_size if storable else None,
-                                 injector=injector, encoding=encoding)
-        body_stream.undecodable = undecodable
-        body_stream.origin_headers = origin_headers
-        body_stream.inject_detail = {}
-        body_stream.candidate = injector is not None or undecodable
+        body_stream = BodyStream(keep_limit=addon.store.max_object_size if storable else None, injector=injector,
+                                 encoding=encoding, origin_headers=origin_headers, undecodable=undecodable)
         if injector is not None:
             # The length changes: let the framing carry the body (HTTP/2 strips this header).
             resp.headers.pop("content-length", None)
