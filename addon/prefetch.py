@@ -8,9 +8,10 @@ from prefetch_lab.addon import PrefetchLab
 from prefetch_lab.clientfiles import ClientFiles
 from prefetch_lab.latency import EdgeLatency
 from prefetch_lab.optioncheck import OptionCheck
+from prefetch_lab.sessionsummary import SessionSummary
 
 # Order matters: EdgeLatency tells edge answers from origin ones by what PrefetchLab did first;
 # ClientFiles picks the browser client PrefetchLab's edge files serve; OptionCheck must load
-# after every addon that registers options.
+# after every addon that registers options. SessionSummary counts what PrefetchLab records.
 lab = PrefetchLab()
-addons = [lab, ClientFiles(lab.edge_files), EdgeLatency(), OptionCheck()]
+addons = [lab, ClientFiles(lab.edge_files), EdgeLatency(), SessionSummary(lab), OptionCheck()]

@@ -20,6 +20,7 @@ import logging
 import time
 import weakref
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Optional
 from urllib.parse import unquote
 
@@ -111,6 +112,7 @@ class PrefetchLab:
         self.cache_enabled = True
         self.edge_files = EdgeFiles()
         self.audit_writer: audit.AuditWriter | None = None
+        self.observers: list[Callable[[dict], None]] = []  # called with every audit record
         self.force_ratio: float | None = None
         self._watch_task: asyncio.Task | None = None
         self._states: weakref.WeakKeyDictionary[http.HTTPFlow, FlowState] = weakref.WeakKeyDictionary()
@@ -311,7 +313,7 @@ class PrefetchLab:
         return state
 
     def record(self, event: str, flow: http.HTTPFlow | None = None, **fields) -> None:
-        if not self.audit_writer:
+        if not self.audit_writer and not self.observers:
             return
         if flow is not None:
             state = self.state_of(flow)
@@ -328,7 +330,11 @@ class PrefetchLab:
                 "referer": flow.request.headers.get("referer"),
                 **fields,
             }
-        self.audit_writer.write(audit.make_record(event, **fields))
+        record = audit.make_record(event, **fields)
+        if self.audit_writer:
+            self.audit_writer.write(record)
+        for observe in self.observers:  # e.g. the session summary
+            observe(record)
 
     # ---- request -------------------------------------------------------------------------
 
@@ -367,8 +373,8 @@ class PrefetchLab:
             self._serve_edge_file(flow, path)
             return
         # A fresh state every time: a flow the user replays is decided anew.
-        # The URL as asked (edgio_* included) is only needed for the audit trail.
-        url = req.pretty_url if self.audit_writer else ""
+        # The URL as asked (edgio_* included) is only needed for the audit records.
+        url = req.pretty_url if self.audit_writer or self.observers else ""
         state = self._track(flow, FlowState(background=self.origin.queued.pop(flow, None), url=url))
         params = query_param_names(query)
         stripped = strip_edgio_params(query)

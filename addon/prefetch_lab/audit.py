@@ -84,28 +84,66 @@ def read_records(path: str | Path) -> Iterator[dict[str, Any]]:
                 continue
 
 
-def summarize(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """What a person asks first: how many prefetches were served, refused (and why), forwarded."""
-    events: Counter[str] = Counter()
-    refusals: Counter[str] = Counter()
-    skips: Counter[str] = Counter()
-    bypasses: Counter[str] = Counter()
-    for record in records:
+PREFETCH_OUTCOMES = {"prefetch-hit": "hit", "prefetch-refused": "refused", "prefetch-forwarded": "forwarded"}
+
+
+class TrailTally:
+    """Counts a trail as it is written (the proxy's session summary) or read (summarize)."""
+
+    def __init__(self) -> None:
+        self.events: Counter[str] = Counter()
+        self.refusals: Counter[str] = Counter()
+        self.skips: Counter[str] = Counter()
+        self.bypasses: Counter[str] = Counter()
+        self.prefetches: dict[str, Counter[str]] = {}
+
+    def add(self, record: dict[str, Any]) -> None:
         event = record.get("event", "?")
-        events[event] += 1
+        self.events[event] += 1
+        if event in PREFETCH_OUTCOMES:
+            self.prefetches.setdefault(record.get("prefetch") or "?", Counter())[PREFETCH_OUTCOMES[event]] += 1
         if event == "prefetch-refused":
-            refusals[record.get("reason", "?")] += 1
+            self.refusals[record.get("reason", "?")] += 1
         elif event == "inject-skipped":
-            skips[record.get("reason", "?")] += 1
+            self.skips[record.get("reason", "?")] += 1
         elif event == "cache-bypass":
-            bypasses[record.get("caching_status", "?")] += 1
-    served = events["prefetch-hit"]
-    asked = served + events["prefetch-refused"] + events["prefetch-forwarded"]
-    return {
-        "events": dict(sorted(events.items())),
-        "prefetches": asked,
-        "prefetch_hit_ratio": round(served / asked, 4) if asked else None,
-        "refused_by_reason": dict(refusals.most_common()),
-        "inject_skipped_by_reason": dict(skips.most_common()),
-        "bypassed_by_status": dict(bypasses.most_common()),
-    }
+            self.bypasses[record.get("caching_status", "?")] += 1
+
+    def summary(self) -> dict[str, Any]:
+        """What a person asks first: how many prefetches were served, refused (and why), forwarded."""
+        served = self.events["prefetch-hit"]
+        asked = served + self.events["prefetch-refused"] + self.events["prefetch-forwarded"]
+        return {
+            "events": dict(sorted(self.events.items())),
+            "prefetches": asked,
+            "prefetch_hit_ratio": round(served / asked, 4) if asked else None,
+            "prefetches_by_mechanism": {name: dict(c) for name, c in sorted(self.prefetches.items())},
+            "refused_by_reason": dict(self.refusals.most_common()),
+            "inject_skipped_by_reason": dict(self.skips.most_common()),
+            "bypassed_by_status": dict(self.bypasses.most_common()),
+        }
+
+
+def summarize(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    tally = TrailTally()
+    for record in records:
+        tally.add(record)
+    return tally.summary()
+
+
+def summary_lines(summary: dict[str, Any]) -> list[str]:
+    """The session summary as a few lines for the console."""
+    events = summary["events"]
+    count = lambda *names: sum(events.get(name, 0) for name in names)  # noqa: E731
+    by_mechanism = "; ".join(
+        f"{name}: " + ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
+        for name, outcomes in summary["prefetches_by_mechanism"].items()
+    ) or "none"
+    listing = lambda counts: ", ".join(f"{k} {v}" for k, v in counts.items()) or "none"  # noqa: E731
+    return [
+        f"pages injected: {count('injected')} (skipped: {listing(summary['inject_skipped_by_reason'])})",
+        f"prefetches: {summary['prefetches']} ({by_mechanism})",
+        f"refused by reason: {listing(summary['refused_by_reason'])}",
+        f"edge cache (other than prefetches): hit {count('cache-hit')}, stale {count('cache-stale')}, "
+        f"stored {count('cache-store')}, not stored {count('cache-bypass')} ({listing(summary['bypassed_by_status'])})",
+    ]

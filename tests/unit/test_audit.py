@@ -70,3 +70,24 @@ def test_a_trail_opened_again_by_the_same_process_is_appended_to(tmp_path):
     again.write(make_record("rules-loaded"))
     again.close()
     assert [r["event"] for r in read_records(path)] == ["cache-store", "rules-loaded"]
+
+
+def test_the_session_summary_counts_prefetches_by_mechanism_and_outcome():
+    from prefetch_lab.audit import summary_lines
+
+    records = [
+        make_record("prefetch-hit", prefetch="edgio"), make_record("prefetch-refused", prefetch="edgio", reason="not-cached"),
+        make_record("prefetch-refused", prefetch="speculation", reason="bypassed"),
+        make_record("prefetch-forwarded", prefetch="edgio", reason="include-cache-misses"),
+        make_record("injected"), make_record("inject-skipped", reason="csp-script-blocked"),
+        make_record("cache-hit"), make_record("cache-store"), make_record("cache-bypass", caching_status="private"),
+    ]
+    summary = summarize(records)
+    assert summary["prefetches_by_mechanism"] == {"edgio": {"hit": 1, "refused": 1, "forwarded": 1},
+                                                  "speculation": {"refused": 1}}
+    assert summary_lines(summary) == [
+        "pages injected: 1 (skipped: csp-script-blocked 1)",
+        "prefetches: 4 (edgio: 1 forwarded, 1 hit, 1 refused; speculation: 1 refused)",
+        "refused by reason: not-cached 1, bypassed 1",
+        "edge cache (other than prefetches): hit 1, stale 0, stored 1, not stored 1 (private 1)",
+    ]
