@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from . import auditadvice
+from .formatting import fmt_bytes, fmt_ms, fmt_percent, fmt_ratio
 
 SCHEMA = "prefetch-lab-audit/1"
 
@@ -728,19 +729,7 @@ def summarize_arm(runs: list[Run], doubles: list[dict]) -> dict:
 # ---- terminal summary ------------------------------------------------------------------------
 
 SUMMARY_COLUMNS = ("arm", "navigations", "TTFB p50 ms", "FCP p50 ms", "LCP p50 ms", "LCP p75 ms", "LCP ratio",
-                   "accuracy", "coverage", "refused", "origin requests", "wasted KB")
-
-
-def fmt_ms(value: float | None) -> str:
-    return "-" if value is None else f"{round(value):,}"
-
-
-def fmt_ratio(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}×"
-
-
-def fmt_percent(value: float | None) -> str:
-    return "-" if value is None else f"{value * 100:.0f} %"
+                   "accuracy", "coverage", "refused", "origin requests", "wasted")
 
 
 def summary_rows(audit: dict) -> tuple[list[str], list[list[str]]]:
@@ -749,9 +738,9 @@ def summary_rows(audit: dict) -> tuple[list[str], list[list[str]]]:
     for arm, s in (audit.get("summary") or {}).items():
         rows.append([
             arm, f"{s.get('navigations') or 0:,}",
-            fmt_ms(s.get("ttfb_ms_p50")), fmt_ms(s.get("fcp_ms_p50")), fmt_ms(s.get("lcp_ms_p50")), fmt_ms(s.get("lcp_ms_p75")),
+            *(fmt_ms(s.get(name), unit=False) for name in ("ttfb_ms_p50", "fcp_ms_p50", "lcp_ms_p50", "lcp_ms_p75")),
             fmt_ratio(s.get("lcp_ratio")), fmt_percent(s.get("accuracy")), fmt_percent(s.get("coverage")),
-            f"{s.get('refused') or 0:,}", f"{s.get('origin_requests') or 0:,}", f"{(s.get('wasted_bytes') or 0) / 1024:,.0f}",
+            f"{s.get('refused') or 0:,}", f"{s.get('origin_requests') or 0:,}", fmt_bytes(s.get("wasted_bytes") or 0),
         ])
     return list(SUMMARY_COLUMNS), rows
 

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .auditanalysis import normalize_url, number, origin_aliases, percentile
+from .formatting import fmt_bytes, fmt_count, fmt_ms, fmt_percent, fmt_ratio, fmt_signed_ms  # noqa: F401
 
 ARM_LABELS = {
     "control": "control (nothing injected)",
@@ -38,37 +39,7 @@ BECAUSE = {
 OUTCOMES = ("used", "served, not used", "forwarded to the origin", "refused", "not sent by Chromium")
 
 
-# ---- formatting: the one place numbers become text ---------------------------------------------
-
-def fmt_ms(value: float | None) -> str:
-    return "–" if value is None else f"{round(value):,} ms"
-
-
-def fmt_signed_ms(value: float | None) -> str:
-    return "–" if value is None else f"{round(value):+,} ms"
-
-
-def fmt_ratio(value: float | None) -> str:
-    return "–" if value is None else f"{value:.2f}×"
-
-
-def fmt_percent(value: float | None) -> str:
-    return "–" if value is None else f"{value * 100:.0f} %"
-
-
-def fmt_bytes(value: float | None) -> str:
-    if value is None:
-        return "–"
-    if abs(value) < 1024:
-        return f"{int(value):,} B"
-    if abs(value) < 1024 * 1024:
-        return f"{value / 1024:,.1f} KB"
-    return f"{value / 1024 / 1024:,.1f} MB"
-
-
-def fmt_count(value: int | None) -> str:
-    return "–" if value is None else f"{value:,}"
-
+# ---- formatting: formatting.py, the one place numbers become text -------------------------
 
 def plural(count: int, noun: str, nouns: str | None = None) -> str:
     return f"{count:,} {noun if count == 1 else nouns or noun + 's'}"

@@ -455,8 +455,8 @@ def test_summary_rows_format_every_arm_consistently():
     assert by_arm["edgio"]["LCP p50 ms"] == "600"
     assert by_arm["control"]["LCP ratio"] == "1.00×"
     assert by_arm["edgio"]["accuracy"] == "50 %" and by_arm["edgio"]["coverage"] == "33 %"
-    assert by_arm["control"]["accuracy"] == "-"  # no prefetches: no accuracy
-    assert by_arm["edgio"]["wasted KB"] == "0"
+    assert by_arm["control"]["accuracy"] == "–"  # no prefetches: no accuracy
+    assert by_arm["edgio"]["wasted"] == "0 B"
     assert all(isinstance(cell, str) for row in rows for cell in row)
 
 
