@@ -118,7 +118,7 @@ def test_edges_beyond_the_cap_evict_the_weakest_and_its_weight_becomes_other():
     views(graph, "/", 6)
     views(graph, "/a", 3, source="/")
     views(graph, "/b", 2, source="/")
-    views(graph, "/c", 1, source="/")  # displaces /b (weight 2 > 1? no: the weakest, /b, goes)
+    views(graph, "/c", 1, source="/")  # a new next page always gets in: the weakest edge, /b, goes
     node = graph.hosts[HOST].pages["/"]
     assert set(node.next) == {"/a", "/c"}
     assert graph.stats()["evicted"]["edges"] == 1
