@@ -26,12 +26,11 @@ A decision's inputs that only the stream can give (the head's `<meta>` tags, for
 from __future__ import annotations
 
 import bisect
-import operator
 from collections.abc import Callable
 
 from . import inject
 from .inject import (
-    _ANY_TAG, _LEADING_WS, _NOT_HTML_PREFIXES, _PRESCAN_BYTES, _TAG_REST, _TOKEN, _UTF8_BOM,
+    _ANY_TAG, _LEADING_WS, _NOT_HTML_PREFIXES, _PRESCAN_BYTES, _TAG_REST, _TERMINATOR, _TOKEN, _UTF8_BOM,
     _RAW_TEXT, INSTALL_MARKER, Placement, _is_wide_encoding, _prolog_end, _regions, _tokens,
 )
 
@@ -45,9 +44,8 @@ MAX_RETAINED = 4 * 1024 * 1024
 # closer than that to the end of what arrived may still become a token (see _frontier).
 _TAIL = 16
 _NAME = re.compile(rb"[a-zA-Z]+")
-_TERMINATORS = (b"\t", b"\n", b"\f", b"\r", b" ", b"/", b">")  # what may follow a tag name (_TERMINATOR)
+_END_CANDIDATE = re.compile(rb"</(body|html)" + _TERMINATOR, re.IGNORECASE)
 _WS = b"\t\n\f\r "
-_start = operator.methodcaller("start")
 
 TagFor = Callable[[list[bytes]], "bytes | str"]
 
@@ -69,18 +67,6 @@ def _settled(buf: bytes, start: int, end: int, last_quotes: tuple[int, int]) -> 
         if buf[j] == 0x3D:  # `=`
             return False
     return True
-
-
-def _rfind_tag(low: bytes, tag: bytes, a: int, b: int, lo: int, size: int) -> int | None:
-    """The last `tag` starting in low[a:b] followed by a tag-name terminator (or the end of all
-    the bytes seen: low starts at `lo` of a buffer of `size`)."""
-    end = b
-    while (i := low.rfind(tag, a, end + len(tag) - 1)) >= a:
-        after = low[i + 6:i + 7]
-        if after in _TERMINATORS if after else lo + i + 6 == size:
-            return i
-        end = i
-    return None
 
 
 def _last_quotes(buf: bytes) -> tuple[int, int]:
@@ -309,28 +295,32 @@ class StreamInjector:
         self._reg = base + (settled if open_at is None else open_at)
 
     def _end_candidates(self, buf: bytes, base: int, lo: int, hi: int, regions: list) -> None:
-        """The last real `</body>` and `</html>` in settled text [lo, hi), searched back through
-        the gaps between `regions` (end tags in them are not real)."""
+        """The last real `</body>` and `</html>` in settled text [lo, hi): end tags inside
+        `regions` (comments, raw text) are not real."""
         if hi <= lo:
             return
-        # A lower-cased copy and bytes.rfind: many times faster than a case-insensitive regex.
-        low = buf[lo:min(len(buf), hi + 8)].lower()
-        ends = [region.start() - lo for region in regions]
-        starts = [0] + [region.end() - lo for region in regions]
-        ends.append(hi - lo)
-        body = html = None
-        for a, b in zip(reversed(starts), reversed(ends)):
-            if b <= a:
-                continue
-            if html is None:
-                html = _rfind_tag(low, b"</html", a, b, lo, len(buf))
-            body = _rfind_tag(low, b"</body", a, b, lo, len(buf))
-            if body is not None:
-                break  # an earlier </html> no longer matters
+        found: dict[bytes, list[int]] = {b"b": [], b"h": []}
+        for match in _END_CANDIDATE.finditer(buf, lo, min(len(buf), hi + 8)):
+            if match.start() >= hi:
+                break
+            found[match.group(1)[:1].lower()].append(match.start())
+        if not found[b"b"] and not found[b"h"]:
+            return
+        starts = [region.start() for region in regions]
+
+        def last_real(positions: list[int]) -> int | None:
+            for pos in reversed(positions):
+                index = bisect.bisect_right(starts, pos) - 1
+                if index < 0 or pos >= regions[index].end():
+                    return pos
+            return None
+
+        body = last_real(found[b"b"])
+        html = last_real(found[b"h"])
         if body is not None:
-            self._body_end = base + lo + body
+            self._body_end = base + body
         if html is not None and (body is None or html > body):
-            self._html_end = base + lo + html
+            self._html_end = base + html
 
     # ---- deciding --------------------------------------------------------------------------
 
