@@ -9,7 +9,7 @@ alike, so a comparison says little about a real CDN.
                             (also the edge's own background fetches), never to what the edge
                             answers itself
 
-Both delays are asynchronous sleeps in the flow's own hook (mitmproxy runs each hook as a task),
+Both delays are asynchronous sleeps awaited in the flow's own hook (mitmproxy runs each hook as a task),
 so other flows go on meanwhile. The origin delay waits in `responseheaders`: it delays the start
 of the response, and a streamed body then flows as the origin sends it, never buffered.
 
@@ -20,6 +20,7 @@ hook runs was made by the edge.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 
 from mitmproxy import ctx, exceptions, http
 
@@ -55,17 +56,17 @@ class EdgeLatency:
         self.edge_delay = ctx.options.prefetch_edge_delay_ms / 1000
         self.origin_delay = ctx.options.prefetch_origin_delay_ms / 1000
 
-    async def request(self, flow: http.HTTPFlow) -> None:
+    # Plain hooks that return the sleep when there is one: mitmproxy awaits what a hook returns,
+    # and without a delay no coroutine is made per flow.
+    def request(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
         if flow.response is None:
-            return
+            return None
         flow.metadata[EDGE_ANSWERED] = True
-        if self.edge_delay:
-            await asyncio.sleep(self.edge_delay)
+        return asyncio.sleep(self.edge_delay) if self.edge_delay else None
 
-    async def responseheaders(self, flow: http.HTTPFlow) -> None:
+    def responseheaders(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
         if flow.metadata.get(EDGE_ANSWERED):
-            return  # made in `request` (mitmproxy emulates this hook for it): already delayed
+            return None  # made in `request` (mitmproxy emulates this hook for it): already delayed
         # The edge's own background fetch has no browser waiting on the near side.
         delay = self.origin_delay + (0 if flow.is_replay == "request" else self.edge_delay)
-        if delay:
-            await asyncio.sleep(delay)
+        return asyncio.sleep(delay) if delay else None
