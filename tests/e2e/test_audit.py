@@ -163,11 +163,16 @@ def test_https_site_with_a_self_signed_certificate_and_a_cold_edge(tmp_path):
     assert edgio and len(worker_prefetches) == len(edgio)
 
 
-def test_reverse_mode_walks_the_origin_through_the_proxy_address(site, tmp_path):
-    document, _ = run_audit(tmp_path, site.base + "/", "--reverse", "--arms", "speculation", "--runs", "1",
-                            "--pages", "3")
-    navigations = document["navigations"]
-    assert [n["url"] for n in navigations] == [step["url"] for step in document["walk"]]
+def test_reverse_mode_walks_a_written_path_through_the_proxy_address(site, tmp_path):
+    walk = tmp_path / "walk.txt"
+    walk.write_text("# press 'Page 1' on the home page, then the link to /page/4 there, then type /page/2\n"
+                    "/\nPage 1\n/page/4\n/page/2\n")
+    document, _ = run_audit(tmp_path / "out", site.base + "/", "--reverse", "--arms", "speculation", "--runs", "1",
+                            "--path", str(walk))
+    assert [(s["url"].removeprefix(site.base), s["via"]) for s in document["walk"]] == [
+        ("/", "start"), ("/page/1", "link"), ("/page/4", "link"), ("/page/2", "goto")]
+    navigations = document["navigations"][:3]
+    assert [n["url"] for n in navigations] == [step["url"] for step in document["walk"][:3]]
     assert all(n["url"].startswith(site.base) for n in navigations)  # the site's URLs, not the proxy's
     assert [n["served_from"] for n in navigations] == ["edge", "prefetch", "prefetch"]  # a warm edge
 
