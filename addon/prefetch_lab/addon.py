@@ -26,8 +26,9 @@ from urllib.parse import unquote
 
 from mitmproxy import command, ctx, exceptions, http
 
-from . import audit, cachepolicy, responses, speculation
-from .cachestore import CacheEntry, CacheStore, cache_key, strip_edgio_params, vary_for
+from . import audit, cachepolicy, responses, speculation, streamcodec
+from .cachestore import CacheEntry, CacheStore, cache_key, cookie_names, strip_edgio_params, vary_for
+from .collapse import Collapse
 from .edgefiles import REPORT_PATH, EdgeFiles, is_edge_path
 from .htmlrewrite import is_html_document, rewrite_html
 from .rules import Features, RequestInfo, RuleSet, RulesError
@@ -74,6 +75,7 @@ class FlowState:
     background: str | None = None  # "revalidate" | "warm" for the edge's own fetches
     served_by_edge: bool = False  # the response was made here, not by the origin
     client_validators: dict[str, str] = field(default_factory=dict)
+    collapsible: bool = False  # a GET miss on its way to the origin (collapse.py)
     url: str = ""  # as the client asked for it, edgio_* params included
 
     def summary(self) -> dict:
@@ -118,6 +120,7 @@ class PrefetchLab:
         self._states: weakref.WeakKeyDictionary[http.HTTPFlow, FlowState] = weakref.WeakKeyDictionary()
         self.origin = OriginFetches(MARKS["background"])
         self.streaming = StreamingResponses(self)
+        self.addons = [Collapse(self)]  # mitmproxy runs sub-addons' hooks right after ours
 
     # ---- options -------------------------------------------------------------------------
 
@@ -285,7 +288,7 @@ class PrefetchLab:
         if not self.rule_source:
             return
         try:
-            rules = self.rule_source.load()
+            rules = self.rule_source.load(reloading=True)
         except (RulesError, OSError) as e:
             self.record("rules-error", reason=str(e))
             logger.error(f"prefetch-lab: rules not reloaded, keeping the last good rules: {e}")
@@ -380,7 +383,7 @@ class PrefetchLab:
         stripped = strip_edgio_params(query)
         if stripped != query:
             req.path = path + ("?" + stripped if stripped else "")
-        state.key = cache_key(req.method, req.scheme, req.host, req.port, path, stripped)
+        state.key = cache_key(req.method, req.scheme, req.host, req.port, path, stripped, req.host_header)
         state.features = self._match(RequestInfo(req.method.upper(), req.scheme, req.host.lower(), path, stripped))
         if state.background:
             return  # the edge's own fetch: straight to the origin, stored in `response`
@@ -407,7 +410,7 @@ class PrefetchLab:
                 self._refuse(flow, state, "no-content")
                 return
             stale = entry.state(time.time()) != "fresh"
-            self._serve_entry(flow, state, entry, stale)
+            self.serve_entry(flow, state, entry, stale)
             if stale:
                 self._background_fetch_once(flow, state, "revalidate")
             return
@@ -417,6 +420,7 @@ class PrefetchLab:
                 self._background_fetch_once(flow, state, "warm")
             return
         if req.method == "GET" and not forced:
+            state.collapsible = True
             for name in CLIENT_VALIDATORS:
                 if name in req.headers:
                     state.client_validators[name] = req.headers.pop(name)
@@ -450,7 +454,7 @@ class PrefetchLab:
         note(flow, "prefetch-refused", f"prefetch refused ({reason}) with {status}")
         self.record("prefetch-refused", flow, status=status, reason=reason)
 
-    def _serve_entry(self, flow: http.HTTPFlow, state: FlowState, entry: CacheEntry, stale: bool) -> None:
+    def serve_entry(self, flow: http.HTTPFlow, state: FlowState, entry: CacheEntry, stale: bool) -> None:
         """Answer from the edge cache: 200 (or 304 to a matching validator; HEAD without body)."""
         req = flow.request
         now = time.time()
@@ -543,7 +547,7 @@ class PrefetchLab:
         resp = flow.response
         caching_status = self.store_response(flow, state, resp.raw_content or b"", header_pairs(resp.headers))
         flow.metadata[META] = {**state.summary(), "caching_status": caching_status}
-        if caching_status == "cached":
+        if caching_status.startswith("cached"):
             self._answer_client_validators(flow, state)
         self.add_edge_headers(flow, state, caching_status)
         if state.background:
@@ -570,7 +574,9 @@ class PrefetchLab:
         if state.features.bypass_cache or not self.cache_enabled:
             return "bypassed", False
         decision = self._storage_decision(flow, state, response_headers, length or 0)
-        return ("cached", True) if decision.store else (decision.caching_status, False)
+        if not decision.store:
+            return decision.caching_status, False
+        return ("cached-per-cookie" if decision.by_cookies and cookie_names(header_pairs(flow.request.headers)) else "cached"), True
 
     def store_response(self, flow, state, body: bytes, response_headers, too_big: bool = False) -> str:
         """Store what the origin sent if the edge may; audits one cache-store or cache-bypass."""
@@ -583,20 +589,27 @@ class PrefetchLab:
         now = time.time()
         request_headers = header_pairs(req.headers)
         decision = self._storage_decision(flow, state, response_headers, len(body))
+        content_encoding = next((v for n, v in response_headers if n.lower() == "content-encoding"), None)
+        if decision.store and not too_big and content_encoding and not streamcodec.decodes(body, content_encoding):
+            # A client without that coding would need it decoded, and it cannot be.
+            decision = cachepolicy.StorageDecision(False, "bypassed", 0, 0, 0, f"undecodable-encoding: {content_encoding}")
         if decision.store and not too_big:
             entry = CacheEntry(
                 key=state.key, status=resp.status_code,
                 headers=responses.storable_headers(response_headers, len(body)),
                 body=body, stored_at=now, initial_age=decision.initial_age, ttl=decision.ttl,
-                swr=decision.swr, vary=vary_for(response_headers, request_headers),
+                swr=decision.swr, vary=vary_for(response_headers, request_headers, decision.by_cookies),
                 rules=state.features.matched,
             )
             if self.store.put(entry):
+                # Only the request's own cookies (minus analytics ones) will get this entry.
+                cookies = cookie_names(request_headers) if decision.by_cookies else []
+                status = "cached-per-cookie" if cookies else "cached"
                 if not state.background:
                     note(flow, "stored", f"stored in the edge cache for {decision.ttl}s")
-                self.record("cache-store", flow, status=resp.status_code, caching_status="cached",
-                            ttl=decision.ttl, swr=decision.swr, size=len(body))
-                return "cached"
+                self.record("cache-store", flow, status=resp.status_code, caching_status=status,
+                            ttl=decision.ttl, swr=decision.swr, size=len(body), cookies=cookies or None)
+                return status
             decision_status = "body-too-big"
         elif decision.store:
             decision_status = "body-too-big"
@@ -657,4 +670,5 @@ def rule_caching(features: Features) -> cachepolicy.RuleCaching:
         bypass_cache=features.bypass_cache,
         ignore_origin_no_cache=features.ignore_origin_no_cache,
         cacheable_status_codes=features.cacheable_status_codes,
+        ignore_cookies=features.cache_key_ignore_cookies,
     )

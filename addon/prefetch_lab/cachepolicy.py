@@ -19,6 +19,10 @@ Deliberate choices (all on the safe side):
   different `Expires`) make the response stale (RFC 9111 4.2.1 / 5.3), never fresher.
 - The initial age is the origin's `Age` only; apparent age from `Date` is left out because
   clock skew between this machine and an arbitrary origin would make entries stale at birth.
+- Rules mode keys a response by the visitor's cookies (minus analytics ones, cachestore) unless
+  the origin said `public` or `s-maxage`: only the rules made it cacheable, and a page that
+  does not set a cookie can still be personalised by one (Alice's account page). A rule's
+  `cache_key_ignore_cookies` vouches that it is not.
 - `s-maxage` implies proxy-revalidate (RFC 9111 5.2.2.10) but an explicit
   `stale-while-revalidate` next to it is still honoured, as CDNs do for Next.js-style headers.
 """
@@ -58,6 +62,7 @@ class RuleCaching:
     bypass_cache: bool = False
     ignore_origin_no_cache: bool | tuple[int, ...] = False
     cacheable_status_codes: tuple[int, ...] | None = None
+    ignore_cookies: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,7 @@ class StorageDecision:
     swr: int
     initial_age: int
     reason: str
+    by_cookies: bool = False  # stored as a variant of the visitor's cookies (cachestore.COOKIE_VARIANT)
 
 
 # ---------------------------------------------------------------------------- header helpers
@@ -237,7 +243,10 @@ def storage_decision(
         return refuse(
             "body-too-big", f"body {body_size} B > max object {max_object_size} B", ttl, swr, initial_age
         )
-    return StorageDecision(True, "cached", ttl, swr, initial_age, detail)
+    by_cookies = rules_active and not rule.ignore_cookies and not (
+        response_cc.has("public") or response_cc.has("s-maxage")
+    )
+    return StorageDecision(True, "cached", ttl, swr, initial_age, detail, by_cookies)
 
 
 def _origin_freshness(headers: Headers, cc: CacheControl, now: float) -> tuple[int, str | None]:

@@ -23,6 +23,30 @@ REVALIDATION_TIMEOUT = 30.0
 
 VaryValues = tuple[tuple[str, str | None], ...]
 VARY_STAR: VaryValues = (("*", None),)
+# A Vary-like name for "the visitor's cookies minus analytics ones". Not a valid header name (the
+# ';'), so it never collides with an origin's `Vary: Cookie`, which varies on the raw header.
+COOKIE_VARIANT = "cookie;significant"
+# Cookies set by analytics and ad tags on nearly every visitor; a page never depends on them, so
+# they are left out of the cookie variant (else every visitor would have an entry of their own
+# and prefetches would never hit). Names, or prefixes ending in '*'.
+ANALYTICS_COOKIES = (
+    "_ga", "_ga_*", "_gid", "_gat*", "_gcl_*", "__utm*", "_dc_gtm_*",  # Google Analytics / Ads
+    "_fbp", "_fbc",  # Meta pixel
+    "_hj*",  # Hotjar
+    "_clck", "_clsk",  # Microsoft Clarity
+    "_uetsid", "_uetvid",  # Microsoft Ads
+    "ajs_*",  # Segment
+    "mp_*",  # Mixpanel
+    "_pk_*",  # Matomo
+    "__hs*", "hubspotutk",  # HubSpot
+    "_tt_*", "_ttp",  # TikTok
+    "_pin_unauth",  # Pinterest
+    "_rdt_uuid",  # Reddit
+    "_scid*",  # Snap
+    "_ym_*",  # Yandex Metrica
+)
+_ANALYTICS_EXACT = frozenset(n for n in ANALYTICS_COOKIES if not n.endswith("*"))
+_ANALYTICS_PREFIXES = tuple(n[:-1] for n in ANALYTICS_COOKIES if n.endswith("*"))
 _WHITESPACE = re.compile(r"\s+")
 _SPACE_AROUND_COMMA = re.compile(r"\s*,\s*")
 
@@ -41,19 +65,61 @@ def strip_edgio_params(query: str) -> str:
     return "&".join(part for part in kept if part)
 
 
-def cache_key(method: str, scheme: str, host: str, port: int | None, path: str, query: str) -> str:
-    """Readable key, e.g. `GET https://example.com:443/pages/1?a=1`; HEAD is looked up as GET."""
+def _bracketed(host: str) -> str:
+    host = host.lower()
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host  # IPv6 literal
+
+
+def _split_authority(authority: str, default_port: int) -> tuple[str, int | None]:
+    authority = authority.strip().lower()
+    host, sep, port = authority.rpartition(":")
+    if not sep or "]" in port or not host:  # no port (or a bare IPv6 literal)
+        return _bracketed(authority), default_port
+    return _bracketed(host), int(port) if port.isdigit() else None
+
+
+def cache_key(
+    method: str, scheme: str, host: str, port: int | None, path: str, query: str, host_header: str | None = None
+) -> str:
+    """Readable key, e.g. `GET https://example.com:443/pages/1?a=1`; HEAD is looked up as GET.
+
+    `host`/`port` are where the request goes. A Host header naming another authority (an
+    absolute-form request to a.example with `Host: b.example`: a virtual-hosting origin answers
+    for b.example) is part of the key, so it never shares an entry with either host's own.
+    """
     method = method.upper()
     if method == "HEAD":
         method = "GET"
     scheme = scheme.lower()
-    host = host.lower()
-    if ":" in host and not host.startswith("["):  # IPv6 literal
-        host = f"[{host}]"
+    host = _bracketed(host)
     if port is None:
         port = DEFAULT_PORTS.get(scheme, 0)
     query = strip_edgio_params(query)
-    return f"{method} {scheme}://{host}:{port}{path or '/'}{'?' + query if query else ''}"
+    key = f"{method} {scheme}://{host}:{port}{path or '/'}{'?' + query if query else ''}"
+    if host_header is not None and _split_authority(host_header, DEFAULT_PORTS.get(scheme, 0)) != (host, port):
+        key += f" (Host: {host_header.strip().lower()})"
+    return key
+
+
+def _is_analytics_cookie(name: str) -> bool:
+    return name in _ANALYTICS_EXACT or name.startswith(_ANALYTICS_PREFIXES)
+
+
+def significant_cookies(request_headers: Headers) -> str | None:
+    """The request's cookies minus analytics ones, sorted (`a=1; b=2`); None when none are left."""
+    pairs = set()
+    for line in header_values(request_headers, "cookie"):
+        for item in line.split(";"):
+            name, sep, value = item.strip().partition("=")
+            if (name or sep) and not _is_analytics_cookie(name.strip()):
+                pairs.add(f"{name.strip()}={value.strip()}" if sep else name.strip())
+    return "; ".join(sorted(pairs)) or None
+
+
+def cookie_names(request_headers: Headers) -> list[str]:
+    """Names of the significant cookies (for the audit: never their values)."""
+    text = significant_cookies(request_headers)
+    return [item.partition("=")[0] for item in text.split("; ")] if text else []
 
 
 def _normalise_field_value(values: list[str]) -> str:
@@ -66,6 +132,9 @@ def request_vary_values(vary_names: tuple[str, ...], request_headers: Headers) -
     """The request's values of the named headers; None marks an absent header (≠ empty)."""
     values = []
     for name in vary_names:
+        if name == COOKIE_VARIANT:
+            values.append((name, significant_cookies(request_headers)))
+            continue
         found = header_values(request_headers, name)
         values.append((name, _normalise_field_value(found) if found else None))
     return tuple(values)
@@ -81,11 +150,14 @@ def vary_names(response_headers: Headers) -> tuple[str, ...] | None:
     return tuple(sorted(names))
 
 
-def vary_for(response_headers: Headers, request_headers: Headers) -> VaryValues:
-    """What an entry records for variant selection (VARY_STAR for `Vary: *`)."""
+def vary_for(response_headers: Headers, request_headers: Headers, by_cookies: bool = False) -> VaryValues:
+    """What an entry records for variant selection (VARY_STAR for `Vary: *`); `by_cookies` adds
+    the significant cookies, so the entry serves only requests with the same ones (or none)."""
     names = vary_names(response_headers)
     if names is None:
         return VARY_STAR
+    if by_cookies:
+        names = tuple(sorted({*names, COOKIE_VARIANT}))
     return request_vary_values(names, request_headers)
 
 

@@ -46,6 +46,8 @@ class Features:
     bypass_client_cache: bool = False
     ignore_origin_no_cache: bool | tuple[int, ...] = False
     cacheable_status_codes: tuple[int, ...] | None = None
+    # The rule vouches that responses do not depend on the visitor's cookies: share them.
+    cache_key_ignore_cookies: bool = False
     set_response_headers: tuple[tuple[str, str], ...] = ()
     deep_fetch: tuple[dict, ...] = ()
     matched: tuple[str, ...] = ()  # rule ids "default.yaml#3" (1-based), for the audit
@@ -391,7 +393,7 @@ _RULE_KEYS = ("comment", "match", "caching", "headers", "deep_fetch")
 _MATCH_KEYS = ("path", "path_regex", "method", "scheme", "host", "query", "querystring")
 _CACHING_KEYS = (
     "max_age", "service_worker_max_age", "stale_while_revalidate", "bypass_cache",
-    "bypass_client_cache", "ignore_origin_no_cache", "cacheable_status_codes",
+    "bypass_client_cache", "ignore_origin_no_cache", "cacheable_status_codes", "cache_key_ignore_cookies",
 )
 _DURATION_KEYS = ("max_age", "service_worker_max_age", "stale_while_revalidate")
 _HEADERS_KEYS = ("set_response_headers",)

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
+
 from .rules import RuleSet, RulesError, load_rules, rule_files
+
+EMPTY_ON_RELOAD = ("the file is empty (being rewritten?): keeping the last good rules; "
+                   "write `rules: []` for an intentionally empty set")
 
 class RuleSource:
     """The files behind the `prefetch_rules` option: comma-separated files or directories
@@ -44,10 +49,20 @@ class RuleSource:
                 entries.append((str(file), None, None))
         return tuple(entries)
 
-    def load(self) -> RuleSet:
+    def load(self, reloading: bool = False) -> RuleSet:
+        """`reloading`: a file with no YAML document at all (truncated to 0 bytes by an editor
+        or a `>` redirect, or only comments) is an error, so the last good rules stay."""
         # Remembered before loading: a broken edit is reported once, not every poll, and the
         # next edit (the fix) counts as a change again.
         self._loaded_signature = self.signature()
+        if reloading:
+            for file in self.files():
+                try:
+                    blank = yaml.compose(file.read_text(encoding="utf-8"), Loader=yaml.SafeLoader) is None
+                except (OSError, UnicodeDecodeError, yaml.YAMLError):
+                    continue  # load_rules reports these with their line
+                if blank:
+                    raise RulesError(str(file), None, EMPTY_ON_RELOAD)
         return load_rules(self.paths) if self.paths else RuleSet.empty()
 
     def changed(self) -> bool:

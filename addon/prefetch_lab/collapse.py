@@ -1,0 +1,85 @@
+"""Request collapsing: concurrent misses for one cache key reach the origin once.
+
+The first miss for a key goes to the origin; misses for the same key that arrive while it is in
+flight wait for it (as Varnish, nginx's proxy_cache_lock and CDNs do) and are then answered from
+the cache. When the first answer was not stored (not cacheable, another Vary variant or the
+visitor's cookies differ), the waiters are released to the origin. A sub-addon of PrefetchLab
+(its `addons`): mitmproxy runs its `request` right after PrefetchLab's, which has looked the key
+up and marked the flow `collapsible`; its `response`/`error` run after PrefetchLab has stored.
+Prefetches never get here: the gate answers them in PrefetchLab's `request`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import weakref
+from typing import TYPE_CHECKING
+
+from mitmproxy import http
+
+if TYPE_CHECKING:
+    from .addon import FlowState, PrefetchLab
+
+# The longest a waiter waits without an origin timeout (prefetch_origin_timeout=0).
+MAX_WAIT = 60.0
+
+
+class Collapse:
+    def __init__(self, lab: "PrefetchLab") -> None:
+        self.lab = lab
+        self._in_flight: dict[str, asyncio.Future] = {}
+        self._leaders: weakref.WeakKeyDictionary[http.HTTPFlow, tuple[str, asyncio.Future]] = weakref.WeakKeyDictionary()
+        self.collapsed = 0  # waiters answered from the first request's response
+        self.released = 0
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        state = self.lab.state_of(flow)
+        if flow.response or flow.error or state is None or not state.collapsible:
+            return
+        first = self._in_flight.get(state.key)
+        if first is None:
+            future = asyncio.get_running_loop().create_future()
+            self._in_flight[state.key] = future
+            self._leaders[flow] = (state.key, future)
+            return
+        origin = self.lab.origin
+        origin.arrived(flow)  # not at the origin yet: its clock starts if it is released
+        try:
+            await asyncio.wait_for(asyncio.shield(first), origin.timeout or MAX_WAIT)
+        except asyncio.TimeoutError:
+            pass
+        if not flow.live or flow.error:
+            return
+        if self._serve_from_cache(flow, state):
+            self.collapsed += 1
+            return
+        self.released += 1  # the first answer was not stored for this request: to the origin
+        origin.watch(flow)
+
+    def _serve_from_cache(self, flow: http.HTTPFlow, state: "FlowState") -> bool:
+        lab, now = self.lab, time.time()
+        entry = lab.store.get(state.key, list(flow.request.headers.items(multi=True)), now)
+        if entry is None:
+            return False
+        for name, value in state.client_validators.items():  # held back for the origin: answer them
+            flow.request.headers[name] = value
+        state.client_validators.clear()
+        lab.serve_entry(flow, state, entry, entry.state(now) != "fresh")
+        return True
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        self._release(flow)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        self._release(flow)
+
+    def _release(self, flow: http.HTTPFlow) -> None:
+        leader = self._leaders.pop(flow, None)
+        if leader is None:
+            return
+        key, future = leader
+        if self._in_flight.get(key) is future:
+            del self._in_flight[key]
+        if not future.done():
+            future.set_result(None)
