@@ -26,9 +26,11 @@ from urllib.parse import unquote
 
 from mitmproxy import command, ctx, exceptions, http
 
-from . import audit, cachepolicy, responses, speculation, streamcodec
+from . import audit, cachepolicy, responses, speculation
 from .cachestore import CacheEntry, CacheStore, cache_key, cookie_names, strip_edgio_params, vary_for
 from .collapse import Collapse
+from .invalidate import Invalidation
+from .surrogate import SurrogateCapability
 from .edgefiles import REPORT_PATH, EdgeFiles, is_edge_path
 from .htmlrewrite import is_html_document, rewrite_html
 from .rules import Features, RequestInfo, RuleSet, RulesError
@@ -120,7 +122,8 @@ class PrefetchLab:
         self._states: weakref.WeakKeyDictionary[http.HTTPFlow, FlowState] = weakref.WeakKeyDictionary()
         self.origin = OriginFetches(MARKS["background"])
         self.streaming = StreamingResponses(self)
-        self.addons = [Collapse(self)]  # mitmproxy runs sub-addons' hooks right after ours
+        # mitmproxy runs their hooks right after ours (Collapse may answer a request: it goes first)
+        self.addons = [Collapse(self), SurrogateCapability(), Invalidation(self)]
 
     # ---- options -------------------------------------------------------------------------
 
@@ -460,7 +463,10 @@ class PrefetchLab:
         now = time.time()
         response = responses.from_entry(entry, now)
         if not cachepolicy.client_accepts_encoding(req.headers.get("accept-encoding"), response.headers.get("content-encoding")):
-            response.decode(strict=False)  # never send a br body to a client that did not offer br
+            try:  # never send a br body to a client that did not offer br...
+                response.decode()
+            except ValueError:  # ...but one that does not decode goes as stored, with its label
+                pass
         if not state.prefetch and cachepolicy.conditional_response(header_pairs(req.headers), entry.status, entry.headers):
             response = responses.not_modified(entry.headers, entry.age(now))
         elif req.method == "HEAD":
@@ -589,10 +595,6 @@ class PrefetchLab:
         now = time.time()
         request_headers = header_pairs(req.headers)
         decision = self._storage_decision(flow, state, response_headers, len(body))
-        content_encoding = next((v for n, v in response_headers if n.lower() == "content-encoding"), None)
-        if decision.store and not too_big and content_encoding and not streamcodec.decodes(body, content_encoding):
-            # A client without that coding would need it decoded, and it cannot be.
-            decision = cachepolicy.StorageDecision(False, "bypassed", 0, 0, 0, f"undecodable-encoding: {content_encoding}")
         if decision.store and not too_big:
             entry = CacheEntry(
                 key=state.key, status=resp.status_code,

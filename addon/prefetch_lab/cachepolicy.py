@@ -17,6 +17,13 @@ Deliberate choices (all on the safe side):
   (typically the visitor), which is what `private` means to a reader of the audit trail.
 - Invalid or conflicting freshness values (`max-age=soon`, two different `max-age`s, two
   different `Expires`) make the response stale (RFC 9111 4.2.1 / 5.3), never fresher.
+- The edge's own freshness and storability come from `CDN-Cache-Control` (RFC 9213) if the
+  origin sent it, else from `Surrogate-Control` (directives targeted at this edge, else the
+  untargeted ones; those for other devices left out), else from `Cache-Control`. A field for
+  the edge is the origin speaking to shared caches: like `public`, it shares the response
+  whatever the visitor's cookies.
+- An `Age` that is not exactly one non-negative integer (`abc`, `-1`, `1.0`, `0, 0`, two lines,
+  `7200;x=y`) makes the response stale: its age is unknown, so it is not assumed young.
 - The initial age is the origin's `Age` only; apparent age from `Date` is left out because
   clock skew between this machine and an arbitrary origin would make entries stale at birth.
 - Rules mode keys a response by the visitor's cookies (minus analytics ones, cachestore) unless
@@ -47,6 +54,9 @@ HEURISTICALLY_CACHEABLE = frozenset({200, 203, 204, 300, 301, 308, 404, 405, 410
 # especially) are refused even then, because blanket max-age configs would pin errors.
 CACHEABLE_WITH_EXPLICIT_FRESHNESS = frozenset({302, 307})
 EDGIO_DEFAULT_CACHEABLE = (200,)
+# The edge's device token: it sends `Surrogate-Capability: prefetch-lab="Surrogate/1.0"` to the
+# origin (surrogate.py), which may then target Surrogate-Control directives at it (`max-age=60;prefetch-lab`).
+SURROGATE_TOKEN = "prefetch-lab"
 # RFC 9110 15.4.5: fields a 304 must carry if the 200 would have.
 NOT_MODIFIED_FIELDS = frozenset(
     {"cache-control", "content-location", "date", "etag", "expires", "vary", "last-modified"}
@@ -188,7 +198,7 @@ def storage_decision(
     if any(token == "*" for value in header_values(response_headers, "vary") for token in split_list(value)):
         return refuse("private", "Vary: * (response varies beyond the request)")
 
-    response_cc = CacheControl.of(response_headers)
+    response_cc = edge_cache_control(response_headers)
     ignores_no_cache = (
         rule.ignore_origin_no_cache is True
         or (isinstance(rule.ignore_origin_no_cache, tuple) and status in rule.ignore_origin_no_cache)
@@ -198,8 +208,9 @@ def storage_decision(
             if response_cc.has(directive):
                 return refuse("private", f"response Cache-Control: {directive}")
     # RFC 9111 3.5: only these directives let a shared cache reuse an authenticated response.
+    client_cc = CacheControl.of(response_headers)
     if header_values(request_headers, "authorization") and not any(
-        response_cc.has(d) for d in ("public", "s-maxage", "must-revalidate")
+        client_cc.has(d) or response_cc.has(d) for d in ("public", "s-maxage", "must-revalidate")
     ):
         return refuse("private", "request had Authorization; response not public/s-maxage/must-revalidate")
 
@@ -244,7 +255,8 @@ def storage_decision(
             "body-too-big", f"body {body_size} B > max object {max_object_size} B", ttl, swr, initial_age
         )
     by_cookies = rules_active and not rule.ignore_cookies and not (
-        response_cc.has("public") or response_cc.has("s-maxage")
+        client_cc.has("public") or client_cc.has("s-maxage")
+        or response_cc.directives != client_cc.directives  # the origin addressed the edge itself
     )
     return StorageDecision(True, "cached", ttl, swr, initial_age, detail, by_cookies)
 
@@ -267,11 +279,26 @@ def _origin_freshness(headers: Headers, cc: CacheControl, now: float) -> tuple[i
 
 
 def _age_header(headers: Headers) -> int:
-    for value in header_values(headers, "age"):
-        value = value.strip()
-        if value.isdigit():
-            return min(int(value), MAX_DELTA_SECONDS)
-    return 0
+    values = header_values(headers, "age")
+    if not values:
+        return 0
+    if len(values) == 1 and values[0].strip().isascii() and values[0].strip().isdigit():
+        return min(int(values[0].strip()), MAX_DELTA_SECONDS)
+    return MAX_DELTA_SECONDS  # invalid or repeated: of unknown age, so stale
+
+
+def edge_cache_control(headers: Headers) -> CacheControl:
+    """The directives that govern the edge's own caching: CDN-Cache-Control (RFC 9213), else
+    Surrogate-Control's untargeted ones, else Cache-Control."""
+    cdn = header_values(headers, "cdn-cache-control")
+    if cdn:
+        return CacheControl(cdn)
+    items = [item for value in header_values(headers, "surrogate-control") for item in split_list(value)]
+    ours = [item.rpartition(";")[0] for item in items if item.rpartition(";")[2].strip().lower() == SURROGATE_TOKEN]
+    untargeted = [item for item in items if ";" not in item]
+    if ours or untargeted:  # targeted at this edge wins over untargeted (Edge Architecture 1.0)
+        return CacheControl(ours or untargeted)
+    return CacheControl.of(headers)
 
 
 # ------------------------------------------------------------------------------- serving side

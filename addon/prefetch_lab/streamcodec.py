@@ -145,19 +145,3 @@ def encoder(encoding: str):
     """An object with feed(bytes) -> bytes (flushed: decodable up to here) and finish() -> bytes."""
     return _ENCODERS[encoding]()
 
-
-def decodes(body: bytes, content_encoding: str | None) -> bool:
-    """Does the whole body decode as its Content-Encoding says (codings applied in order, so
-    undone last first)? An unknown coding does not: nothing here could decode it for a client."""
-    codings = [c.strip().lower() for c in (content_encoding or "").split(",") if c.strip()]
-    codings = [c for c in codings if c not in ("identity", "none")]
-    data = body
-    try:
-        for coding in reversed(codings):
-            if coding not in _DECODERS:
-                return False
-            codec = decoder(coding)
-            data = codec.feed(data) + codec.finish()
-    except CodecError:
-        return False
-    return True

@@ -1,0 +1,20 @@
+"""Surrogate-Capability (W3C Edge Architecture 1.0): requests the edge sends to the origin say
+it is a surrogate, so the origin can target Surrogate-Control directives at it
+(`max-age=60;prefetch-lab`; cachepolicy.edge_cache_control reads them). A sub-addon of
+PrefetchLab (its `addons`), so it sees only requests PrefetchLab let through to the origin.
+"""
+
+from __future__ import annotations
+
+from mitmproxy import http
+
+from .cachepolicy import SURROGATE_TOKEN
+
+CAPABILITY = f'{SURROGATE_TOKEN}="Surrogate/1.0"'
+
+
+class SurrogateCapability:
+    def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response is None and flow.error is None:
+            theirs = flow.request.headers.get("surrogate-capability")  # from a surrogate in front of us
+            flow.request.headers["surrogate-capability"] = f"{theirs}, {CAPABILITY}" if theirs else CAPABILITY
