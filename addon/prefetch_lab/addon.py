@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 META = "prefetch_lab"
 MB = 1024 * 1024
+PRERENDER_REFUSAL_STATUS = 503
 INJECT_MODES = ("both", "edgio", "speculation", "off")
 PLACEMENTS = ("body", "head")
 CHOICES = {
@@ -74,6 +75,7 @@ class FlowState:
     prefetch: str | None = None  # "edgio" | "speculation" when the request is a prefetch
     gated: bool = False  # a prefetch the edge answers only from cache
     edgio_prefetch: bool = False  # the request carried edgio_prefetch (x-edg-p: 1)
+    prerender: bool = False  # Sec-Purpose: prefetch;prerender for the document itself
     background: str | None = None  # "revalidate" | "warm" for the edge's own fetches
     served_by_edge: bool = False  # the response was made here, not by the origin
     client_validators: dict[str, str] = field(default_factory=dict)
@@ -444,13 +446,17 @@ class PrefetchLab:
             state.prefetch = "edgio"
             self.record("prefetch-forwarded", flow, reason="include-cache-misses")
         elif speculation.is_speculative(headers.get("sec-purpose")):
+            if speculation.is_prerender_subresource(headers.get("sec-purpose"), headers.get("sec-fetch-dest")):
+                return  # a prerendered page's own subresource: an ordinary request
+            state.prerender = speculation.is_prerender(headers.get("sec-purpose"))
             state.prefetch = "speculation"
             state.gated = speculation.refusal_applies(headers.get("sec-speculation-tags"))
             if not state.gated:
                 self.record("prefetch-forwarded", flow, reason="site-speculation")
 
     def _refuse(self, flow: http.HTTPFlow, state: FlowState, reason: str) -> None:
-        status = ctx.options.prefetch_refusal_status
+        # A prerender is refused as Speed Brain refuses speculations (and Chromium expects): 503.
+        status = PRERENDER_REFUSAL_STATUS if state.prerender else ctx.options.prefetch_refusal_status
         flow.response = responses.refusal(status, reason)
         state.served_by_edge = True
         self.add_edge_headers(flow, state, "miss" if reason == "not-cached" else "bypassed", from_origin=False)

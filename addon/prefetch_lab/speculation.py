@@ -759,5 +759,21 @@ def is_speculative(sec_purpose: str | None, legacy_purpose: str | None = None) -
     return any(_names_prefetch(v) for v in (sec_purpose, legacy_purpose) if v)
 
 
+def is_prerender(sec_purpose: str | None) -> bool:
+    """`Sec-Purpose: prefetch;prerender`: a prerender, not a plain prefetch."""
+    return any(
+        parts[0].strip().lower() == "prefetch" and "prerender" in (p.strip().lower() for p in parts[1:])
+        for parts in (item.split(";") for item in (sec_purpose or "").split(","))
+    )
+
+
+def is_prerender_subresource(sec_purpose: str | None, sec_fetch_dest: str | None) -> bool:
+    """What a prerendered page loads to render itself. Chromium 156 sends the page's
+    `Sec-Purpose: prefetch;prerender` on its subresources too (observed: CSS, scripts, images,
+    fetch()), so only the document itself is the speculation; refusing the rest would leave
+    the prerendered page without them. A request without Sec-Fetch-Dest counts as the document."""
+    return is_prerender(sec_purpose) and (sec_fetch_dest or "document").strip().lower() != "document"
+
+
 def _names_prefetch(value: str) -> bool:
     return any(item.split(";")[0].strip().lower() == "prefetch" for item in value.split(","))

@@ -849,3 +849,19 @@ def test_default_rules_document_is_exactly_the_edges_prefetchable_links(default_
         expected = edge_prefetchable(ruleset, "shop.test", link, "http") and not link.path.startswith(
             "/__edgio__")
         assert speculated(document, link) is expected, url
+
+
+@pytest.mark.parametrize("purpose, dest, prerender, subresource", [
+    ("prefetch;prerender", "document", True, False),
+    ("prefetch; prerender", "image", True, True),
+    ("Prefetch;Prerender", "script", True, True),
+    ("prefetch;prerender", None, True, False),  # no Sec-Fetch-Dest: treat as the document
+    ("prefetch", "document", False, False),
+    ("prefetch", "image", False, False),
+    (None, "image", False, False),
+])
+def test_a_prerendered_pages_subresources_are_not_the_speculation(purpose, dest, prerender, subresource):
+    from prefetch_lab.speculation import is_prerender, is_prerender_subresource
+
+    assert is_prerender(purpose) is prerender
+    assert is_prerender_subresource(purpose, dest) is subresource
