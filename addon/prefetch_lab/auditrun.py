@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from . import __version__, audit, auditanalysis, report
 from .auditdriver import AuditBrowser, Moves, find_chromium
@@ -116,7 +117,7 @@ class Audit:
         return options
 
     def start_proxy(self, arm: str | None, name: str) -> ProxyProcess:
-        extra = [f"--mode=reverse:{self.settings.url}"] if self.settings.reverse else []
+        extra = [f"--mode=reverse:{self.site_origin}"] if self.settings.reverse else []
         proxy = ProxyProcess(self.confdir, self.proxy_options(arm, name), extra_args=extra,
                              log_file=self.raw / f"{name}.mitmdump.log")
         self._proxies.append(proxy)
@@ -126,16 +127,21 @@ class Audit:
         proxy.stop()
         self._proxies.remove(proxy)
 
+    @property
+    def site_origin(self) -> str:
+        parts = urlsplit(self.settings.url)
+        return f"{parts.scheme}://{parts.netloc}"
+
     def site_url(self, proxy: ProxyProcess, url: str) -> str:
         """In reverse mode the browser talks to the proxy's own address."""
-        if not self.settings.reverse:
-            return url
-        return proxy.address + url[len(self.settings.url.rstrip("/")):] if url.startswith(self.settings.url.rstrip("/")) else url
+        if self.settings.reverse and url.startswith(self.site_origin):
+            return proxy.address + url[len(self.site_origin):]
+        return url
 
     def site_path(self, proxy: ProxyProcess, url: str) -> str:
         """The walk is kept in the site's own URLs, whatever proxy address a run used."""
         if self.settings.reverse and url.startswith(proxy.address):
-            return self.settings.url.rstrip("/") + url[len(proxy.address):]
+            return self.site_origin + url[len(proxy.address):]
         return url
 
     # ---- the audit -----------------------------------------------------------------------
