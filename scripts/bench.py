@@ -38,7 +38,7 @@ def use_project_venv() -> None:
     scripts/setup.sh, then runs again with the venv's python: mitmdump must sit beside it."""
     if (Path(sys.executable).parent / "mitmdump").exists():
         return
-    subprocess.run([str(SCRIPTS / "setup.sh"), "--browser"], check=True)
+    subprocess.run([str(SCRIPTS / "setup.sh"), "--browser", "--extras", "audit"], check=True)  # Playwright
     venv_python = ROOT / ".venv" / "bin" / "python"
     os.execv(venv_python, [str(venv_python), str(Path(__file__).resolve()), *sys.argv[1:]])
 

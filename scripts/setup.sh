@@ -31,7 +31,7 @@ PY
   mapfile -t dep_list <<<"$deps"
   # (grep drops pip warnings about local index folders some machines configure)
   "$venv/bin/pip" install -q --disable-pip-version-check "${dep_list[@]}" 2> >(grep -v "^WARNING: Location" >&2)
-  rm -f "$venv"/.deps-* && touch "$stamp"
+  touch "$stamp"  # one stamp per (pyproject.toml, extras): switching scripts reinstalls nothing
 fi
 
 if [ -n "$browser" ] && [ ! -x /usr/bin/chromium ]; then
