@@ -1,8 +1,8 @@
 """scripts/audit URL --out DIR: audit a site in one command (see README "Auditing a site").
 
 The command line around auditrun.Audit: options, a progress bar (rich), and the summary table
-and top advice at the end. Exit status: 0 done, 1 bad usage or a failure, 3 deadline passed
-(partial results written), 130 interrupted (partial results written).
+and top advice at the end. Exit status: 0 done; 1 bad usage or a failure; 3 the deadline
+passed; 130 interrupted. Once measuring has begun, what was measured is written in every case.
 """
 
 from __future__ import annotations
@@ -145,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     wrote = [settings.out / "audit.json"] + [path for path in [settings.out / "report.html"] if path.exists()]
     console.print(f"wrote {', '.join(map(str, wrote))} (raw material in {settings.out / 'raw'})")
     if not document["complete"]:
-        return 130 if document.get("problem") == "interrupted" else 3
+        problem = document.get("problem") or ""
+        return 130 if problem == "interrupted" else 1 if problem.startswith("failed") else 3
     return 0
 
 

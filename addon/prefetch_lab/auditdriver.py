@@ -153,6 +153,7 @@ class Session:
         self.page = context.new_page()
         self.preload_events: list[dict] = []
         self.console_errors: list[str] = []
+        self.steps: list[dict] = []
         self.page.on("pageerror", lambda error: self.console_errors.append(f"pageerror: {error}"))
         self.page.on("console", lambda m: m.type == "error" and self.console_errors.append(m.text))
         cdp = context.new_cdp_session(self.page)
@@ -187,11 +188,11 @@ class Session:
     # ---- measuring -----------------------------------------------------------------------
 
     def walk(self, plan: list[Step], before_step: Callable[[Step], None] = lambda step: None) -> list[dict]:
-        steps = []
+        """Take the steps in order; `self.steps` keeps those taken if `before_step` stops the walk."""
         for step in plan:
             before_step(step)
-            steps.append(self._take(step))
-        return steps
+            self.steps.append(self._take(step))
+        return self.steps
 
     def _take(self, step: Step) -> dict:
         record = {"step": step.step, "url": step.url, "trigger": "start" if step.step == 0 else step.via,

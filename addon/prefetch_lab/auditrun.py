@@ -171,11 +171,14 @@ class Audit:
             self.stop_proxy(planner)
             for run, arm in schedule(s.arms, s.runs):
                 self.check_deadline()
-                self.runs.append(self.measure(browser, arm, run))
+                self.measure(browser, arm, run)
         except AuditAborted as e:
             complete, problem = False, str(e)
         except KeyboardInterrupt:
             complete, problem = False, "interrupted"
+        except Exception as e:  # a browser or proxy that died: keep what was measured, say why
+            logger.exception("audit failed")
+            complete, problem = False, f"failed: {type(e).__name__}: {e}"
         finally:
             for proxy in list(self._proxies):
                 self.stop_proxy(proxy)
@@ -213,20 +216,26 @@ class Audit:
                     self.check_deadline()
                     self.progress.step(arm, run, step)
 
-                steps = session.walk(plan, before)
-                preload_events, errors = session.preload_events, session.console_errors
-            measure_end = time.time()
+                try:
+                    session.walk(plan, before)
+                finally:  # also when the deadline or Ctrl-C cut the walk short: keep its steps
+                    measure_end = time.time()
+                    self.stop_proxy(proxy)  # writes the HAR and closes the trail
+                    self.keep_run(arm, run, proxy, session, measure_start, measure_end)
         finally:
-            self.stop_proxy(proxy)  # writes the HAR and closes the trail
-        for step in steps:
+            if proxy in self._proxies:
+                self.stop_proxy(proxy)
+
+    def keep_run(self, arm: str, run: int, proxy: ProxyProcess, session, measure_start: float, measure_end: float) -> None:
+        for step in session.steps:
             step["url"] = self.site_path(proxy, step["url"])
-        self.console_errors += [{"arm": arm, "run": run, "text": text} for text in errors]
-        trail_path = self.raw / f"{name}.trail.jsonl"
-        return {
+        self.console_errors += [{"arm": arm, "run": run, "text": text} for text in session.console_errors]
+        trail_path = self.raw / f"{arm}-run{run}.trail.jsonl"
+        self.runs.append({
             "arm": arm, "run": run, "measure_start": measure_start, "measure_end": measure_end,
             "proxy_address": proxy.address, "trail": list(audit.read_records(trail_path)) if trail_path.exists() else [],
-            "preload_events": preload_events, "steps": steps,
-        }
+            "preload_events": session.preload_events, "steps": session.steps,
+        })
 
     def write(self, complete: bool, problem: str | None) -> dict:
         results = auditanalysis.analyze(self.runs)
