@@ -25,13 +25,12 @@ A decision's inputs that only the stream can give (the head's `<meta>` tags, for
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Callable
 
 from . import inject
 from .inject import (
     _ANY_TAG, _LEADING_WS, _NOT_HTML_PREFIXES, _PRESCAN_BYTES, _TAG_REST, _TERMINATOR, _TOKEN, _UTF8_BOM,
-    _RAW_TEXT, INSTALL_MARKER, Placement, _is_wide_encoding, _prolog_end, _regions, _tokens,
+    _RAW_TEXT, _REGION_TOKEN, INSTALL_MARKER, Placement, _Span, _is_wide_encoding, _prolog_end, _tokens,
 )
 
 import re
@@ -44,7 +43,16 @@ MAX_RETAINED = 4 * 1024 * 1024
 # closer than that to the end of what arrived may still become a token (see _frontier).
 _TAIL = 16
 _NAME = re.compile(rb"[a-zA-Z]+")
-_END_CANDIDATE = re.compile(rb"</(body|html)" + _TERMINATOR, re.IGNORECASE)
+# inject.py's region scan (`_WHOLE_REGION`) with one more branch: a `</body` or `</html` end tag.
+# One pass finds the regions and, between them, the end tags outside every region (the real
+# ones): finditer steps over a region whole, and an end tag holds no `<` where a region could
+# start, so the regions found are exactly `_regions`'s.
+assert inject._WHOLE_REGION.pattern.startswith(b"<[") and inject._WHOLE_REGION.groups == 1
+_REGION_OR_END = re.compile(
+    rb"<(?:/(?P<end>body|html)" + _TERMINATOR + rb"|" + inject._WHOLE_REGION.pattern[1:] + rb")",
+    re.IGNORECASE,
+)
+_END_GROUP, _HARD_GROUP = _REGION_OR_END.groupindex["end"], _REGION_OR_END.groupindex["hard"]
 _WS = b"\t\n\f\r "
 
 TagFor = Callable[[list[bytes]], "bytes | str"]
@@ -90,16 +98,41 @@ _OPENERS = tuple(
 )
 
 
+# Every prefix of an opener: `opener.startswith(rest)` for some opener, as one set lookup.
+_OPENER_PREFIXES = frozenset(opener[:n] for opener in _OPENERS for n in range(1, len(opener) + 1))
+
+
 def _frontier(buf: bytes, lo: int) -> int:
     """Where the settled text ends: at the first `<` among the last few bytes that may still grow
     into a token opener (`</bo` may become `</body>`; `</h1>` or `<p` will not)."""
     i = buf.find(b"<", max(lo, len(buf) - _TAIL))
     while i >= 0:
-        rest = buf[i:].lower()
-        if any(opener.startswith(rest) for opener in _OPENERS):
+        if buf[i:].lower() in _OPENER_PREFIXES:
             return i
         i = buf.find(b"<", i + 1)
     return len(buf)
+
+
+def _regions_and_ends(buf: bytes, pos: int) -> tuple[list, int, list[int]]:
+    """inject._regions(buf, pos), and the starts of the `</body`/`</html` end tags outside them."""
+    regions: list = []
+    ends: list[int] = []
+    while True:
+        found = list(_REGION_OR_END.finditer(buf, pos))
+        hard = found.pop() if found and found[-1].lastindex == _HARD_GROUP else None
+        if found:
+            found_ends = [match.start() for match in found if match.lastindex == _END_GROUP]
+            if found_ends:
+                ends += found_ends
+                found = [match for match in found if match.lastindex != _END_GROUP]
+            regions += found
+        if hard is None:
+            return regions, len(buf), ends
+        token = next(_tokens(buf, _REGION_TOKEN, hard.start()))
+        if token.unclosed:
+            return regions, token.start, ends
+        regions.append(_Span(token.start, token.end))
+        pos = token.end
 
 
 class StreamInjector:
@@ -180,12 +213,14 @@ class StreamInjector:
         self._buf = self._buf + data if self._buf else data
         if self._done:
             return
-        joined = self._tail + data
+        tail = self._tail
         if not self._any_tag:
-            self._any_tag = _ANY_TAG.search(joined) is not None
-        if self._marker and not self._marker_seen:
-            self._marker_seen = self._marker in joined
-        self._tail = joined[-32:]
+            self._any_tag = _ANY_TAG.search(tail + data) is not None
+        marker = self._marker
+        if marker and not self._marker_seen:
+            # In `tail + data`, without copying the chunk: wholly in it, or across its start.
+            self._marker_seen = marker in data or marker in tail + data[:len(marker) - 1]
+        self._tail = data[-32:] if len(data) >= 32 else (tail + data)[-32:]
         if self._content_start is None and self._total >= len(_UTF8_BOM):
             self._content_start = len(_UTF8_BOM) if self._prefix.startswith(_UTF8_BOM) else 0
         if not self._nonws_seen:
@@ -267,20 +302,23 @@ class StreamInjector:
     def _scan_regions(self, eof: bool) -> None:
         buf, base = self._buf, self._base
         pos = self._reg - base
-        regions, end = _regions(buf, pos)
-        quotes = _last_quotes(buf)
-        surely_settled = min(quotes)  # a region ending before both last quotes closed its values
+        regions, end, ends = _regions_and_ends(buf, pos)
+        quotes = double, single = buf.rfind(b'"'), buf.rfind(b"'")
+        # A region ending before the last of each quote (absent: none to close) closed its values.
+        size = len(buf)
+        surely_settled = min(double if double >= 0 else size, single if single >= 0 else size)
         settled = pos
         open_at = None
-        for count, region in enumerate(regions):
+        marker_seen = self._marker_seen
+        for region in regions:
             start, stop = region.start(), region.end()
             if not eof and buf[start + 1] != 0x21 and (  # `<!`: comments settle
                 (stop > surely_settled and not _settled(buf, start, stop, quotes))
                 or (buf[stop - 2] == 0x2F and _void_raw_text(buf, start, stop))
             ):
-                open_at, regions = start, regions[:count]
+                open_at = start
                 break
-            if self._marker_seen and buf[start + 1:start + 7].lower() == b"script":
+            if marker_seen and buf[start + 1:start + 7].lower() == b"script":
                 rest = _TAG_REST.match(buf, start + 7)
                 if rest and inject._is_install_tag(buf, start, rest.end(), self._marker):
                     self._region_installs.append(base + start)
@@ -290,33 +328,28 @@ class StreamInjector:
                 open_at = end
             else:
                 settled = len(buf) if eof else _frontier(buf, settled)
-        self._end_candidates(buf, base, pos, settled if open_at is None else open_at, regions)
+        hi = settled if open_at is None else open_at
+        if ends:
+            self._end_candidates(buf, base, hi, ends)
         self._open_at = None if open_at is None else base + open_at
-        self._reg = base + (settled if open_at is None else open_at)
+        self._reg = base + hi
 
-    def _end_candidates(self, buf: bytes, base: int, lo: int, hi: int, regions: list) -> None:
-        """The last real `</body>` and `</html>` in settled text [lo, hi): end tags inside
-        `regions` (comments, raw text) are not real."""
-        if hi <= lo:
-            return
-        found: dict[bytes, list[int]] = {b"b": [], b"h": []}
-        for match in _END_CANDIDATE.finditer(buf, lo, min(len(buf), hi + 8)):
-            if match.start() >= hi:
-                break
-            found[match.group(1)[:1].lower()].append(match.start())
-        if not found[b"b"] and not found[b"h"]:
-            return
-        starts = [region.start() for region in regions]
-
-        def last_real(positions: list[int]) -> int | None:
-            for pos in reversed(positions):
-                index = bisect.bisect_right(starts, pos) - 1
-                if index < 0 or pos >= regions[index].end():
-                    return pos
-            return None
-
-        body = last_real(found[b"b"])
-        html = last_real(found[b"h"])
+    def _end_candidates(self, buf: bytes, base: int, hi: int, ends: list[int]) -> None:
+        """The last real `</body>` and `</html>` in settled text (before `hi`), from the end tags
+        outside every region (`ends`, in order)."""
+        body = html = None
+        for pos in reversed(ends):
+            if pos >= hi:
+                continue
+            if buf[pos + 2] | 0x20 == 0x62:  # `b`
+                if body is None:
+                    body = pos
+                    if html is not None:
+                        break
+            elif html is None:
+                html = pos
+                if body is not None:
+                    break
         if body is not None:
             self._body_end = base + body
         if html is not None and (body is None or html > body):
