@@ -1,7 +1,7 @@
 """What the edge did, said where mitmdump users look: the console.
 
-- a line per prefetch decision and per injected page (mitmdump's own flow lines do not show
-  flow comments);
+- a line per edge decision (prefetch answers, injection, cache hits, stores and bypasses):
+  mitmdump's own flow lines leave out flow comments;
 - once, after the first prefetch refused because the edge did not hold the page: why a fresh
   proxy refuses them all (the gate working as Edgio's does) and the remedies;
 - a session summary at exit and on the `prefetch.summary` command: pages injected, prefetches
@@ -28,6 +28,24 @@ COLD_EDGE_HINT = (
 )
 
 
+def describe(record: dict) -> str | None:
+    """What the edge did, in a few words (None: nothing worth a line)."""
+    event, reason = record["event"], record.get("reason")
+    because = f" ({reason})" if reason else ""
+    if event in audit.PREFETCH_OUTCOMES:
+        status = f" {record['status']}" if record.get("status") else ""
+        return f"{record.get('prefetch') or 'a'} prefetch {audit.PREFETCH_OUTCOMES[event]}{status}{because}"
+    return {
+        "injected": "install.js injected",
+        "inject-skipped": f"install.js not injected{because}",
+        "cache-hit": "edge hit",
+        "cache-stale": "edge hit (stale), refreshing",
+        "cache-store": f"from the origin, stored for {record.get('ttl')} s",
+        "cache-bypass": f"from the origin, not stored ({record.get('caching_status')})",
+        "origin-error": f"origin error{because}",
+    }.get(event)
+
+
 class SessionSummary:
     def __init__(self, lab) -> None:
         self.tally = audit.TrailTally()
@@ -37,17 +55,15 @@ class SessionSummary:
     def add(self, record: dict) -> None:
         self.tally.add(record)
         event = record["event"]
-        if event in audit.PREFETCH_OUTCOMES:
-            outcome = audit.PREFETCH_OUTCOMES[event]
-            detail = f" {record['status']}" if record.get("status") else ""
-            reason = f" ({record['reason']})" if record.get("reason") else ""
-            logger.info(f"prefetch-lab: {record.get('prefetch') or 'prefetch'} prefetch of {record.get('url')}: "
-                        f"{outcome}{detail}{reason}")
-            if outcome == "refused" and record.get("reason") == "not-cached" and not self.hinted:
-                self.hinted = True
-                logger.warning(COLD_EDGE_HINT)
-        elif event == "injected":
-            logger.info(f"prefetch-lab: install.js injected into {record.get('url')}")
+        if (
+            event == "prefetch-refused" and record.get("reason") == "not-cached" and not self.hinted
+        ):
+            self.hinted = True
+            logger.warning(COLD_EDGE_HINT)
+        # One line per edge decision, beside mitmdump's own flow lines (which leave out flow
+        # comments); quiet with flow_detail=0, as mitmdump's own lines are.
+        if ctx.options.flow_detail >= 1 and (line := describe(record)):
+            logger.info("prefetch-lab: %s: %s", record.get("url"), line)
 
     @command.command("prefetch.summary")
     def summary(self) -> str:

@@ -16,7 +16,7 @@ def test_the_console_says_what_the_edge_did_and_sums_up_at_exit(tmp_path):
     page = b"<!doctype html><html><head></head><body><a href='/b'>b</a></body></html>"
     with Origin({"/a": Reply(200, HTML, page), "/b": Reply(200, HTML, page),
                  "/c": Reply(200, {**HTML, "set-cookie": "s=1"}, page)}) as origin:
-        proxy = Mitmdump(tmp_path)
+        proxy = Mitmdump(tmp_path)  # flow_detail 1, mitmdump's default
         try:
             for path in ("/b", "/c", "/d"):  # three cold prefetches
                 assert proxy.request("GET", f"{origin.base}{path}", {"sec-purpose": "prefetch"})[0] == 412
@@ -27,8 +27,12 @@ def test_the_console_says_what_the_edge_did_and_sums_up_at_exit(tmp_path):
         finally:
             assert proxy.stop() == 0
         log = proxy.log()
-    assert f"speculation prefetch of {origin.base}/b: refused 412 (not-cached)" in log
-    assert f"edgio prefetch of {origin.base}/a?edgio_dt_pf=1&edgio_prefetch=1: hit 200" in log
+    assert f"prefetch-lab: {origin.base}/b: speculation prefetch refused 412 (not-cached)" in log
+    assert f"prefetch-lab: {origin.base}/a?edgio_dt_pf=1&edgio_prefetch=1: edgio prefetch hit 200" in log
+    assert f"prefetch-lab: {origin.base}/a: install.js injected" in log
+    assert f"prefetch-lab: {origin.base}/a: from the origin, stored for 300 s" in log
+    assert f"prefetch-lab: {origin.base}/a: edge hit" in log
+    assert f"prefetch-lab: {origin.base}/c: from the origin, not stored (set-cookie)" in log
     assert log.count("prefetches are refused while the edge does not hold the page") == 1
     summary = log[log.index("prefetch-lab session summary:"):]
     assert "pages injected: 2" in summary  # /a and /c
@@ -36,3 +40,15 @@ def test_the_console_says_what_the_edge_did_and_sums_up_at_exit(tmp_path):
     assert "refused by reason: not-cached 3" in summary
     assert "edge cache (other than prefetches): hit 1, stale 0, stored 1, not stored 1 (set-cookie 1)" in summary
     assert "--set prefetch_audit_file=trail.jsonl keeps a trail" in summary
+
+
+def test_flow_detail_0_keeps_the_console_quiet_but_the_summary_still_comes(tmp_path):
+    with Origin({"/a": Reply(200, HTML, b"<html><body>a</body></html>")}) as origin:
+        proxy = Mitmdump(tmp_path, {"flow_detail": "0"})
+        try:
+            assert proxy.request("GET", f"{origin.base}/a")[0] == 200
+        finally:
+            assert proxy.stop() == 0
+    log = proxy.log()
+    assert "install.js injected" not in log.split("prefetch-lab session summary:")[0]
+    assert "pages injected: 1" in log
