@@ -29,7 +29,7 @@ from collections.abc import Callable
 
 from . import inject
 from .inject import (
-    _ANY_TAG, _LEADING_WS, _NOT_HTML_PREFIXES, _PRESCAN_BYTES, _TAG_REST, _TERMINATOR, _TOKEN, _UTF8_BOM,
+    _COMMENT_END, _END_TAG, _ANY_TAG, _LEADING_WS, _NOT_HTML_PREFIXES, _PRESCAN_BYTES, _TAG_REST, _TERMINATOR, _TOKEN, _UTF8_BOM,
     _RAW_TEXT, _REGION_TOKEN, INSTALL_MARKER, Placement, _Span, _is_wide_encoding, _prolog_end, _tokens,
 )
 
@@ -174,6 +174,7 @@ class StreamInjector:
         # The region scan (`_regions`), body placement.
         self._reg: int | None = None
         self._open_at: int | None = None  # a region not (yet) closed, or not settled, starts here
+        self._open_region: tuple[int, int, tuple[bytes, int]] | None = None  # see _note_open
         self._body_end: int | None = None  # the last real </body> seen
         self._html_end: int | None = None
         self._released = False  # bytes past what the scans settled went out (hold limit)
@@ -302,11 +303,13 @@ class StreamInjector:
     def _scan_regions(self, eof: bool) -> None:
         buf, base = self._buf, self._base
         pos = self._reg - base
-        regions, end, ends = _regions_and_ends(buf, pos)
-        quotes = double, single = buf.rfind(b'"'), buf.rfind(b"'")
-        # A region ending before the last of each quote (absent: none to close) closed its values.
-        size = len(buf)
-        surely_settled = min(double if double >= 0 else size, single if single >= 0 else size)
+        found = self._resume_open(buf, base, pos) if self._open_region is not None else None
+        regions, end, ends = found if found is not None else _regions_and_ends(buf, pos)
+        if regions:
+            quotes = double, single = buf.rfind(b'"'), buf.rfind(b"'")
+            # A region ending before the last of each quote (absent: none to close) closed its values.
+            size = len(buf)
+            surely_settled = min(double if double >= 0 else size, single if single >= 0 else size)
         settled = pos
         open_at = None
         marker_seen = self._marker_seen
@@ -326,6 +329,8 @@ class StreamInjector:
         else:
             if end < len(buf):  # a region still open (at the end: the document ends before it)
                 open_at = end
+                if not eof and self._open_region is None:  # else _resume_open updated it
+                    self._note_open(buf, base, end)
             else:
                 settled = len(buf) if eof else _frontier(buf, settled)
         hi = settled if open_at is None else open_at
@@ -333,6 +338,79 @@ class StreamInjector:
             self._end_candidates(buf, base, hi, ends)
         self._open_at = None if open_at is None else base + open_at
         self._reg = base + hi
+
+    # An element or comment left open at the end of what arrived is not scanned again from its
+    # start on every chunk: `_open_region` says what the scan found in it (nothing that could close
+    # it, up to `scanned`), so the next scan looks only at the bytes after, less what an end could
+    # straddle. The cases where more state would be needed (an escaped script, an end tag cut
+    # before its `>`, a start tag not closed yet) are scanned from the start as before.
+
+    def _note_open(self, buf: bytes, base: int, start: int) -> None:
+        """The region at `start` runs to the end of `buf` (`_tokens` found it unclosed)."""
+        match = _REGION_TOKEN.match(buf, start)
+        if match is None:
+            return
+        kind, after, size = match.group().lower(), match.end(), len(buf)
+        if kind == b"<!--":
+            if size - after < 2:
+                return  # `<!-->`, `<!--->` are still possible
+            state = (kind, after)
+        elif kind in (b"<!", b"<?"):
+            if kind == b"<!" and size - start < 4:
+                return  # `<!-` may still become `<!--`
+            state = (b"<!", start + 2)
+        else:
+            name = kind[1:]
+            rest = _TAG_REST.match(buf, after)
+            if rest is None:
+                return
+            tag_end = rest.end()
+            if name == b"plaintext":
+                state = (kind, tag_end)
+            elif _END_TAG[name].search(buf, tag_end) is not None:
+                return  # an end tag cut before its `>`
+            elif name == b"script" and buf.find(b"<!--", tag_end) >= 0:
+                return  # the escape states
+            else:
+                state = (kind, tag_end)
+        self._open_region = (base + start, base + size, state)
+
+    def _resume_open(self, buf: bytes, base: int, pos: int):
+        """`_regions_and_ends(buf, pos)` for a scan that starts at the open region `_note_open`
+        saw, from the bytes that arrived since; None when it must be scanned from its start."""
+        start, scanned, (kind, after) = self._open_region
+        self._open_region = None
+        if start != base + pos:
+            return None
+        scanned -= base
+        after -= base
+        if kind == b"<!--":
+            close = _COMMENT_END.search(buf, max(after, scanned - 3))  # `--!>` straddles at most 3
+            end = close.end() if close else -1
+        elif kind == b"<!":
+            end = buf.find(b">", max(after, scanned)) + 1 or -1
+        elif kind == b"<plaintext":
+            end = -1
+        else:
+            name = kind[1:]
+            # The first end tag after `after` starts here or later: one before would have been
+            # whole (with its terminator) in what was scanned.
+            lo = max(after, scanned - len(name) - 2)
+            found = _END_TAG[name].search(buf, lo)
+            if name == b"script" and buf.find(b"<!--", lo, found.start() if found else len(buf)) >= 0:
+                return None
+            if found is None:
+                end = -1
+            else:
+                rest = _TAG_REST.match(buf, found.start() + 2 + len(name))
+                if rest is None:
+                    return None
+                end = rest.end()
+        if end < 0:
+            self._open_region = (start, base + len(buf), (kind, base + after))
+            return [], pos, []
+        regions, stop, ends = _regions_and_ends(buf, end)
+        return [_Span(pos, end), *regions], stop, ends
 
     def _end_candidates(self, buf: bytes, base: int, hi: int, ends: list[int]) -> None:
         """The last real `</body>` and `</html>` in settled text (before `hi`), from the end tags
