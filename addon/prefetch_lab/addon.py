@@ -30,6 +30,7 @@ from . import audit, cachepolicy, responses, speculation
 from .cachestore import CacheEntry, CacheStore, cache_key, cookie_names, strip_edgio_params, vary_for
 from .collapse import Collapse
 from .invalidate import Invalidation
+from .revalidate import Revalidation
 from .surrogate import SurrogateCapability
 from .edgefiles import REPORT_PATH, EdgeFiles, is_edge_path
 from .htmlrewrite import is_html_document, rewrite_html
@@ -80,6 +81,7 @@ class FlowState:
     served_by_edge: bool = False  # the response was made here, not by the origin
     client_validators: dict[str, str] = field(default_factory=dict)
     collapsible: bool = False  # a GET miss on its way to the origin (collapse.py)
+    revalidating: CacheEntry | None = None  # the stale entry a conditional request checks (revalidate.py)
     url: str = ""  # as the client asked for it, edgio_* params included
 
     def summary(self) -> dict:
@@ -124,6 +126,7 @@ class PrefetchLab:
         self._states: weakref.WeakKeyDictionary[http.HTTPFlow, FlowState] = weakref.WeakKeyDictionary()
         self.origin = OriginFetches(MARKS["background"])
         self.streaming = StreamingResponses(self)
+        self.revalidation = Revalidation(self)
         # mitmproxy runs their hooks right after ours (Collapse may answer a request: it goes first)
         self.addons = [Collapse(self), SurrogateCapability(), Invalidation(self)]
 
@@ -391,7 +394,12 @@ class PrefetchLab:
         state.key = cache_key(req.method, req.scheme, req.host, req.port, path, stripped, req.host_header)
         state.features = self._match(RequestInfo(req.method.upper(), req.scheme, req.host.lower(), path, stripped))
         if state.background:
-            return  # the edge's own fetch: straight to the origin, stored in `response`
+            # The edge's own fetch: straight to the origin, stored in `response`; conditional
+            # when the stored entry has validators, so a 304 freshens it without a body.
+            entry = self.store.find(state.key, header_pairs(req.headers))
+            if entry is not None and entry.validators:
+                self.revalidation.begin(flow, state, entry)
+            return
 
         self._classify_prefetch(flow, state, params)
         uncacheable = (
@@ -408,8 +416,14 @@ class PrefetchLab:
 
         request_headers = header_pairs(req.headers)
         forced = not state.prefetch and cachepolicy.request_forces_origin(request_headers, self.rules_active)
-        entry = None if forced else self.store.get(state.key, request_headers, time.time())
-        if entry is not None:  # fresh, or stale within stale-while-revalidate (get drops expired ones)
+        entry = None if forced else self.store.get(state.key, request_headers, time.time(), allow_expired=True)
+        if entry is not None and entry.state(time.time()) == "expired":  # with validators: revalidate
+            if not state.gated:
+                state.collapsible = req.method == "GET"
+                self.revalidation.begin(flow, state, entry)
+                return
+            entry = None  # the gate: a prefetch gets only what the edge may serve as is
+        if entry is not None:  # fresh, or stale within stale-while-revalidate
             if state.gated and entry.status == 204:
                 # Chromium uses a prefetched 204 and cancels the user's navigation.
                 self._refuse(flow, state, "no-content")
@@ -463,7 +477,8 @@ class PrefetchLab:
         note(flow, "prefetch-refused", f"prefetch refused ({reason}) with {status}")
         self.record("prefetch-refused", flow, status=status, reason=reason)
 
-    def serve_entry(self, flow: http.HTTPFlow, state: FlowState, entry: CacheEntry, stale: bool) -> None:
+    def serve_entry(self, flow: http.HTTPFlow, state: FlowState, entry: CacheEntry, stale: bool,
+                    caching_status: str | None = None) -> None:
         """Answer from the edge cache: 200 (or 304 to a matching validator; HEAD without body)."""
         req = flow.request
         now = time.time()
@@ -480,7 +495,7 @@ class PrefetchLab:
         flow.response = response
         flow.is_replay = "response"
         state.served_by_edge = True
-        status = "stale" if stale else "hit"
+        status = caching_status or ("stale" if stale else "hit")
         self.add_edge_headers(flow, state, status)
         if state.prefetch:
             note(flow, "prefetch-hit", f"prefetch served from the edge cache ({status})")
@@ -544,6 +559,9 @@ class PrefetchLab:
             flow.metadata[META] = {**state.summary(), "caching_status": caching_status}
             return
         if flow.response.stream:
+            return
+        if state.revalidating is not None and flow.response.status_code == 304:
+            self.revalidation.not_modified(flow, state)
             return
         rewrite = rewrite_html(
             flow, ctx.options.prefetch_inject, ctx.options.prefetch_inject_at,

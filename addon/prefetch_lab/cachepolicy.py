@@ -405,3 +405,44 @@ def client_accepts_encoding(accept_encoding: str | None, content_encoding: str |
         weights[coding] = min(weight, weights.get(coding, weight))  # duplicates: most restrictive
     wildcard = weights.get("*", 0.0)
     return all(weights.get(coding, wildcard) > 0 for coding in codings)
+
+
+# ------------------------------------------------------------------------------ revalidation
+
+# RFC 9111 3.2: fields a 304 does not update in the stored response. Content-Length and the
+# hop-by-hop fields; those describing the stored bytes (Content-Encoding: the body is stored as
+# the origin encoded it; Content-Range, Content-MD5), and ETag: the 304 validated the stored
+# response, so its tag stays that of the bytes held (a different one would not describe them).
+# Age is replaced by the 304's own (or none).
+NOT_UPDATED_BY_304 = frozenset({
+    "content-length", "content-encoding", "content-range", "content-md5", "etag",
+    "transfer-encoding", "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade",
+    "proxy-authenticate", "proxy-authentication-info", "proxy-authorization",
+})
+
+
+def stored_validators(stored_headers: Headers) -> list[tuple[str, str]]:
+    """The conditional request fields that revalidate a stored response (RFC 9111 4.3.1):
+    If-None-Match with its entity tags, If-Modified-Since with its Last-Modified; [] if it has none."""
+    validators = []
+    tags = [tag for value in header_values(stored_headers, "etag") for tag in split_list(value)]
+    if tags:
+        validators.append(("if-none-match", ", ".join(tags)))
+    last_modified = next(iter(header_values(stored_headers, "last-modified")), None)
+    if last_modified and parse_http_date(last_modified) is not None:
+        validators.append(("if-modified-since", last_modified.strip()))
+    return validators
+
+
+def freshened_headers(stored_headers: Headers, not_modified: Headers) -> tuple[tuple[str, str], ...]:
+    """The stored header pairs updated by a 304 (RFC 9111 3.2): each field the 304 carries
+    replaces the stored one of that name (all its lines), except NOT_UPDATED_BY_304 and fields
+    named by the 304's Connection header; the stored Age goes (the 304's own, if any, replaces it)."""
+    connection_named = {
+        token.strip().lower() for name, value in not_modified if name.lower() == "connection" for token in value.split(",")
+    }
+    updates = [(name, value) for name, value in not_modified
+               if name.lower() not in NOT_UPDATED_BY_304 and name.lower() not in connection_named]
+    replaced = {name.lower() for name, _ in updates} | {"age"}
+    kept = [(name, value) for name, value in stored_headers if name.lower() not in replaced]
+    return tuple(kept + updates)

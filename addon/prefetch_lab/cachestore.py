@@ -12,7 +12,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
-from .cachepolicy import FreshnessState, Headers, freshness, header_values, split_list
+from .cachepolicy import FreshnessState, Headers, freshness, header_values, split_list, stored_validators
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 # Python-object cost beyond the payload characters (entry, tuples, str headers, dict slots),
@@ -190,12 +190,18 @@ class CacheEntry:
     def vary_names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.vary)
 
+    @property
+    def validators(self) -> list[tuple[str, str]]:
+        """If-None-Match / If-Modified-Since that revalidate it (RFC 9111 4.3.1); [] if none."""
+        return stored_validators(self.headers)
+
 
 class CacheStore:
     """Byte-budget LRU over (key, variant) entries.
 
     `get` does the bookkeeping: a fresh entry counts as a hit, one served stale within SWR as
-    stale_served, an absent or expired one as a miss (expired entries are dropped there).
+    stale_served, an absent or expired one as a miss. An expired entry with a validator (ETag,
+    Last-Modified) is kept for revalidation (RFC 9111 4.3); one without is dropped there.
     `clear()` empties the store but keeps the counters, which are the run's history.
     """
 
@@ -228,27 +234,35 @@ class CacheStore:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, key: str, request_headers: Headers, now: float) -> CacheEntry | None:
-        """The servable variant matching the request's Vary values.
+    def find(self, key: str, request_headers: Headers) -> CacheEntry | None:
+        """The variant matching the request's Vary values, whatever its age (no bookkeeping).
 
         All variants of a key share one Vary name set (put() drops the others), so at most one
         can match.
         """
-        chosen: CacheEntry | None = None
         for variant in self._variants.get(key, ()):
             entry = self._entries[(key, variant)]
             if variant == request_vary_values(entry.vary_names, request_headers):
-                chosen = entry
-                break
+                return entry
+        return None
+
+    def get(self, key: str, request_headers: Headers, now: float, allow_expired: bool = False) -> CacheEntry | None:
+        """The servable variant matching the request's Vary values. With `allow_expired`, an
+        expired one that can be revalidated is returned too (counted as a miss: it goes to the
+        origin); without, it stays stored and None is returned."""
+        chosen = self.find(key, request_headers)
         if chosen is None:
             self._counters["misses"] += 1
             return None
         state = chosen.state(now)
         if state == "expired":
-            self._remove((key, chosen.vary))
             self._counters["expired"] += 1
             self._counters["misses"] += 1
-            return None
+            if not chosen.validators:
+                self._remove((key, chosen.vary))
+                return None
+            self._entries.move_to_end((key, chosen.vary))
+            return chosen if allow_expired else None
         self._entries.move_to_end((key, chosen.vary))
         self._counters["hits" if state == "fresh" else "stale_served"] += 1
         return chosen
@@ -267,6 +281,13 @@ class CacheStore:
         self._bytes += entry.size
         self._counters["stores"] += 1
         self._evict_to_budget()
+        return True
+
+    def remove(self, entry: CacheEntry) -> bool:
+        """Remove this entry if it is still the one stored for its variant."""
+        if self._entries.get((entry.key, entry.vary)) is not entry:
+            return False
+        self._remove((entry.key, entry.vary))
         return True
 
     def delete(self, key: str) -> int:

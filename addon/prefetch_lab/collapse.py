@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 
 from mitmproxy import http
 
+from .revalidate import use_client_validators
+
 if TYPE_CHECKING:
     from .addon import FlowState, PrefetchLab
 
@@ -62,9 +64,7 @@ class Collapse:
         entry = lab.store.get(state.key, list(flow.request.headers.items(multi=True)), now)
         if entry is None:
             return False
-        for name, value in state.client_validators.items():  # held back for the origin: answer them
-            flow.request.headers[name] = value
-        state.client_validators.clear()
+        use_client_validators(flow, state)  # held back for the origin: answer them
         lab.serve_entry(flow, state, entry, entry.state(now) != "fresh")
         return True
 

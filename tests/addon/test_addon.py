@@ -519,3 +519,25 @@ def test_a_streamed_page_over_the_object_limit_is_not_cached(tmp_path):
         assert edge.fetch("http://shop.test/big", origin).response.headers["x-edg-caching-status"] != "hit"
     bypass = [r for r in audit(tmp_path) if r["event"] == "cache-bypass"]
     assert bypass[0]["caching_status"] == "body-too-big"
+
+
+# ---- revalidation (RFC 9111 4.3; revalidate.py) ---------------------------------------------
+
+
+def test_a_304_to_a_revalidation_freshens_the_entry_and_serves_the_stored_body(edge, monkeypatch):
+    edge.tctx.configure(edge.addon, prefetch_rules="none")
+    clock = [1_000_000.0]
+    monkeypatch.setattr("time.time", lambda: clock[0])
+    url = "http://example.com/doc"
+    origin_200 = html_response(PAGE, cache_control="max-age=10", etag='"v1"')
+    assert edge.fetch(url, origin_200).response.headers["x-edg-caching-status"] == "cached"
+    clock[0] += 20  # expired: kept, because it has an ETag
+    not_modified = http.Response.make(304, b"", {"etag": '"v1"', "cache-control": "max-age=10", "x-new": "1"})
+    flow = edge.fetch(url, not_modified, **{"if-none-match": '"other"'})
+    assert edge.origin_hits == [url, url]
+    assert flow.request.headers["if-none-match"] == '"other"'  # the client's, put back to be answered
+    assert (flow.response.status_code, flow.response.headers["x-edg-caching-status"]) == (200, "revalidated")
+    assert flow.response.headers["x-new"] == "1" and INSTALL in flow.response.content
+    flow = edge.fetch(url)
+    assert flow.response.headers["x-edg-caching-status"] == "hit" and flow.response.headers["x-new"] == "1"
+    assert len(edge.origin_hits) == 2

@@ -32,7 +32,6 @@ def test_the_suite_ran_every_required_test(summary):
     assert len(results) > 165  # optional and check tests ran too
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9 section 1: 124/165, revalidation (RFC 9111 4.3) not done yet")
 def test_conformance_goal(summary):
     summary, _ = summary
     assert summary.passed >= GOAL_PASS and len(summary.failures) <= GOAL_FAIL, summary.text()
