@@ -367,10 +367,10 @@ class StreamInjector:
             tag_end = rest.end()
             if name == b"plaintext":
                 state = (kind, tag_end)
+            elif name == b"script" and buf.find(b"<!--", tag_end) >= 0:
+                return  # the escape states (tested first: such a script mostly starts with `<!--`)
             elif _END_TAG[name].search(buf, tag_end) is not None:
                 return  # an end tag cut before its `>`
-            elif name == b"script" and buf.find(b"<!--", tag_end) >= 0:
-                return  # the escape states
             else:
                 state = (kind, tag_end)
         self._open_region = (base + start, base + size, state)
