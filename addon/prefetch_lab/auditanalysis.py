@@ -23,6 +23,13 @@ SCHEMA = "prefetch-lab-audit/1"
 PREFETCH_EVENTS = ("prefetch-hit", "prefetch-refused", "prefetch-forwarded")
 ORIGIN_EVENTS = ("cache-store", "cache-bypass", "origin-error")  # one per origin response
 DOCUMENT_EVENTS = ("cache-hit", "cache-stale", *ORIGIN_EVENTS)
+def is_origin_answer(record: dict) -> bool:
+    """A response the origin sent: stored or not (or an error), or a 304 to a revalidation (which
+    freshens the stored entry and writes `revalidated` instead of a store)."""
+    event = record.get("event")
+    return event in ORIGIN_EVENTS or (event == "revalidated" and record.get("status") == 304)
+
+
 # What the edge answered itself: an error on such a flow is the client leaving (a prefetch
 # cancelled while the edge delay ran), not an origin request.
 EDGE_ANSWER_EVENTS = ("prefetch-hit", "prefetch-refused", "cache-hit", "cache-stale", "synthetic", "client-report")
@@ -166,7 +173,7 @@ class Run:
     def origin_records(self) -> list[dict]:
         """One record per request that reached the origin in the measure window."""
         answered = {r.get("flow_id") for r in self.trail if r.get("event") in EDGE_ANSWER_EVENTS}
-        return [r for r in self.trail if r.get("event") in ORIGIN_EVENTS
+        return [r for r in self.trail if is_origin_answer(r)
                 and not (r["event"] == "origin-error" and r.get("flow_id") in answered)]
 
     @classmethod

@@ -69,8 +69,8 @@ def hand_count(run: dict) -> dict:
             "navigations": len(run["steps"]) - 1,
             "refused": sum(r["event"] == "prefetch-refused" for r in prefetches),
             "refused_by_reason": dict(Counter(r["reason"] for r in prefetches if r["event"] == "prefetch-refused")),
-            "origin_requests": sum(r["event"] in ORIGIN_EVENTS and r["flow_id"] not in edge_answered
-                                   for r in run["trail"])}
+            "origin_requests": sum((r["event"] in ORIGIN_EVENTS or (r["event"] == "revalidated" and r["status"] == 304))
+                                   and r["flow_id"] not in edge_answered for r in run["trail"])}
 
 
 @pytest.fixture(scope="module")

@@ -550,3 +550,15 @@ def test_the_sites_service_worker_blocks_speculation_in_the_both_arm():
     summary = audit["summary"]["both"]
     assert (summary["prefetches"], summary["used"], summary["accuracy"], summary["coverage"]) == (2, 1, 0.5, 1.0)
     assert summary["prefetches_by_mechanism"] == {"edgio": 1, "speculation": 1}
+
+
+def test_a_304_to_a_revalidation_is_an_origin_request():
+    trail = [
+        doc("cache-store", "/", 1.1, caching_status="cached"),
+        doc("revalidated", "/a", 2.0, status=304, caching_status="revalidated", flow_id="r"),
+        doc("cache-hit", "/a", 2.01, caching_status="revalidated", flow_id="r"),
+        doc("cache-store", "/b", 3.0, caching_status="cached", flow_id="bg"),
+        doc("revalidated", "/b", 3.01, status=200, caching_status="cached", flow_id="bg"),  # the store counted it
+    ]
+    audit = analyze([run("control", [step(0, "/", 1.0)], trail)])
+    assert audit["summary"]["control"]["origin_requests"] == 3
