@@ -48,7 +48,31 @@ class SeenRequest:
 Route = Reply | Callable[[SeenRequest], Reply]
 
 
-class Origin:
+class LocalServer:
+    """A threaded HTTP server on a free loopback port (http, or https with `tls`), stopped on exit."""
+
+    def serve(self, handler: type[BaseHTTPRequestHandler], host: str = "127.0.0.1",
+              tls: "ssl.SSLContext | None" = None) -> None:
+        self.server = ThreadingHTTPServer((host, 0), handler)
+        self.server.daemon_threads = True
+        if tls is not None:  # an https origin (e.g. with a self-signed certificate: tests/site.py)
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        self.base = f"{'https' if tls else 'http'}://{host}:{self.port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+class Origin(LocalServer):
     """A threaded HTTP/1.1 origin on 127.0.0.1 that records every request it receives."""
 
     def __init__(
@@ -91,27 +115,10 @@ class Origin:
 
             do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = _serve
 
-        self.server = ThreadingHTTPServer((host, 0), Handler)
-        self.server.daemon_threads = True
-        if tls is not None:  # an https origin (e.g. with a self-signed certificate: tests/site.py)
-            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
-        self.port = self.server.server_address[1]
-        self.base = f"{'https' if tls else 'http'}://{host}:{self.port}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
+        self.serve(Handler, host, tls)
 
     def paths_seen(self) -> list[str]:
         return [r.path for r in self.seen]
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def __enter__(self) -> "Origin":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
 
 class Mitmdump(ProxyProcess):

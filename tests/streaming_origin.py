@@ -7,11 +7,12 @@ answers with one write): a route is a `Flush` with the parts and the pause befor
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
+
+from tests.harness import LocalServer
 
 
 @dataclass
@@ -27,7 +28,7 @@ class Flush:
         return b"".join(data for _, data in self.parts)
 
 
-class FlushingOrigin:
+class FlushingOrigin(LocalServer):
     def __init__(self, routes: dict[str, Flush] | None = None) -> None:
         self.routes: dict[str, Flush] = dict(routes or {})
         self.hits: dict[str, int] = {}
@@ -71,18 +72,4 @@ class FlushingOrigin:
                 if route.chunked:
                     self.wfile.write(b"0\r\n\r\n")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.base = f"http://127.0.0.1:{self.port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def __enter__(self) -> "FlushingOrigin":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+        self.serve(Handler)
