@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from mitmproxy import http
@@ -35,16 +36,21 @@ class Collapse:
         self.collapsed = 0  # waiters answered from the first request's response
         self.released = 0
 
-    async def request(self, flow: http.HTTPFlow) -> None:
+    def request(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
+        # A plain hook that returns the wait only for a waiter: mitmproxy awaits what a hook
+        # returns, and the first request for a key (nearly every request) makes no coroutine.
         state = self.lab.state_of(flow)
         if flow.response or flow.error or state is None or not state.collapsible:
-            return
+            return None
         first = self._in_flight.get(state.key)
         if first is None:
             future = asyncio.get_running_loop().create_future()
             self._in_flight[state.key] = future
             self._leaders[flow] = (state.key, future)
-            return
+            return None
+        return self._wait(flow, state, first)
+
+    async def _wait(self, flow: http.HTTPFlow, state: "FlowState", first: asyncio.Future) -> None:
         origin = self.lab.origin
         origin.arrived(flow)  # not at the origin yet: its clock starts if it is released
         try:
