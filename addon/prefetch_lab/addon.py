@@ -29,6 +29,7 @@ from mitmproxy import command, ctx, exceptions, http
 from . import audit, cachepolicy, responses, speculation
 from .cachestore import CacheEntry, CacheStore, cache_key, cookie_names, strip_edgio_params, vary_for
 from .collapse import Collapse
+from .stalefallback import StaleIfError
 from .invalidate import Invalidation
 from .revalidate import Revalidation
 from .surrogate import SurrogateCapability
@@ -82,6 +83,9 @@ class FlowState:
     client_validators: dict[str, str] = field(default_factory=dict)
     collapsible: bool = False  # a GET miss on its way to the origin (collapse.py)
     revalidating: CacheEntry | None = None  # the stale entry a conditional request checks (revalidate.py)
+    stale_if_error: CacheEntry | None = None  # an expired entry inside its stale-if-error window (stalefallback.py)
+    refetch: bool = False  # a 304 selected no stored response: the edge fetches the URL again (stalefallback.py)
+    collapsed: str | None = None  # "served" / "released": it waited on another request for its key (collapse.py)
     url: str = ""  # as the client asked for it, edgio_* params included
 
     def summary(self) -> dict:
@@ -127,8 +131,10 @@ class PrefetchLab:
         self.origin = OriginFetches(MARKS["background"])
         self.streaming = StreamingResponses(self)
         self.revalidation = Revalidation(self)
-        # mitmproxy runs their hooks right after ours (Collapse may answer a request: it goes first)
-        self.addons = [Collapse(self), SurrogateCapability(), Invalidation(self)]
+        # mitmproxy runs their hooks right after ours (StaleIfError and Collapse may answer a
+        # request: they go first; StaleIfError answers before Collapse releases waiters)
+        self.stale_if_error = StaleIfError(self)
+        self.addons = [self.stale_if_error, Collapse(self), SurrogateCapability(), Invalidation(self)]
 
     # ---- options -------------------------------------------------------------------------
 
@@ -339,6 +345,7 @@ class PrefetchLab:
                 # to the page that issued them.
                 "dest": flow.request.headers.get("sec-fetch-dest"),
                 "referer": flow.request.headers.get("referer"),
+                "collapsed": state.collapsed if state else None,
                 **fields,
             }
         record = audit.make_record(event, **fields)
@@ -417,7 +424,10 @@ class PrefetchLab:
         request_headers = header_pairs(req.headers)
         forced = not state.prefetch and cachepolicy.request_forces_origin(request_headers, self.rules_active)
         entry = None if forced else self.store.get(state.key, request_headers, time.time(), allow_expired=True)
-        if entry is not None and entry.state(time.time()) == "expired":  # with validators: revalidate
+        if entry is not None and entry.state(time.time()) == "expired":  # with validators, or inside stale-if-error
+            if not state.gated and entry.within_stale_if_error(time.time()):
+                state.stale_if_error = entry  # the edge fetches it itself (stalefallback.py)
+                return
             if not state.gated:
                 state.collapsible = req.method == "GET"
                 self.revalidation.begin(flow, state, entry)
@@ -478,7 +488,7 @@ class PrefetchLab:
         self.record("prefetch-refused", flow, status=status, reason=reason)
 
     def serve_entry(self, flow: http.HTTPFlow, state: FlowState, entry: CacheEntry, stale: bool,
-                    caching_status: str | None = None) -> None:
+                    caching_status: str | None = None, reason: str | None = None) -> None:
         """Answer from the edge cache: 200 (or 304 to a matching validator; HEAD without body)."""
         req = flow.request
         now = time.time()
@@ -503,7 +513,8 @@ class PrefetchLab:
                         size=len(entry.body), content_type=next((v for n, v in entry.headers if n.lower() == "content-type"), None))
         else:
             note(flow, "stale" if stale else "hit", f"served from the edge cache ({status})")
-            self.record("cache-stale" if stale else "cache-hit", flow, status=response.status_code, caching_status=status)
+            self.record("cache-stale" if stale else "cache-hit", flow, status=response.status_code, caching_status=status,
+                        reason=reason)
 
     def _serve_edge_file(self, flow: http.HTTPFlow, path: str) -> None:
         self._track(flow, FlowState(served_by_edge=True, url=flow.request.pretty_url))
@@ -583,7 +594,7 @@ class PrefetchLab:
         if state.background:
             self.store.end_revalidation(state.key)
             self.origin.background_done(flow)
-            self.record("revalidated" if state.background == "revalidate" else "warmed", flow,
+            self.record("warmed" if state.background == "warm" else "revalidated", flow,
                         status=flow.response.status_code, caching_status=caching_status)
 
     @staticmethod
@@ -625,7 +636,7 @@ class PrefetchLab:
                 headers=responses.storable_headers(response_headers, len(body)),
                 body=body, stored_at=now, initial_age=decision.initial_age, ttl=decision.ttl,
                 swr=decision.swr, vary=vary_for(response_headers, request_headers, decision.by_cookies),
-                rules=state.features.matched,
+                rules=state.features.matched, sie=decision.sie,
             )
             if self.store.put(entry):
                 # Only the request's own cookies (minus analytics ones) will get this entry.
@@ -693,6 +704,7 @@ def rule_caching(features: Features) -> cachepolicy.RuleCaching:
     return cachepolicy.RuleCaching(
         max_age=features.max_age,
         stale_while_revalidate=features.stale_while_revalidate,
+        stale_if_error=features.stale_if_error,
         bypass_cache=features.bypass_cache,
         ignore_origin_no_cache=features.ignore_origin_no_cache,
         cacheable_status_codes=features.cacheable_status_codes,

@@ -43,6 +43,8 @@ from datetime import timezone
 from email.utils import parsedate_to_datetime
 from typing import Literal
 
+from . import staleiferror
+
 Headers = Sequence[tuple[str, str]]
 FreshnessState = Literal["fresh", "stale-revalidate", "expired"]
 
@@ -73,6 +75,7 @@ class RuleCaching:
     ignore_origin_no_cache: bool | tuple[int, ...] = False
     cacheable_status_codes: tuple[int, ...] | None = None
     ignore_cookies: bool = False
+    stale_if_error: int | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,7 @@ class StorageDecision:
     initial_age: int
     reason: str
     by_cookies: bool = False  # stored as a variant of the visitor's cookies (cachestore.COOKIE_VARIANT)
+    sie: int = 0  # stale-if-error seconds past the TTL (staleiferror.py)
 
 
 # ---------------------------------------------------------------------------- header helpers
@@ -246,8 +250,9 @@ def storage_decision(
         forbidding.append("no-cache")
     if forbidding and swr:
         swr, swr_source = 0, f"{forbidding[0]} forbids stale"
+    sie, sie_source = staleiferror.window(rule.stale_if_error, response_cc.seconds("stale-if-error"), forbidding)
 
-    detail = f"{source}, swr={swr} ({swr_source}), age={initial_age}"
+    detail = f"{source}, swr={swr} ({swr_source}), age={initial_age}" + (f", sie={sie} ({sie_source})" if sie else "")
     if ttl + swr <= initial_age:
         return refuse("no-max-age", f"no freshness left: {detail}", ttl, swr, initial_age)
     if body_size > max_object_size:
@@ -258,7 +263,7 @@ def storage_decision(
         client_cc.has("public") or client_cc.has("s-maxage")
         or response_cc.directives != client_cc.directives  # the origin addressed the edge itself
     )
-    return StorageDecision(True, "cached", ttl, swr, initial_age, detail, by_cookies)
+    return StorageDecision(True, "cached", ttl, swr, initial_age, detail, by_cookies, sie)
 
 
 def _origin_freshness(headers: Headers, cc: CacheControl, now: float) -> tuple[int, str | None]:
@@ -446,3 +451,27 @@ def freshened_headers(stored_headers: Headers, not_modified: Headers) -> tuple[t
     replaced = {name.lower() for name, _ in updates} | {"age"}
     kept = [(name, value) for name, value in stored_headers if name.lower() not in replaced]
     return tuple(kept + updates)
+
+
+def _entity_tags(headers: Headers) -> list[str]:
+    return [tag.strip() for value in header_values(headers, "etag") for tag in split_list(value)]
+
+
+def not_modified_selects(stored_headers: Headers, not_modified: Headers) -> bool:
+    """Does a 304 select this stored response for update (RFC 9111 4.3.4)? Its strong ETags must
+    include the stored one (strong comparison); without strong ones, its weak ETag or its
+    Last-Modified must match the stored one. A 304 with no validator at all answers the
+    conditional request the edge made from this entry's own validators, so it selects it."""
+    tags = _entity_tags(not_modified)
+    strong = [tag for tag in tags if not tag.startswith("W/")]
+    stored_tags = _entity_tags(stored_headers)
+    if strong:
+        return any(tag in strong for tag in stored_tags if not tag.startswith("W/"))
+    last_modified = header_values(not_modified, "last-modified")
+    if not tags and not last_modified:
+        return True
+    stored_opaque = {_opaque_tag(tag) for tag in stored_tags} - {None}
+    if any(_opaque_tag(tag) in stored_opaque for tag in tags):
+        return True
+    stored_last_modified = parse_http_date(next(iter(header_values(stored_headers, "last-modified")), None))
+    return stored_last_modified is not None and any(parse_http_date(v) == stored_last_modified for v in last_modified)

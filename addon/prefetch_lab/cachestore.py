@@ -7,12 +7,15 @@ entries.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from .cachepolicy import FreshnessState, Headers, freshness, header_values, split_list, stored_validators
+from .staleiferror import within_window
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 # Python-object cost beyond the payload characters (entry, tuples, str headers, dict slots),
@@ -173,6 +176,7 @@ class CacheEntry:
     swr: int
     vary: VaryValues = ()
     rules: tuple[str, ...] = ()
+    sie: int = 0  # stale-if-error seconds past the TTL
     size: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -185,6 +189,16 @@ class CacheEntry:
 
     def state(self, now: float) -> FreshnessState:
         return freshness(self.stored_at, self.initial_age, self.ttl, self.swr, now)[1]
+
+    def within_stale_if_error(self, now: float) -> bool:
+        """Stale, inside its stale-if-error window: it may answer an origin failure."""
+        return within_window(self.age(now), self.ttl, self.sie)
+
+    @property
+    def unusable_at(self) -> float:
+        """When it is past every window it may be served in (TTL, stale-while-revalidate,
+        stale-if-error): from then on it can only be revalidated."""
+        return self.stored_at + self.ttl + max(self.swr, self.sie) - self.initial_age
 
     @property
     def vary_names(self) -> tuple[str, ...]:
@@ -201,7 +215,10 @@ class CacheStore:
 
     `get` does the bookkeeping: a fresh entry counts as a hit, one served stale within SWR as
     stale_served, an absent or expired one as a miss. An expired entry with a validator (ETag,
-    Last-Modified) is kept for revalidation (RFC 9111 4.3); one without is dropped there.
+    Last-Modified) is kept for revalidation (RFC 9111 4.3), one inside its stale-if-error window
+    for an origin failure; any other is dropped there. Eviction takes entries past every window
+    they may be served in (revalidation-only, or unusable) before the least recently used
+    servable ones: `_unusable` is a heap of (unusable_at, seq, slot), stale items skipped lazily.
     `clear()` empties the store but keeps the counters, which are the run's history.
     """
 
@@ -212,6 +229,8 @@ class CacheStore:
         self._entries: OrderedDict[tuple[str, VaryValues], CacheEntry] = OrderedDict()
         self._variants: dict[str, dict[VaryValues, None]] = {}  # key -> its variants (ordered set)
         self._revalidating: dict[str, float] = {}
+        self._unusable: list[tuple[float, int, tuple[str, VaryValues]]] = []
+        self._seq = itertools.count()
         self._bytes = 0
         self._counters = dict.fromkeys(
             ("hits", "misses", "stale_served", "expired", "stores", "refused", "evictions"), 0
@@ -229,7 +248,7 @@ class CacheStore:
         if budget_bytes <= 0:
             raise ValueError(f"cache budget must be positive, got {budget_bytes}")
         self._budget = budget_bytes
-        self._evict_to_budget()
+        self._evict_to_budget(None)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -258,7 +277,7 @@ class CacheStore:
         if state == "expired":
             self._counters["expired"] += 1
             self._counters["misses"] += 1
-            if not chosen.validators:
+            if not chosen.validators and not chosen.within_stale_if_error(now):
                 self._remove((key, chosen.vary))
                 return None
             self._entries.move_to_end((key, chosen.vary))
@@ -276,11 +295,16 @@ class CacheStore:
         for variant in list(self._variants.get(entry.key, ())):
             if variant == entry.vary or tuple(n for n, _ in variant) != entry.vary_names:
                 self._remove((entry.key, variant))
-        self._entries[(entry.key, entry.vary)] = entry
+        slot = (entry.key, entry.vary)
+        self._entries[slot] = entry
         self._variants.setdefault(entry.key, {})[entry.vary] = None
         self._bytes += entry.size
         self._counters["stores"] += 1
-        self._evict_to_budget()
+        if len(self._unusable) > 2 * len(self._entries) + 64:  # mostly replaced entries: rebuild
+            self._unusable = [(e.unusable_at, next(self._seq), s) for s, e in self._entries.items() if s != slot]
+            heapq.heapify(self._unusable)
+        heapq.heappush(self._unusable, (entry.unusable_at, next(self._seq), slot))
+        self._evict_to_budget(entry.stored_at)  # it was stored just now
         return True
 
     def remove(self, entry: CacheEntry) -> bool:
@@ -301,6 +325,7 @@ class CacheStore:
         self._entries.clear()
         self._variants.clear()
         self._revalidating.clear()
+        self._unusable.clear()
         self._bytes = 0
 
     def stats(self) -> dict[str, int]:
@@ -326,7 +351,18 @@ class CacheStore:
         if not variants:
             del self._variants[key]
 
-    def _evict_to_budget(self) -> None:
+    def _evict_to_budget(self, now: float | None) -> None:
         while self._bytes > self._budget and self._entries:
-            self._remove(next(iter(self._entries)))
+            slot = self._unusable_slot(now) if now is not None else None
+            self._remove(slot or next(iter(self._entries)))
             self._counters["evictions"] += 1
+
+    def _unusable_slot(self, now: float) -> tuple[str, VaryValues] | None:
+        """The stored entry that went past its last window first, if one has by `now`."""
+        heap = self._unusable
+        while heap and heap[0][0] <= now:
+            unusable_at, _, slot = heapq.heappop(heap)
+            entry = self._entries.get(slot)
+            if entry is not None and entry.unusable_at == unusable_at:  # else removed or replaced
+                return slot
+        return None

@@ -3,7 +3,10 @@
 The first miss for a key goes to the origin; misses for the same key that arrive while it is in
 flight wait for it (as Varnish, nginx's proxy_cache_lock and CDNs do) and are then answered from
 the cache. When the first answer was not stored (not cacheable, another Vary variant or the
-visitor's cookies differ), the waiters are released to the origin. A sub-addon of PrefetchLab
+visitor's cookies differ), the waiters are released to the origin; when it streams and will not
+be stored (body-too-big, decided on its headers), they are released in its `responseheaders`
+rather than after its whole body. The trail marks their records `collapsed: served` or
+`collapsed: released` (a released waiter is an origin request of its own). A sub-addon of PrefetchLab
 (its `addons`): mitmproxy runs its `request` right after PrefetchLab's, which has looked the key
 up and marked the flow `collapsible`; its `response`/`error` run after PrefetchLab has stored.
 Prefetches never get here: the gate answers them in PrefetchLab's `request`.
@@ -63,6 +66,7 @@ class Collapse:
             self.collapsed += 1
             return
         self.released += 1  # the first answer was not stored for this request: to the origin
+        state.collapsed = "released"
         origin.watch(flow)
 
     def _serve_from_cache(self, flow: http.HTTPFlow, state: "FlowState") -> bool:
@@ -71,8 +75,15 @@ class Collapse:
         if entry is None:
             return False
         use_client_validators(flow, state)  # held back for the origin: answer them
+        state.collapsed = "served"
         lab.serve_entry(flow, state, entry, entry.state(now) != "fresh")
         return True
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        """A first answer that streams without being kept for the cache cannot serve the
+        waiters: release them now, not once its whole body has passed."""
+        if flow in self._leaders and flow.response.stream and not self.lab.streaming.keeps_body(flow):
+            self._release(flow)
 
     def response(self, flow: http.HTTPFlow) -> None:
         self._release(flow)

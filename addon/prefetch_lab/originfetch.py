@@ -53,12 +53,13 @@ class OriginFetches:
 
     # ---- background fetches ------------------------------------------------------------
 
-    def fetch(self, flow: http.HTTPFlow, purpose: str, release: Callable[[], None]) -> bool:
+    def fetch(self, flow: http.HTTPFlow, purpose: str, release: Callable[[], None]) -> http.HTTPFlow | None:
         """GET the flow's URL from the origin in the background; `release` runs once it is over
-        (response, error or timeout). False when it cannot start (nothing to release then)."""
+        (response, error or timeout). Returns the fetch's flow, None when it cannot start
+        (nothing to release then)."""
         if len(self._running) >= MAX_BACKGROUND:
             logger.warning(f"prefetch-lab: {len(self._running)} background fetches running, skipping {purpose} of {flow.request.pretty_url}")
-            return False
+            return None
         try:
             copy = flow.copy()
             copy.response = None
@@ -72,11 +73,11 @@ class OriginFetches:
             self.queued[copy] = purpose
             self._running[copy] = release
             ctx.master.commands.call("replay.client", [copy])
-            return True
+            return copy
         except Exception as e:  # no client replay addon (e.g. embedded use): the edge stays cold
             self._running.pop(copy, None)
             logger.warning(f"prefetch-lab: background {purpose} fetch not possible: {e}")
-            return False
+            return None
 
     def background_done(self, flow: http.HTTPFlow) -> None:
         release = self._running.pop(flow, None)

@@ -63,6 +63,9 @@ class Revalidation:
 
         lab, entry, now = self.lab, state.revalidating, time.time()
         assert entry is not None
+        if not cachepolicy.not_modified_selects(entry.headers, list(flow.response.headers.items(multi=True))):
+            self._selects_nothing(flow, state, entry)
+            return
         headers = cachepolicy.freshened_headers(entry.headers, list(flow.response.headers.items(multi=True)))
         request_headers = [(n, v) for n, v in flow.request.headers.items(multi=True) if n.lower() not in CLIENT_VALIDATORS]
         decision = cachepolicy.storage_decision(
@@ -70,7 +73,7 @@ class Revalidation:
             rule_caching(state.features), len(entry.body), lab.store.max_object_size, now, lab.rules_active,
         )
         freshened = dataclasses.replace(entry, headers=headers, stored_at=now, initial_age=decision.initial_age,
-                                        ttl=decision.ttl, swr=decision.swr)
+                                        ttl=decision.ttl, swr=decision.swr, sie=decision.sie)
         if decision.store and lab.store.put(freshened):
             caching_status = "revalidated"
             self.not_modified_count += 1
@@ -85,3 +88,17 @@ class Revalidation:
             return
         use_client_validators(flow, state)
         lab.serve_entry(flow, state, freshened, stale=False, caching_status=caching_status)
+
+    def _selects_nothing(self, flow: http.HTTPFlow, state: "FlowState", entry: CacheEntry) -> None:
+        """RFC 9111 4.3.4: a 304 whose validators match no stored response (another strong ETag)
+        updates nothing. The stored response is no longer the current one: it goes, and a
+        client request is answered by a fresh unconditional fetch (stalefallback.py)."""
+        lab = self.lab
+        lab.store.remove(entry)
+        lab.record("revalidated", flow, status=304, caching_status="not-selected",
+                   reason="the 304's validators select no stored response (RFC 9111 4.3.4)")
+        if state.background:
+            lab.store.end_revalidation(state.key)
+            lab.origin.background_done(flow)
+            return
+        state.refetch = True

@@ -42,6 +42,7 @@ class Features:
     max_age: int | None = None
     service_worker_max_age: int | None = None
     stale_while_revalidate: int | None = None
+    stale_if_error: int | None = None  # RFC 5861: serve stale this long past the TTL when the origin fails
     bypass_cache: bool = False
     bypass_client_cache: bool = False
     ignore_origin_no_cache: bool | tuple[int, ...] = False
@@ -392,10 +393,10 @@ def _parse_text(text: str, file: str) -> list[Rule]:
 _RULE_KEYS = ("comment", "match", "caching", "headers", "deep_fetch")
 _MATCH_KEYS = ("path", "path_regex", "method", "scheme", "host", "query", "querystring")
 _CACHING_KEYS = (
-    "max_age", "service_worker_max_age", "stale_while_revalidate", "bypass_cache",
+    "max_age", "service_worker_max_age", "stale_while_revalidate", "stale_if_error", "bypass_cache",
     "bypass_client_cache", "ignore_origin_no_cache", "cacheable_status_codes", "cache_key_ignore_cookies",
 )
-_DURATION_KEYS = ("max_age", "service_worker_max_age", "stale_while_revalidate")
+_DURATION_KEYS = ("max_age", "service_worker_max_age", "stale_while_revalidate", "stale_if_error")
 _HEADERS_KEYS = ("set_response_headers",)
 _DEEP_FETCH_KEYS = ("selector", "json_query", "attribute", "max_matches", "as")
 _METHOD_RE = re.compile(r"[A-Za-z]+")

@@ -137,6 +137,12 @@ class StreamingResponses:
         stream = flow.response.stream if flow.response else None
         return stream if isinstance(stream, BodyStream) else None
 
+    @classmethod
+    def keeps_body(cls, flow: http.HTTPFlow) -> bool:
+        """Is this streamed response's body being kept for the cache (so far)?"""
+        body_stream = cls.body_stream(flow)
+        return body_stream is not None and body_stream.kept is not None
+
     def start(self, flow: http.HTTPFlow, state: "FlowState", options: Any) -> bool:
         """In `responseheaders`: stream this origin response? (False: the buffered path takes it.)"""
         req, resp = flow.request, flow.response

@@ -17,4 +17,6 @@ class SurrogateCapability:
     def request(self, flow: http.HTTPFlow) -> None:
         if flow.response is None and flow.error is None:
             theirs = flow.request.headers.get("surrogate-capability")  # from a surrogate in front of us
+            if theirs and CAPABILITY in theirs:
+                return  # the edge's own fetch copies a request that already has it
             flow.request.headers["surrogate-capability"] = f"{theirs}, {CAPABILITY}" if theirs else CAPABILITY
