@@ -571,6 +571,9 @@ class PrefetchLab:
             return
         if flow.response.stream:
             return
+        if flow in self.origin.gateway_timeouts:  # the edge's own 504 for a hung origin (originfetch.py)
+            self._origin_timed_out(flow, state)
+            return
         if state.revalidating is not None and flow.response.status_code == 304:
             self.revalidation.not_modified(flow, state)
             return
@@ -685,6 +688,12 @@ class PrefetchLab:
                 headers["speculation-rules"] = (
                     speculation.merge_header(theirs, speculation.RULES_PATH) if theirs else OUR_SPECULATION_HEADER
                 )
+
+    def _origin_timed_out(self, flow: http.HTTPFlow, state: FlowState) -> None:
+        self.add_edge_headers(flow, state, "code", from_origin=False)  # as any uncacheable status
+        flow.comment = "; ".join(filter(None, [flow.comment, "prefetch-lab: origin timeout, 504 from the edge"]))
+        self.record("origin-error", flow, status=504,
+                    reason=f"{TIMEOUT_REASON}: no response headers in {self.origin.timeout:g}s")
 
     def error(self, flow: http.HTTPFlow) -> None:
         state = self.state_of(flow)

@@ -6,12 +6,19 @@ in mitmweb. mitmproxy replays one flow at a time unless `client_replay_concurren
 the edge sets at start: a slow origin then delays only its own fetches.
 
 The origin timeout (`prefetch_origin_timeout`, seconds until the response headers): mitmproxy has
-no per-request upstream timeout and cannot kill a flow in transit (mitmproxy#4711). When the time
-is up, the edge closes the server connection the way its peer closing it would be handled (a
-`ConnectionClosed` event through the connection's handler): mitmproxy answers the client with
-its gateway error (502, "server closed connection") and runs the `error` hook, which audits the
-timeout. A background fetch's connection is not reachable that way: its slot and its key's
-revalidation lock are released instead, so the next request may try again.
+no per-request upstream timeout and cannot kill a flow in transit (mitmproxy#4711), and a server
+connection it sees fail always ends in its own 502 (`HttpStream.handle_protocol_error`: the
+status of that error response is fixed). When the time is up on a plain-HTTP/1 origin connection
+(an open one, no TLS: then the bytes mitmproxy reads from it are the bytes on the wire), the edge
+hands the connection's handler what the origin would have sent for a gateway timeout, a `504`
+with `Connection: close`, as a `DataReceived` event (exactly how mitmproxy feeds it what the
+socket read): the response hooks run for it (PrefetchLab records an `origin-error`, never a
+store; stale-if-error may swap it) and mitmproxy closes the connection after it. On a TLS or
+not yet open connection it closes the server connection the way its peer closing it would be
+handled (a `ConnectionClosed` event): the client gets mitmproxy's 502 ("server closed
+connection") and the `error` hook audits the timeout. A background fetch's connection is not
+reachable either way: its slot and its key's revalidation lock are released instead, so the next
+request may try again.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import weakref
 from collections.abc import Callable
 
 from mitmproxy import ctx, http
+from mitmproxy.net.http.http1 import assemble_response
 from mitmproxy.proxy import events
 
 logger = logging.getLogger(__name__)
@@ -43,6 +51,7 @@ class OriginFetches:
         self._running: weakref.WeakKeyDictionary[http.HTTPFlow, Callable[[], None]] = weakref.WeakKeyDictionary()
         self._timers: weakref.WeakKeyDictionary[http.HTTPFlow, asyncio.TimerHandle] = weakref.WeakKeyDictionary()
         self.timed_out: weakref.WeakSet[http.HTTPFlow] = weakref.WeakSet()
+        self.gateway_timeouts: weakref.WeakSet[http.HTTPFlow] = weakref.WeakSet()  # answered by the edge's 504
         self._warned = False
 
     @staticmethod
@@ -113,12 +122,23 @@ class OriginFetches:
             return
         try:
             handler = ctx.master.addons.get("proxyserver").connections[flow.client_conn.id]
-            task = asyncio.ensure_future(handler.server_event(events.ConnectionClosed(flow.server_conn)))
+            server = flow.server_conn
+            if server.connected and not server.tls:
+                self.gateway_timeouts.add(flow)
+                event: events.Event = events.DataReceived(server, self.gateway_timeout_response())
+            else:
+                event = events.ConnectionClosed(server)
+            task = asyncio.ensure_future(handler.server_event(event))
             self._keep_task(task)
         except Exception as e:
             if not self._warned:
                 self._warned = True
                 logger.warning(f"prefetch-lab: cannot cut a hung origin connection in this mitmproxy: {e!r}")
+
+    def gateway_timeout_response(self) -> bytes:
+        response = http.Response.make(504, f"prefetch-lab: no response headers from the origin in {self.timeout:g}s\n", {
+            "content-type": "text/plain", "connection": "close", "cache-control": "no-store"})
+        return assemble_response(response)
 
     _tasks: set[asyncio.Future] = set()
 

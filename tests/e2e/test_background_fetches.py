@@ -85,4 +85,4 @@ def test_a_hung_origin_gets_a_gateway_error_and_stalls_no_other_fetch(tmp_path):
         assert wait_until(lambda: proxy.request("GET", f"{origin.base}/fast")[2] == b"v2", timeout=1.2)
         started = time.monotonic()
         status, _, _ = proxy.request("GET", f"{origin.base}/hangs")
-        assert status in (502, 504) and time.monotonic() - started < 5
+        assert status == 504 and time.monotonic() - started < 5  # a gateway timeout
