@@ -1,8 +1,8 @@
 """The edge cache: cache keys, Vary variants and a byte-budget LRU store. Pure (no mitmproxy).
 
-Every operation is O(1) amortised in the number of stored entries (an OrderedDict keyed by
+Every lookup is O(1) amortised in the number of stored entries (an OrderedDict keyed by
 (cache key, variant) plus a per-key variant index), so a hit costs the same with 10 or 100,000
-entries.
+entries; a store also pushes onto the eviction heap, O(log n).
 """
 
 from __future__ import annotations
