@@ -101,6 +101,9 @@ def test_a_503_gets_the_stale_entry_in_rules_mode_and_passes_after_the_window(tm
         wait_for_age(stored_at, 1.2)
         assert_stale_if_error(proxy.request("GET", url), "status 503", trail(tmp_path / "t.jsonl"))
         assert len(origin.seen) == 2  # the edge asked the origin, which failed
+        # The gate is unchanged: a prefetch never reaches the origin, and stale is not "as is".
+        assert proxy.request("GET", url, {"Sec-Purpose": "prefetch"})[0] == 412
+        assert len(origin.seen) == 2
         wait_for_age(stored_at, 3.2)
         status, _, body = proxy.request("GET", url)
         assert (status, body) == (503, b"origin down for maintenance")
