@@ -125,7 +125,7 @@ class OriginFetches:
             server = flow.server_conn
             if server.connected and not server.tls:
                 self.gateway_timeouts.add(flow)
-                event: events.Event = events.DataReceived(server, self.gateway_timeout_response())
+                event: events.Event = events.DataReceived(server, self.gateway_timeout_response(flow.request.method))
             else:
                 event = events.ConnectionClosed(server)
             task = asyncio.ensure_future(handler.server_event(event))
@@ -135,9 +135,10 @@ class OriginFetches:
                 self._warned = True
                 logger.warning(f"prefetch-lab: cannot cut a hung origin connection in this mitmproxy: {e!r}")
 
-    def gateway_timeout_response(self) -> bytes:
-        response = http.Response.make(504, f"prefetch-lab: no response headers from the origin in {self.timeout:g}s\n", {
-            "content-type": "text/plain", "connection": "close", "cache-control": "no-store"})
+    def gateway_timeout_response(self, method: str) -> bytes:
+        """The bytes of a 504 as an origin would send them (no body to a HEAD: it reads none)."""
+        body = b"" if method.upper() == "HEAD" else f"prefetch-lab: no response headers from the origin in {self.timeout:g}s\n".encode()
+        response = http.Response.make(504, body, {"content-type": "text/plain", "connection": "close", "cache-control": "no-store"})
         return assemble_response(response)
 
     _tasks: set[asyncio.Future] = set()

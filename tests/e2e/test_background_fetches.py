@@ -4,11 +4,13 @@ stale-while-revalidate refreshes and warming after a refused prefetch."""
 from __future__ import annotations
 
 import itertools
+import json
 import time
 
 import pytest
 
 from tests.harness import Mitmdump, Origin, Reply, SeenRequest, wait_until
+from tests.site import self_signed_tls
 
 pytestmark = pytest.mark.e2e
 
@@ -86,3 +88,19 @@ def test_a_hung_origin_gets_a_gateway_error_and_stalls_no_other_fetch(tmp_path):
         started = time.monotonic()
         status, _, _ = proxy.request("GET", f"{origin.base}/hangs")
         assert status == 504 and time.monotonic() - started < 5  # a gateway timeout
+
+
+def test_a_hung_tls_origin_gets_mitmproxys_502_and_the_trail_says_origin_timeout(tmp_path):
+    """On a TLS origin connection the edge cannot hand mitmproxy an answer as if read from the
+    wire (originfetch.py): it closes the connection, and mitmproxy's 502 it is."""
+    trail = tmp_path / "trail.jsonl"
+    routes = {"/hangs": lambda _: Reply(200, {"content-type": "text/plain"}, b"late", delay=4)}
+    with Origin(routes, tls=self_signed_tls(tmp_path)) as origin, Mitmdump(tmp_path, {
+        "mode": f"reverse:{origin.base}", "ssl_insecure": "true", "prefetch_origin_timeout": "1",
+        "prefetch_audit_file": str(trail),
+    }) as proxy:
+        started = time.monotonic()
+        status, _, _ = proxy.request("GET", f"http://127.0.0.1:{proxy.port}/hangs")
+        assert status == 502 and time.monotonic() - started < 3
+    errors = [json.loads(line) for line in trail.read_text().splitlines() if '"origin-error"' in line]
+    assert [e["reason"].split(":")[0] for e in errors] == ["origin-timeout"]
