@@ -39,7 +39,8 @@ def describe(record: dict) -> str | None:
         "injected": "install.js injected",
         "inject-skipped": f"install.js not injected{because}",
         "cache-hit": "edge hit",
-        "cache-stale": "edge hit (stale), refreshing",
+        "cache-stale": (f"edge hit (stale-if-error){because}" if record.get("caching_status") == "stale-if-error"
+                        else "edge hit (stale), refreshing"),
         "cache-store": f"from the origin, stored for {record.get('ttl')} s",
         "cache-bypass": f"from the origin, not stored ({record.get('caching_status')})",
         "origin-error": f"origin error{because}",

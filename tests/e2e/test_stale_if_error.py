@@ -57,6 +57,7 @@ def test_a_stopped_origin_gets_the_stale_entry_inside_the_window_and_the_error_a
         origin.stop()  # connection refused from now on
         wait_for_age(stored_at, 1.2)
         assert_stale_if_error(proxy.request("GET", url), "error", trail(tmp_path / "t.jsonl"))
+        assert f"prefetch-lab: {url}: edge hit (stale-if-error) (origin error: " in proxy.log()  # the console
         # A prefetch keeps the gate: what is not servable as is, is refused.
         assert proxy.request("GET", url + "?edgio_prefetch=1")[0] == 412
         wait_for_age(stored_at, 3.2)  # age 3: past max-age + stale-if-error
