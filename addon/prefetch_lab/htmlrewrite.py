@@ -14,7 +14,7 @@ import brotli
 
 from mitmproxy import http
 
-from . import csp, inject
+from . import csp, headerlookup, inject
 from .edgefiles import INSTALL_JS
 
 
@@ -40,7 +40,7 @@ def set_body(response: http.Response, body: bytes) -> None:
 
 def is_html_document(flow: http.HTTPFlow) -> bool:
     response = flow.response
-    content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    content_type = (headerlookup.get(response.headers, b"content-type") or "").split(";")[0].strip().lower()
     return (
         flow.request.method == "GET"
         and response.status_code == 200

@@ -1,0 +1,31 @@
+"""headerlookup gives what mitmproxy's own Headers methods give, on awkward headers too."""
+
+import random
+
+import pytest
+from mitmproxy import http
+
+from prefetch_lab import headerlookup
+
+NAMES = [b"Host", b"host", b"HOST", b"Referer", b"Vary", b"vary", b"Set-Cookie", b"X-\xc3\xa9t\xc3\xa9", b"Sec-Purpose"]
+VALUES = [b"", b"a", b"prefetch;prerender", b" spaced ", b"caf\xc3\xa9", b"\xff\xfe broken utf-8", b"a, b"]
+
+
+def random_headers(rng: random.Random) -> http.Headers:
+    return http.Headers([(rng.choice(NAMES), rng.choice(VALUES)) for _ in range(rng.randrange(0, 7))])
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_same_as_mitmproxy(seed):
+    rng = random.Random(seed)
+    headers = random_headers(rng)
+    assert headerlookup.pairs(headers) == list(headers.items(multi=True))
+    for name in {n.lower() for n in NAMES} | {b"absent"}:
+        text = name.decode("utf-8", "surrogateescape")
+        assert headerlookup.get(headers, name) == headers.get(text)
+        assert headerlookup.has(headers, name) == (text in headers)
+
+
+def test_repeated_fields_fold_as_mitmproxy_does():
+    headers = http.Headers([(b"Vary", b"Accept"), (b"X", b"1"), (b"vary", b"Cookie")])
+    assert headerlookup.get(headers, b"vary") == "Accept, Cookie" == headers.get("vary")
