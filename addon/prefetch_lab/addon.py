@@ -344,7 +344,7 @@ class PrefetchLab:
             fields = {
                 "flow_id": flow.id,
                 "method": flow.request.method,
-                "url": state.url if state and state.url else flow.request.pretty_url,
+                "url": state.url if state and state.url else headerlookup.pretty_url(flow.request),
                 "cache_key": state.key if state and state.key else None,
                 "prefetch": state.prefetch if state else None,
                 "rules": list(state.features.matched) if state and state.features.matched else None,
@@ -398,7 +398,7 @@ class PrefetchLab:
             return
         # A fresh state every time: a flow the user replays is decided anew.
         # The URL as asked (edgio_* included) is only needed for the audit records.
-        url = req.pretty_url if self.audit_writer or self.observers else ""
+        url = headerlookup.pretty_url(req) if self.audit_writer or self.observers else ""
         state = self._track(flow, FlowState(background=self.origin.queued.pop(flow, None), url=url))
         params = query_param_names(query)
         stripped = strip_edgio_params(query)
@@ -520,7 +520,7 @@ class PrefetchLab:
             self.record("cache-stale" if stale else "cache-hit", flow, status=response.status_code, caching_status=status)
 
     def _serve_edge_file(self, flow: http.HTTPFlow, path: str) -> None:
-        self._track(flow, FlowState(served_by_edge=True, url=flow.request.pretty_url))
+        self._track(flow, FlowState(served_by_edge=True, url=headerlookup.pretty_url(flow.request)))
         if path == REPORT_PATH:
             flow.response = http.Response.make(204)
             body = (flow.request.raw_content or b"")[:4000]

@@ -192,8 +192,7 @@ def storage_decision(
     if method.upper() != "GET":
         return refuse("method", f"method {method.upper()} is not cached")
 
-    request_cc = CacheControl.of(request_headers)
-    if not rules_active and request_cc.has("no-store"):
+    if not rules_active and CacheControl.of(request_headers).has("no-store"):
         return refuse("private", "request Cache-Control: no-store")
     if any(token == "*" for value in header_values(response_headers, "vary") for token in split_list(value)):
         return refuse("private", "Vary: * (response varies beyond the request)")

@@ -1,14 +1,20 @@
-"""Header reads for the per-request path, equal to mitmproxy's but a few times cheaper.
+"""Header and URL reads for the per-request path, equal to mitmproxy's but a few times cheaper.
 
 mitmproxy's `Headers.get`, `in` and `items(multi=True)` convert the name and every field on each
 call (about 2.5 µs a lookup; the edge reads a dozen per request). These read `Headers.fields`,
 the (name, value) byte pairs mitmproxy keeps, once: same names (ASCII case-insensitive), same
 folding of repeated fields (", "), same decoding (UTF-8 with surrogateescape).
+
+`pretty_url` is `Request.pretty_url` (about 12 µs: it parses and validates the Host header on
+every call) with the parsed Host header remembered, since a site sends the same few.
 """
 
 from __future__ import annotations
 
+import functools
+
 from mitmproxy import http
+from mitmproxy.net.http import url
 
 
 def _native(value: bytes) -> str:
@@ -31,3 +37,18 @@ def has(headers: http.Headers, name: bytes) -> bool:
 def pairs(headers: http.Headers) -> list[tuple[str, str]]:
     """`list(headers.items(multi=True))`: one (name, value) per field line, names as sent."""
     return [(_native(key), _native(value)) for key, value in headers.fields]
+
+
+def pretty_url(request: http.Request) -> str:
+    """`request.pretty_url`, built the same way from the same parts."""
+    host_header = request.host_header
+    if request.first_line_format == "authority" or not host_header:
+        return request.pretty_url
+    host, port = _pretty_authority(request.scheme, host_header)
+    return url.unparse(request.scheme, host, port, request.path)
+
+
+@functools.lru_cache(maxsize=1024)
+def _pretty_authority(scheme: str, host_header: str) -> tuple[str, int]:
+    host, port = url.parse_authority(host_header, check=False)
+    return host, port or url.default_port(scheme) or 443

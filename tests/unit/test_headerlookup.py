@@ -29,3 +29,24 @@ def test_same_as_mitmproxy(seed):
 def test_repeated_fields_fold_as_mitmproxy_does():
     headers = http.Headers([(b"Vary", b"Accept"), (b"X", b"1"), (b"vary", b"Cookie")])
     assert headerlookup.get(headers, b"vary") == "Accept, Cookie" == headers.get("vary")
+
+
+@pytest.mark.parametrize("host_header", [
+    "example.com", "example.com:80", "example.com:8443", "EXAMPLE.com:443", "[::1]:8080", "[::1]", "127.0.0.1:80",
+    "xn--caf-dma.example", "bad host:99999", "", None,
+])
+@pytest.mark.parametrize("scheme", ["http", "https"])
+@pytest.mark.parametrize("http_version", ["HTTP/1.1", "HTTP/2.0"])
+def test_pretty_url_same_as_mitmproxy(host_header, scheme, http_version):
+    headers = http.Headers(accept="*/*") if host_header is None else http.Headers(host=host_header)
+    for path in ("/", "/a/b?x=1&edgio_prefetch=1", "*"):
+        request = http.Request("10.0.0.1", 8080, b"GET", scheme.encode(), b"", path.encode(), http_version.encode(),
+                               headers.copy(), b"", None, 0, 0)
+        assert headerlookup.pretty_url(request) == request.pretty_url
+        assert headerlookup.pretty_url(request) == request.pretty_url  # the remembered Host header too
+
+
+def test_pretty_url_of_a_connect_request():
+    request = http.Request("example.com", 443, b"CONNECT", b"", b"example.com:443", b"", b"HTTP/1.1",
+                           http.Headers(host="example.com:443"), b"", None, 0, 0)
+    assert headerlookup.pretty_url(request) == request.pretty_url == "example.com:443"

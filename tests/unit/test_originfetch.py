@@ -1,0 +1,44 @@
+"""The origin timeout's clock: one timer for all flows, each flow still due at its own time."""
+
+import asyncio
+
+from mitmproxy.test import tflow
+
+from prefetch_lab.originfetch import OriginFetches
+
+
+def test_each_flow_times_out_at_its_own_deadline_and_an_arrived_one_never():
+    async def run():
+        fetches = OriginFetches(":x:")
+        slow, answered, later_but_sooner = (tflow.tflow() for _ in range(3))
+        fetches.timeout = 0.4
+        fetches.watch(slow)
+        fetches.watch(answered)
+        fetches.timeout = 0.1  # changed while flows wait: a later flow can be due first
+        fetches.watch(later_but_sooner)
+        fetches.arrived(answered)
+        await asyncio.sleep(0.25)
+        assert set(fetches.timed_out) == {later_but_sooner}
+        await asyncio.sleep(0.3)
+        assert set(fetches.timed_out) == {later_but_sooner, slow}
+        assert not fetches._deadlines
+
+    asyncio.run(run())
+
+
+def test_a_flow_watched_again_gets_a_new_clock():
+    async def run():
+        fetches = OriginFetches(":x:")
+        flow = tflow.tflow()
+        fetches.timeout = 0.2
+        fetches.watch(flow)
+        await asyncio.sleep(0.15)
+        fetches.arrived(flow)  # a collapse waiter: off the origin's clock while it waits...
+        await asyncio.sleep(0.1)
+        fetches.watch(flow)  # ...and on it again when released
+        await asyncio.sleep(0.1)
+        assert not fetches.timed_out
+        await asyncio.sleep(0.2)
+        assert set(fetches.timed_out) == {flow}
+
+    asyncio.run(run())
