@@ -404,7 +404,7 @@ class PrefetchLab:
         stripped = strip_edgio_params(query)
         if stripped != query:
             req.path = path + ("?" + stripped if stripped else "")
-        state.key = cache_key(req.method, req.scheme, req.host, req.port, path, stripped, req.host_header)
+        state.key = cache_key(req.method, req.scheme, req.host, req.port, path, stripped, headerlookup.host_header(req))
         state.features = self._match(RequestInfo(req.method.upper(), req.scheme, req.host.lower(), path, stripped))
         if state.background:
             # The edge's own fetch: straight to the origin, stored in `response`; conditional
@@ -603,10 +603,12 @@ class PrefetchLab:
     def note_injected(flow: http.HTTPFlow) -> None:
         note(flow, "injected", "install.js injected")
 
-    def _storage_decision(self, flow, state, response_headers, length) -> cachepolicy.StorageDecision:
+    def _storage_decision(self, flow, state, response_headers, length, request_headers=None) -> cachepolicy.StorageDecision:
         req = flow.request
+        if request_headers is None:
+            request_headers = header_pairs(req.headers)
         return cachepolicy.storage_decision(
-            req.method, flow.response.status_code, header_pairs(req.headers) + list(state.client_validators.items()),
+            req.method, flow.response.status_code, request_headers + list(state.client_validators.items()),
             response_headers, rule_caching(state.features), length, self.store.max_object_size, time.time(),
             self.rules_active,
         )
@@ -631,7 +633,7 @@ class PrefetchLab:
             return status
         now = time.time()
         request_headers = header_pairs(req.headers)
-        decision = self._storage_decision(flow, state, response_headers, len(body))
+        decision = self._storage_decision(flow, state, response_headers, len(body), request_headers)
         if decision.store and not too_big:
             entry = CacheEntry(
                 key=state.key, status=resp.status_code,
@@ -669,7 +671,7 @@ class PrefetchLab:
     def add_edge_headers(self, flow: http.HTTPFlow, state: FlowState, caching_status: str, from_origin: bool = True) -> None:
         headers = flow.response.headers
         features = state.features
-        headers["x-edg-caching-status"] = caching_status
+        headerlookup.set(headers, b"x-edg-caching-status", caching_status)
         if state.edgio_prefetch:
             headers["x-edg-p"] = "1"
         if not from_origin:

@@ -147,13 +147,14 @@ class CacheControl:
                 self.directives.append(
                     (name.strip().lower(), _unquote(raw.strip()) if sep else None)
                 )
+        self._names = frozenset(name for name, _ in self.directives)  # `has` is asked several times each
 
     @classmethod
     def of(cls, headers: Headers) -> "CacheControl":
         return cls(header_values(headers, "cache-control"))
 
     def has(self, name: str) -> bool:
-        return any(key == name for key, _ in self.directives)
+        return name in self._names
 
     def seconds(self, name: str) -> int | None:
         """delta-seconds of a directive; None if absent; 0 if invalid or conflicting duplicates."""

@@ -34,6 +34,29 @@ def has(headers: http.Headers, name: bytes) -> bool:
     return any(key.lower() == name for key, _ in headers.fields)
 
 
+def set(headers: http.Headers, name: bytes, value: str) -> None:
+    """`headers[name] = value` for a lower-case byte name: the first field of that name keeps its
+    place (and its spelling) with the new value, the others go; absent, it is added at the end."""
+    encoded = value.encode("utf-8", "surrogateescape")
+    fields, pending = [], True
+    for field in headers.fields:
+        if field[0].lower() != name:
+            fields.append(field)
+        elif pending:
+            fields.append((field[0], encoded))
+            pending = False
+    if pending:
+        fields.append((name, encoded))
+    headers.fields = tuple(fields)
+
+
+def host_header(request: http.Request) -> str | None:
+    """`request.host_header`."""
+    if request.is_http2 or request.is_http3:
+        return request.host_header
+    return get(request.headers, b"host")
+
+
 def pairs(headers: http.Headers) -> list[tuple[str, str]]:
     """`list(headers.items(multi=True))`: one (name, value) per field line, names as sent."""
     return [(_native(key), _native(value)) for key, value in headers.fields]
@@ -41,10 +64,10 @@ def pairs(headers: http.Headers) -> list[tuple[str, str]]:
 
 def pretty_url(request: http.Request) -> str:
     """`request.pretty_url`, built the same way from the same parts."""
-    host_header = request.host_header
-    if request.first_line_format == "authority" or not host_header:
+    authority = host_header(request)
+    if request.first_line_format == "authority" or not authority:
         return request.pretty_url
-    host, port = _pretty_authority(request.scheme, host_header)
+    host, port = _pretty_authority(request.scheme, authority)
     return url.unparse(request.scheme, host, port, request.path)
 
 

@@ -18,4 +18,4 @@ class SurrogateCapability:
     def request(self, flow: http.HTTPFlow) -> None:
         if flow.response is None and flow.error is None:
             theirs = headerlookup.get(flow.request.headers, b"surrogate-capability")  # from a surrogate in front of us
-            flow.request.headers["surrogate-capability"] = f"{theirs}, {CAPABILITY}" if theirs else CAPABILITY
+            headerlookup.set(flow.request.headers, b"surrogate-capability", f"{theirs}, {CAPABILITY}" if theirs else CAPABILITY)

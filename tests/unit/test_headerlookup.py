@@ -26,6 +26,27 @@ def test_same_as_mitmproxy(seed):
         assert headerlookup.has(headers, name) == (text in headers)
 
 
+@pytest.mark.parametrize("seed", range(300))
+def test_set_same_as_mitmproxy(seed):
+    rng = random.Random(seed)
+    headers = random_headers(rng)
+    for name in {n.lower() for n in NAMES} | {b"absent"}:
+        ours, theirs = headers.copy(), headers.copy()
+        value = rng.choice(VALUES).decode("utf-8", "surrogateescape")
+        headerlookup.set(ours, name, value)
+        theirs[name.decode("utf-8", "surrogateescape")] = value
+        assert ours.fields == theirs.fields
+
+
+@pytest.mark.parametrize("http_version", [b"HTTP/1.1", b"HTTP/2.0", b"HTTP/3"])
+@pytest.mark.parametrize("authority", [b"", b"example.com:8080"])
+@pytest.mark.parametrize("host", [None, "example.com", "other.test:81"])
+def test_host_header_same_as_mitmproxy(http_version, authority, host):
+    headers = http.Headers() if host is None else http.Headers(host=host)
+    request = http.Request("10.0.0.1", 8080, b"GET", b"http", authority, b"/", http_version, headers, b"", None, 0, 0)
+    assert headerlookup.host_header(request) == request.host_header
+
+
 def test_repeated_fields_fold_as_mitmproxy_does():
     headers = http.Headers([(b"Vary", b"Accept"), (b"X", b"1"), (b"vary", b"Cookie")])
     assert headerlookup.get(headers, b"vary") == "Accept, Cookie" == headers.get("vary")
