@@ -686,9 +686,9 @@ class PrefetchLab:
             host = flow.request.host.lower()
             if self.edge_files.has_speculation_rules(host, flow.request.scheme, self.eagerness):
                 theirs = headers.get_all("speculation-rules")
-                headers["speculation-rules"] = (
+                headerlookup.set(headers, b"speculation-rules", (
                     speculation.merge_header(theirs, speculation.RULES_PATH) if theirs else OUR_SPECULATION_HEADER
-                )
+                ))
 
     def error(self, flow: http.HTTPFlow) -> None:
         state = self.state_of(flow)
