@@ -73,7 +73,7 @@ class FlowState:
     must stay serialisable for saving flows); metadata gets a plain summary."""
 
     key: str = ""
-    features: Features = NO_FEATURES  # frozen: one shared empty instance (a new one per flow cost more than the rest of the state)
+    features: Features = NO_FEATURES  # frozen, so one shared empty instance (not a new one per flow)
     prefetch: str | None = None  # "edgio" | "speculation" when the request is a prefetch
     gated: bool = False  # a prefetch the edge answers only from cache
     edgio_prefetch: bool = False  # the request carried edgio_prefetch (x-edg-p: 1)

@@ -1,10 +1,30 @@
 """The origin timeout's clock: one timer for all flows, each flow still due at its own time."""
 
 import asyncio
+import threading
 
 from mitmproxy.test import tflow
 
 from prefetch_lab.originfetch import OriginFetches
+
+
+def run_in_own_loop(main) -> None:
+    """asyncio.run(main()) in a thread of its own: earlier tests in the same process (Playwright's
+    sync API) can leave an event loop running in this one."""
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            asyncio.run(main())
+        except BaseException as e:  # re-raised in the test's thread
+            failure.append(e)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(30)
+    assert not thread.is_alive()
+    if failure:
+        raise failure[0]
 
 
 def test_each_flow_times_out_at_its_own_deadline_and_an_arrived_one_never():
@@ -23,7 +43,7 @@ def test_each_flow_times_out_at_its_own_deadline_and_an_arrived_one_never():
         assert set(fetches.timed_out) == {later_but_sooner, slow}
         assert not fetches._deadlines
 
-    asyncio.run(run())
+    run_in_own_loop(run)
 
 
 def test_a_flow_watched_again_gets_a_new_clock():
@@ -41,4 +61,4 @@ def test_a_flow_watched_again_gets_a_new_clock():
         await asyncio.sleep(0.2)
         assert set(fetches.timed_out) == {flow}
 
-    asyncio.run(run())
+    run_in_own_loop(run)
