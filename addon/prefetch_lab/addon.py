@@ -26,7 +26,7 @@ from urllib.parse import unquote
 
 from mitmproxy import command, ctx, exceptions, http
 
-from . import audit, cachepolicy, responses, speculation
+from . import audit, cachepolicy, headerlookup, responses, speculation
 from .cachestore import CacheEntry, CacheStore, cache_key, cookie_names, strip_edgio_params, vary_for
 from .collapse import Collapse
 from .stalefallback import StaleIfError
@@ -56,6 +56,7 @@ CHOICES = {
 # origin answer 304 and the edge would never fill.
 CLIENT_VALIDATORS = ("if-none-match", "if-modified-since")
 OUR_SPECULATION_HEADER = speculation.merge_header([], speculation.RULES_PATH)
+NO_FEATURES = Features()
 MARKS = {
     "hit": ":package:",
     "stale": ":hourglass:",
@@ -73,7 +74,7 @@ class FlowState:
     must stay serialisable for saving flows); metadata gets a plain summary."""
 
     key: str = ""
-    features: Features = field(default_factory=Features)
+    features: Features = NO_FEATURES  # frozen, so one shared empty instance (not a new one per flow)
     prefetch: str | None = None  # "edgio" | "speculation" when the request is a prefetch
     gated: bool = False  # a prefetch the edge answers only from cache
     edgio_prefetch: bool = False  # the request carried edgio_prefetch (x-edg-p: 1)
@@ -100,9 +101,9 @@ def note(flow: http.HTTPFlow, mark: str, comment: str) -> None:
 
 
 def header_pairs(headers: http.Headers) -> list[tuple[str, str]]:
-    # items(multi=True): one pair per field line, in a single pass (plain items() looks every
-    # name up again, quadratic in the header count, the addon's biggest per-request cost).
-    return list(headers.items(multi=True))
+    # One pair per field line, in a single pass (plain items() looks every name up again,
+    # quadratic in the header count, the addon's biggest per-request cost).
+    return headerlookup.pairs(headers)
 
 
 def query_param_names(query: str) -> set[str]:
@@ -126,6 +127,10 @@ class PrefetchLab:
         self.audit_writer: audit.AuditWriter | None = None
         self.observers: list[Callable[[dict], None]] = []  # called with every audit record
         self.force_ratio: float | None = None
+        # Option values the hot path reads, kept here: every ctx.options read deep-copies the value.
+        self.inject_mode = self.inject_at = self.eagerness = ""
+        self.include_cache_misses = self.warm_on_refusal = False
+        self.refusal_status = 0
         self._watch_task: asyncio.Task | None = None
         self._states: weakref.WeakKeyDictionary[http.HTTPFlow, FlowState] = weakref.WeakKeyDictionary()
         self.origin = OriginFetches(MARKS["background"])
@@ -197,6 +202,13 @@ class PrefetchLab:
             "prefetch_audit_file", Optional[str], None,
             "Write one JSON line per edge decision to this file ('+path' appends).",
         )
+        self._keep_options(loader.master.options)
+
+    def _keep_options(self, opts) -> None:
+        self.inject_mode, self.inject_at = opts.prefetch_inject, opts.prefetch_inject_at
+        self.include_cache_misses = opts.prefetch_include_cache_misses
+        self.refusal_status, self.warm_on_refusal = opts.prefetch_refusal_status, opts.prefetch_warm_on_refusal
+        self.eagerness = opts.prefetch_eagerness
 
     def configure(self, updated: set[str]) -> None:
         opts = ctx.options
@@ -237,6 +249,7 @@ class PrefetchLab:
         if updated & {"prefetch_inject", "prefetch_inject_at", "prefetch_include_cache_misses", "prefetch_force_ratio"}:
             # Cached pages carry the injection they were stored with: start clean.
             self.store.clear()
+        self._keep_options(opts)
 
     @staticmethod
     def _parse_ratio(text: str) -> float | None:
@@ -337,14 +350,14 @@ class PrefetchLab:
             fields = {
                 "flow_id": flow.id,
                 "method": flow.request.method,
-                "url": state.url if state and state.url else flow.request.pretty_url,
+                "url": state.url if state and state.url else headerlookup.pretty_url(flow.request),
                 "cache_key": state.key if state and state.key else None,
                 "prefetch": state.prefetch if state else None,
                 "rules": list(state.features.matched) if state and state.features.matched else None,
                 # Who asked: the audit tells documents from subresources and joins prefetches
                 # to the page that issued them.
-                "dest": flow.request.headers.get("sec-fetch-dest"),
-                "referer": flow.request.headers.get("referer"),
+                "dest": headerlookup.get(flow.request.headers, b"sec-fetch-dest"),
+                "referer": headerlookup.get(flow.request.headers, b"referer"),
                 "collapsed": state.collapsed if state else None,
                 **fields,
             }
@@ -374,7 +387,7 @@ class PrefetchLab:
             # Fail closed for what must never reach the origin, open for ordinary requests.
             logger.exception(f"prefetch-lab: error handling {flow.request.pretty_url}")
             if flow.response is None and looks_like_prefetch(received_path, flow.request):
-                flow.response = responses.refusal(ctx.options.prefetch_refusal_status, "edge-error")
+                flow.response = responses.refusal(self.refusal_status, "edge-error")
             elif flow.response is None and is_edge_path(flow.request.path.partition("?")[0]):
                 flow.response = http.Response.make(500, b"prefetch-lab: edge error\n", {"content-type": "text/plain"})
             if flow.response is not None:
@@ -392,13 +405,13 @@ class PrefetchLab:
             return
         # A fresh state every time: a flow the user replays is decided anew.
         # The URL as asked (edgio_* included) is only needed for the audit records.
-        url = req.pretty_url if self.audit_writer or self.observers else ""
+        url = headerlookup.pretty_url(req) if self.audit_writer or self.observers else ""
         state = self._track(flow, FlowState(background=self.origin.queued.pop(flow, None), url=url))
         params = query_param_names(query)
         stripped = strip_edgio_params(query)
         if stripped != query:
             req.path = path + ("?" + stripped if stripped else "")
-        state.key = cache_key(req.method, req.scheme, req.host, req.port, path, stripped, req.host_header)
+        state.key = cache_key(req.method, req.scheme, req.host, req.port, path, stripped, headerlookup.host_header(req))
         state.features = self._match(RequestInfo(req.method.upper(), req.scheme, req.host.lower(), path, stripped))
         if state.background:
             # The edge's own fetch: straight to the origin, stored in `response`; conditional
@@ -411,7 +424,7 @@ class PrefetchLab:
         self._classify_prefetch(flow, state, params)
         uncacheable = (
             "method" if req.method not in ("GET", "HEAD")
-            else "upgrade" if "upgrade" in req.headers  # a WebSocket handshake is never a cached page
+            else "upgrade" if headerlookup.has(req.headers, b"upgrade")  # a WebSocket handshake is never a cached page
             else "bypassed" if state.features.bypass_cache
             else "cache-disabled" if not self.cache_enabled
             else None
@@ -445,13 +458,13 @@ class PrefetchLab:
             return
         if state.gated:
             self._refuse(flow, state, "not-cached")
-            if ctx.options.prefetch_warm_on_refusal:
+            if self.warm_on_refusal:
                 self._background_fetch_once(flow, state, "warm")
             return
         if req.method == "GET" and not forced:
             state.collapsible = True
             for name in CLIENT_VALIDATORS:
-                if name in req.headers:
+                if headerlookup.has(req.headers, name.encode()):
                     state.client_validators[name] = req.headers.pop(name)
 
     @property
@@ -469,10 +482,10 @@ class PrefetchLab:
             # include-cache-misses: a prefetch the origin may answer (and so fill the cache)
             state.prefetch = "edgio"
             self.record("prefetch-forwarded", flow, reason="include-cache-misses")
-        elif speculation.is_speculative(headers.get("sec-purpose")):
-            if speculation.is_prerender_subresource(headers.get("sec-purpose"), headers.get("sec-fetch-dest")):
+        elif speculation.is_speculative(purpose := headerlookup.get(headers, b"sec-purpose")):
+            if speculation.is_prerender_subresource(purpose, headers.get("sec-fetch-dest")):
                 return  # a prerendered page's own subresource: an ordinary request
-            state.prerender = speculation.is_prerender(headers.get("sec-purpose"))
+            state.prerender = speculation.is_prerender(purpose)
             state.prefetch = "speculation"
             state.gated = speculation.refusal_applies(headers.get("sec-speculation-tags"))
             if not state.gated:
@@ -480,7 +493,7 @@ class PrefetchLab:
 
     def _refuse(self, flow: http.HTTPFlow, state: FlowState, reason: str) -> None:
         # A prerender is refused as Speed Brain refuses speculations (and Chromium expects): 503.
-        status = PRERENDER_REFUSAL_STATUS if state.prerender else ctx.options.prefetch_refusal_status
+        status = PRERENDER_REFUSAL_STATUS if state.prerender else self.refusal_status
         flow.response = responses.refusal(status, reason)
         state.served_by_edge = True
         self.add_edge_headers(flow, state, "miss" if reason == "not-cached" else "bypassed", from_origin=False)
@@ -493,7 +506,8 @@ class PrefetchLab:
         req = flow.request
         now = time.time()
         response = responses.from_entry(entry, now)
-        if not cachepolicy.client_accepts_encoding(req.headers.get("accept-encoding"), response.headers.get("content-encoding")):
+        if not cachepolicy.client_accepts_encoding(headerlookup.get(req.headers, b"accept-encoding"),
+                                                   headerlookup.get(response.headers, b"content-encoding")):
             try:  # never send a br body to a client that did not offer br...
                 response.decode()
             except ValueError:  # ...but one that does not decode goes as stored, with its label
@@ -517,14 +531,14 @@ class PrefetchLab:
                         reason=reason)
 
     def _serve_edge_file(self, flow: http.HTTPFlow, path: str) -> None:
-        self._track(flow, FlowState(served_by_edge=True, url=flow.request.pretty_url))
+        self._track(flow, FlowState(served_by_edge=True, url=headerlookup.pretty_url(flow.request)))
         if path == REPORT_PATH:
             flow.response = http.Response.make(204)
             body = (flow.request.raw_content or b"")[:4000]
             self.record("client-report", flow, detail=body.decode("utf-8", "replace"))
         else:
             status, headers, body = self.edge_files.respond(
-                path, flow.request.host.lower(), flow.request.scheme, ctx.options.prefetch_eagerness,
+                path, flow.request.host.lower(), flow.request.scheme, self.eagerness,
                 flow.request.headers.get("if-none-match"),
             )
             flow.response = http.Response.make(status, body, headers)
@@ -566,7 +580,7 @@ class PrefetchLab:
         if state is None or state.served_by_edge:
             return
         if self.streaming.body_stream(flow) is not None:
-            caching_status = self.streaming.finish(flow, state, ctx.options.prefetch_inject_at)
+            caching_status = self.streaming.finish(flow, state, self.inject_at)
             flow.metadata[META] = {**state.summary(), "caching_status": caching_status}
             return
         if flow.response.stream:
@@ -578,8 +592,7 @@ class PrefetchLab:
             self.revalidation.not_modified(flow, state)
             return
         rewrite = rewrite_html(
-            flow, ctx.options.prefetch_inject, ctx.options.prefetch_inject_at,
-            ctx.options.prefetch_include_cache_misses, self.force_ratio,
+            flow, self.inject_mode, self.inject_at, self.include_cache_misses, self.force_ratio,
         )
         if rewrite is not None:
             injected, detail = rewrite
@@ -604,10 +617,12 @@ class PrefetchLab:
     def note_injected(flow: http.HTTPFlow) -> None:
         note(flow, "injected", "install.js injected")
 
-    def _storage_decision(self, flow, state, response_headers, length) -> cachepolicy.StorageDecision:
+    def _storage_decision(self, flow, state, response_headers, length, request_headers=None) -> cachepolicy.StorageDecision:
         req = flow.request
+        if request_headers is None:
+            request_headers = header_pairs(req.headers)
         return cachepolicy.storage_decision(
-            req.method, flow.response.status_code, header_pairs(req.headers) + list(state.client_validators.items()),
+            req.method, flow.response.status_code, request_headers + list(state.client_validators.items()),
             response_headers, rule_caching(state.features), length, self.store.max_object_size, time.time(),
             self.rules_active,
         )
@@ -632,7 +647,7 @@ class PrefetchLab:
             return status
         now = time.time()
         request_headers = header_pairs(req.headers)
-        decision = self._storage_decision(flow, state, response_headers, len(body))
+        decision = self._storage_decision(flow, state, response_headers, len(body), request_headers)
         if decision.store and not too_big:
             entry = CacheEntry(
                 key=state.key, status=resp.status_code,
@@ -670,7 +685,7 @@ class PrefetchLab:
     def add_edge_headers(self, flow: http.HTTPFlow, state: FlowState, caching_status: str, from_origin: bool = True) -> None:
         headers = flow.response.headers
         features = state.features
-        headers["x-edg-caching-status"] = caching_status
+        headerlookup.set(headers, b"x-edg-caching-status", caching_status)
         if state.edgio_prefetch:
             headers["x-edg-p"] = "1"
         if not from_origin:
@@ -681,13 +696,13 @@ class PrefetchLab:
             headers[name] = value
         if features.bypass_client_cache:
             headers["cache-control"] = "private, no-cache, no-store, must-revalidate"
-        if ctx.options.prefetch_inject in ("both", "speculation") and is_html_document(flow):
+        if self.inject_mode in ("both", "speculation") and is_html_document(flow):
             host = flow.request.host.lower()
-            if self.edge_files.has_speculation_rules(host, flow.request.scheme, ctx.options.prefetch_eagerness):
+            if self.edge_files.has_speculation_rules(host, flow.request.scheme, self.eagerness):
                 theirs = headers.get_all("speculation-rules")
-                headers["speculation-rules"] = (
+                headerlookup.set(headers, b"speculation-rules", (
                     speculation.merge_header(theirs, speculation.RULES_PATH) if theirs else OUR_SPECULATION_HEADER
-                )
+                ))
 
     def _origin_timed_out(self, flow: http.HTTPFlow, state: FlowState) -> None:
         self.add_edge_headers(flow, state, "code", from_origin=False)  # as any uncacheable status
@@ -710,12 +725,22 @@ class PrefetchLab:
 
 
 def rule_caching(features: Features) -> cachepolicy.RuleCaching:
+    return _rule_caching(features.max_age, features.stale_while_revalidate, features.stale_if_error, features.bypass_cache,
+                         features.ignore_origin_no_cache, features.cacheable_status_codes,
+                         features.cache_key_ignore_cookies)
+
+
+@functools.lru_cache(maxsize=1024)
+def _rule_caching(max_age, stale_while_revalidate, stale_if_error, bypass_cache, ignore_origin_no_cache, cacheable_status_codes,
+                  ignore_cookies) -> cachepolicy.RuleCaching:
+    # A few distinct rule results recur on every request: one frozen object each (building one
+    # per request cost more than the storage decision's own checks).
     return cachepolicy.RuleCaching(
-        max_age=features.max_age,
-        stale_while_revalidate=features.stale_while_revalidate,
-        stale_if_error=features.stale_if_error,
-        bypass_cache=features.bypass_cache,
-        ignore_origin_no_cache=features.ignore_origin_no_cache,
-        cacheable_status_codes=features.cacheable_status_codes,
-        ignore_cookies=features.cache_key_ignore_cookies,
+        max_age=max_age,
+        stale_while_revalidate=stale_while_revalidate,
+        stale_if_error=stale_if_error,
+        bypass_cache=bypass_cache,
+        ignore_origin_no_cache=ignore_origin_no_cache,
+        cacheable_status_codes=cacheable_status_codes,
+        ignore_cookies=ignore_cookies,
     )

@@ -31,14 +31,17 @@ EVENTS = (
     "rules-loaded",
     "rules-error",
 )
+_EVENT_NAMES = frozenset(EVENTS)
 
 
 def make_record(event: str, **fields: Any) -> dict[str, Any]:
     """A record with the event name and a wall-clock timestamp first; None fields are dropped."""
-    if event not in EVENTS:
+    if event not in _EVENT_NAMES:
         raise ValueError(f"unknown audit event {event!r}")
     record: dict[str, Any] = {"ts": round(time.time(), 6), "event": event}
-    record.update((k, v) for k, v in fields.items() if v is not None)
+    for name, value in fields.items():
+        if value is not None:
+            record[name] = value
     return record
 
 

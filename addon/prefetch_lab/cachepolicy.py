@@ -151,13 +151,14 @@ class CacheControl:
                 self.directives.append(
                     (name.strip().lower(), _unquote(raw.strip()) if sep else None)
                 )
+        self._names = frozenset(name for name, _ in self.directives)  # `has` is asked several times each
 
     @classmethod
     def of(cls, headers: Headers) -> "CacheControl":
         return cls(header_values(headers, "cache-control"))
 
     def has(self, name: str) -> bool:
-        return any(key == name for key, _ in self.directives)
+        return name in self._names
 
     def seconds(self, name: str) -> int | None:
         """delta-seconds of a directive; None if absent; 0 if invalid or conflicting duplicates."""
@@ -196,8 +197,7 @@ def storage_decision(
     if method.upper() != "GET":
         return refuse("method", f"method {method.upper()} is not cached")
 
-    request_cc = CacheControl.of(request_headers)
-    if not rules_active and request_cc.has("no-store"):
+    if not rules_active and CacheControl.of(request_headers).has("no-store"):
         return refuse("private", "request Cache-Control: no-store")
     if any(token == "*" for value in header_values(response_headers, "vary") for token in split_list(value)):
         return refuse("private", "Vary: * (response varies beyond the request)")

@@ -52,6 +52,8 @@ class Invalidation:
         if flow.is_replay == "response" or flow.response is None:
             return  # answered by the edge, not the origin
         req, resp = flow.request, flow.response
+        if req.method.upper() in SAFE_METHODS:
+            return  # nearly every request: skip building its URL and reading headers for nothing
         keys = invalidated_keys(req.method, req.url, resp.status_code, resp.headers.get("location"),
                                 resp.headers.get("content-location"), req.host_header)
         dropped = sum(self.lab.store.delete(key) for key in keys)

@@ -55,16 +55,21 @@ class EdgeLatency:
                     raise exceptions.OptionsError(f"{name} must be from 0 to {MAX_DELAY_MS} ms, got {value}")
         self.edge_delay = ctx.options.prefetch_edge_delay_ms / 1000
         self.origin_delay = ctx.options.prefetch_origin_delay_ms / 1000
+        # mitmproxy looks every hook up on the addon per event and calls what it finds: without
+        # a delay this addon has nothing to do on a flow, so it offers no flow hooks at all.
+        delayed = bool(self.edge_delay or self.origin_delay)
+        self.request = self._edge_request if delayed else None
+        self.responseheaders = self._origin_responseheaders if delayed else None
 
     # Plain hooks that return the sleep when there is one: mitmproxy awaits what a hook returns,
     # and without a delay no coroutine is made per flow.
-    def request(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
+    def _edge_request(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
         if flow.response is None:
             return None
         flow.metadata[EDGE_ANSWERED] = True
         return asyncio.sleep(self.edge_delay) if self.edge_delay else None
 
-    def responseheaders(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
+    def _origin_responseheaders(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
         if flow.metadata.get(EDGE_ANSWERED):
             return None  # made in `request` (mitmproxy emulates this hook for it): already delayed
         # The edge's own background fetch has no browser waiting on the near side.

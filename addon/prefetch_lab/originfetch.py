@@ -49,7 +49,10 @@ class OriginFetches:
         self.timeout = DEFAULT_TIMEOUT
         self.queued: weakref.WeakKeyDictionary[http.HTTPFlow, str] = weakref.WeakKeyDictionary()
         self._running: weakref.WeakKeyDictionary[http.HTTPFlow, Callable[[], None]] = weakref.WeakKeyDictionary()
-        self._timers: weakref.WeakKeyDictionary[http.HTTPFlow, asyncio.TimerHandle] = weakref.WeakKeyDictionary()
+        # Flows on their way to the origin -> the loop time their headers are due. One timer for
+        # all, at the earliest deadline: a timer per request cost more than the rest of `request`.
+        self._deadlines: dict[http.HTTPFlow, float] = {}
+        self._check: asyncio.TimerHandle | None = None
         self.timed_out: weakref.WeakSet[http.HTTPFlow] = weakref.WeakSet()
         self.gateway_timeouts: weakref.WeakSet[http.HTTPFlow] = weakref.WeakSet()  # answered by the edge's 504
         self._warned = False
@@ -103,16 +106,34 @@ class OriginFetches:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return  # no event loop (e.g. a plain unit test): nothing to time
-        self._timers[flow] = loop.call_later(self.timeout, self._expired, flow)
+        due = loop.time() + self.timeout
+        self._deadlines.pop(flow, None)  # watched again (a released collapse waiter): the new clock counts
+        self._deadlines[flow] = due
+        if self._check is None or due < self._check.when():
+            self._schedule(loop, due)
 
     def arrived(self, flow: http.HTTPFlow) -> None:
         """Response headers (or an error) came in time."""
-        timer = self._timers.pop(flow, None)
-        if timer:
-            timer.cancel()
+        self._deadlines.pop(flow, None)
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
+        if self._check is not None:
+            self._check.cancel()
+        self._check = loop.call_at(when, self._expire_due)
+
+    def _expire_due(self) -> None:
+        self._check = None
+        loop = asyncio.get_running_loop()
+        now = loop.time() + 0.001  # the loop may call a timer up to its clock resolution early
+        due = [flow for flow, deadline in self._deadlines.items() if deadline <= now]
+        for flow in due:
+            del self._deadlines[flow]
+        if self._deadlines:
+            self._schedule(loop, min(self._deadlines.values()))
+        for flow in due:
+            self._expired(flow)
 
     def _expired(self, flow: http.HTTPFlow) -> None:
-        self._timers.pop(flow, None)
         if flow.response is not None or flow.error is not None:
             return
         self.timed_out.add(flow)

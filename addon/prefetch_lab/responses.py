@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from mitmproxy import http
 
-from . import cachepolicy
+from . import cachepolicy, headerlookup
 from .cachestore import CacheEntry
 
 HOP_BY_HOP = frozenset({
@@ -35,7 +35,7 @@ def storable_headers(headers: Iterable[tuple[str, str]], body_length: int) -> tu
 def from_entry(entry: CacheEntry, now: float) -> http.Response:
     """The stored response as the origin encoded it, with its current Age."""
     headers = make_headers(entry.headers)
-    headers["age"] = str(entry.age(now))
+    headerlookup.set(headers, b"age", str(entry.age(now)))
     return http.Response(
         http_version=b"HTTP/1.1", status_code=entry.status, reason=b"", headers=headers,
         content=entry.body, trailers=None, timestamp_start=now, timestamp_end=now,

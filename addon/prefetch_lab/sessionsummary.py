@@ -51,7 +51,12 @@ class SessionSummary:
     def __init__(self, lab) -> None:
         self.tally = audit.TrailTally()
         self.hinted = False
+        self.flow_detail: int | None = None  # kept from configure (a ctx.options read deep-copies)
         lab.observers.append(self.add)
+
+    def configure(self, updated: set[str]) -> None:
+        if "flow_detail" in updated:
+            self.flow_detail = ctx.options.flow_detail
 
     def add(self, record: dict) -> None:
         self.tally.add(record)
@@ -63,7 +68,8 @@ class SessionSummary:
             logger.warning(COLD_EDGE_HINT)
         # One line per edge decision, beside mitmdump's own flow lines (which leave out flow
         # comments); quiet with flow_detail=0, as mitmdump's own lines are.
-        if ctx.options.flow_detail >= 1 and (line := describe(record)):
+        flow_detail = ctx.options.flow_detail if self.flow_detail is None else self.flow_detail
+        if flow_detail >= 1 and (line := describe(record)):
             logger.info("prefetch-lab: %s: %s", record.get("url"), line)
 
     @command.command("prefetch.summary")

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from mitmproxy import http
 
-from . import csp, streamcodec
+from . import csp, headerlookup, streamcodec
 from .htmlrewrite import declared_charset, install_tag, is_html_document
 from .streaminject import StreamInjector
 
@@ -211,7 +211,8 @@ class StreamingResponses:
 
 
 def _content_length(headers: http.Headers) -> int | None:
+    value = headerlookup.get(headers, b"content-length")
     try:
-        return int(headers["content-length"])
-    except (KeyError, ValueError):
+        return None if value is None else int(value)
+    except ValueError:
         return None

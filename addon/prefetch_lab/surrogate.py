@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from mitmproxy import http
 
+from . import headerlookup
 from .cachepolicy import SURROGATE_TOKEN
 
 CAPABILITY = f'{SURROGATE_TOKEN}="Surrogate/1.0"'
@@ -16,7 +17,7 @@ CAPABILITY = f'{SURROGATE_TOKEN}="Surrogate/1.0"'
 class SurrogateCapability:
     def request(self, flow: http.HTTPFlow) -> None:
         if flow.response is None and flow.error is None:
-            theirs = flow.request.headers.get("surrogate-capability")  # from a surrogate in front of us
+            theirs = headerlookup.get(flow.request.headers, b"surrogate-capability")  # from a surrogate in front of us
             if theirs and CAPABILITY in theirs:
                 return  # the edge's own fetch copies a request that already has it
-            flow.request.headers["surrogate-capability"] = f"{theirs}, {CAPABILITY}" if theirs else CAPABILITY
+            headerlookup.set(flow.request.headers, b"surrogate-capability", f"{theirs}, {CAPABILITY}" if theirs else CAPABILITY)
