@@ -18,6 +18,7 @@ import os
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Sequence
 
 DEFAULT_TIMEOUT = 10.0
@@ -30,8 +31,9 @@ class CdpError(RuntimeError):
 class PipeChromium:
     """One headless Chromium process and its CDP pipe.
 
-    `events` keeps every event in arrival order; `event(..., since=n)` looks only at events
-    from index n, so a caller can wait for what follows its own action (`mark()` gives n).
+    `events` keeps every event in arrival order, each with `received` (epoch s) added;
+    `event(..., since=n)` looks only at events from index n, so a caller can wait for what
+    follows its own action (`mark()` gives n). Thread-safe: any thread may send.
     """
 
     def __init__(self, executable: str, args: Sequence[str] = ()) -> None:
@@ -49,6 +51,7 @@ class PipeChromium:
         os.close(child_writes)
         self.events: list[dict] = []
         self._replies: dict[int, dict] = {}
+        self._unawaited: set[int] = set()  # posted commands: their replies are dropped
         self._last_id = 0
         self._disconnected = False
         self._write_lock = threading.Lock()
@@ -68,10 +71,15 @@ class PipeChromium:
             while chunk := os.read(self._read_fd, 1 << 16):
                 *messages, pending = (pending + chunk).split(b"\0")
                 with self._changed:
+                    received = time.time()
                     for message in map(json.loads, messages):
                         if "id" in message:
-                            self._replies[message["id"]] = message
+                            if message["id"] in self._unawaited:
+                                self._unawaited.discard(message["id"])
+                            else:
+                                self._replies[message["id"]] = message
                         else:
+                            message["received"] = received
                             self.events.append(message)
                     self._changed.notify_all()
         except OSError:
@@ -80,18 +88,30 @@ class PipeChromium:
             self._disconnected = True
             self._changed.notify_all()
 
-    def send(self, method: str, params: dict | None = None, session: str | None = None,
-             timeout: float = DEFAULT_TIMEOUT) -> dict:
-        """Run one command (in `session`, a flattened target session, if given) and return its result."""
+    def _write(self, method: str, params: dict | None, session: str | None, awaited: bool) -> int:
         with self._changed:
             self._last_id += 1
             ident = self._last_id
+            if not awaited:
+                self._unawaited.add(ident)
         message = {"id": ident, "method": method, "params": params or {}, **({"sessionId": session} if session else {})}
         with self._write_lock:
             try:
                 os.write(self._write_fd, json.dumps(message).encode() + b"\0")
             except OSError as error:
                 raise CdpError(f"{method}: the browser is gone ({error})") from error
+        return ident
+
+    def post(self, method: str, params: dict | None = None, session: str | None = None) -> None:
+        """Send a command without waiting for its reply. A target paused by `waitForDebuggerOnStart`
+        answers its setup commands (Page.enable, ...) only once it runs, so they are posted, then
+        Runtime.runIfWaitingForDebugger; the pipe keeps their order."""
+        self._write(method, params, session, awaited=False)
+
+    def send(self, method: str, params: dict | None = None, session: str | None = None,
+             timeout: float = DEFAULT_TIMEOUT) -> dict:
+        """Run one command (in `session`, a flattened target session, if given) and return its result."""
+        ident = self._write(method, params, session, awaited=True)
         with self._changed:
             self._changed.wait_for(lambda: ident in self._replies or self._disconnected, timeout)
             reply = self._replies.pop(ident, None)
