@@ -139,7 +139,7 @@ def test_served_from_each_source_and_timings_relative_to_activation():
     trail = [doc("cache-hit", "/", 1.1, caching_status="hit"), doc("cache-store", "/d", 40.1, caching_status="cached")]
     audit = analyze([run("speculation", steps, trail)])
     got = {n["step"]: n["served_from"] for n in audit["navigations"]}
-    assert got == {0: "edge", 1: "prefetch", 2: "service-worker", 3: "http-cache", 4: "origin", 5: "edge", 6: "unknown"}
+    assert got == {0: "edge", 1: "prefetch", 2: "service-worker", 3: "http-cache", 4: "origin", 5: "edge", 6: "prerender"}
     prerendered = nav_of(audit, "speculation", 6)
     assert prerendered["activation_start_ms"] == 100.0
     assert prerendered["ttfb_ms"] == 0.0  # responseStart before activation: floored at 0
@@ -449,7 +449,7 @@ def test_summary_rows_format_every_arm_consistently():
     control = run("control", [step(0, "/", 1.0), step(1, "/a", 10.0, lcp=1234.0, response_start=1500.0)], [])
     audit = analyze([control, edgio_walk()])
     columns, rows = summary_rows(audit)
-    assert columns[:4] == ["arm", "navigations", "TTFB p50 ms", "FCP p50 ms"] and len(columns) == 12
+    assert columns[:4] == ["arm", "navigations", "TTFB p50 ms", "FCP p50 ms"] and len(columns) == 13
     by_arm = {row[0]: dict(zip(columns, row)) for row in rows}
     assert by_arm["control"]["LCP p50 ms"] == "1,234" and by_arm["control"]["TTFB p50 ms"] == "1,500"
     assert by_arm["edgio"]["LCP p50 ms"] == "600"
