@@ -82,10 +82,17 @@ class EdgeFiles:
         # None: every page names the fixed rules file; else page path -> its own rules URL
         # (learning.py, prefetch_speculation=learned).
         self.page_rules_url: Callable[[str], str] | None = None
+        self.predicted = "off"  # our install.js and the learned predictions: "off" | "first" | "only"
 
     def use_client(self, folder: Path | None) -> None:
         """Serve Edgio's client files from `folder` (see client_folder), or ours (None)."""
         self.client = folder
+        self._bundles.clear()
+
+    def use_predictions(self, mode: str) -> None:
+        """How our install.js uses the page's learned predictions (learning.py's
+        prefetch_edgio_predicted); written into the served bundle."""
+        self.predicted = mode
         self._bundles.clear()
 
     def rules_changed(self, rules: RuleSet) -> None:
@@ -154,6 +161,8 @@ class EdgeFiles:
             except OSError:
                 return None
             header = b"" if self.client is not None else f"/* Prefetch Lab {__version__}: {name} */\n".encode()
+            if self.client is None and name == "install" and self.predicted != "off":
+                header += f"self.__PREFETCH_LAB_PREDICTED__ = {json.dumps(self.predicted)};\n".encode()
             cached = (stamp, header + content)
             self._bundles[name] = cached
         return cached[1]

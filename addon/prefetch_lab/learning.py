@@ -6,13 +6,16 @@
   prefetch_speculation         `fixed`: every page names the fixed rules file; `learned`: a page's
                                Speculation-Rules header names its own document, rules_url(page)
   prefetch_learned_thresholds  the probability bands of that document (learnedrules.Thresholds)
+  prefetch_edgio_predicted     our install.js reads that document too: `first` prefetches the
+                               predicted pages before the visible links, `only` instead of them
 
 The feed (`response`): a page view (pageviews.is_page_view) of the request's page, from its
 same-origin Referer; never the edge's own background fetches or replays. A navigation that a
 prefetch or prerender served never reaches the edge, so it is not counted: train without
 speculation (docs/learned-speculation.md, "The feedback loop").
 
-The document (`request`, before PrefetchLab, which would serve the fixed file):
+The document (`request`, before PrefetchLab, which would serve the fixed file; answered when
+`learned` or prefetch_edgio_predicted is on):
 `/__edgio__/speculation-rules.json?page=<page key>` gets build_learned_document for that page:
 its predictions, the rules' exclusions, and `held` = what the prefetch gate would serve a
 cookie-less Chromium prefetch (a fresh or stale-while-revalidate entry, not a 204). No rule lets
@@ -51,6 +54,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MODES = ("fixed", "learned")
+PREDICTED_MODES = ("off", "first", "only")
 SAVE_INTERVAL_S = 30.0
 # The browser re-reads a page's document at most this often: new predictions and newly cached
 # pages reach it within half a minute, and a page viewed again at once costs no request.
@@ -99,6 +103,13 @@ class Learning:
             "Empty: kept in memory only.",
         )
         loader.add_option(
+            "prefetch_edgio_predicted", str, "off",
+            "Our install.js and the learned predictions (the page's learned rules document): 'first' "
+            "prefetches the predicted pages before the visible links, 'only' prefetches the predicted "
+            "pages and no others, 'off' ignores them. Not for prefetch_client=<Edgio's own files>.",
+            choices=PREDICTED_MODES,
+        )
+        loader.add_option(
             "prefetch_learn", bool, True,
             "Count page views (document navigations with their same-origin Referer) into the traversal "
             "graph. Navigations served by a prefetch or prerender never reach the edge: train with "
@@ -113,6 +124,11 @@ class Learning:
                     f"prefetch_speculation must be one of {', '.join(MODES)}, got {opts.prefetch_speculation!r}")
             learned = opts.prefetch_speculation == "learned"
             self.lab.edge_files.page_rules_url = page_rules_url if learned else None
+        if "prefetch_edgio_predicted" in updated:
+            if opts.prefetch_edgio_predicted not in PREDICTED_MODES:
+                raise exceptions.OptionsError(f"prefetch_edgio_predicted must be one of {', '.join(PREDICTED_MODES)}, "
+                                              f"got {opts.prefetch_edgio_predicted!r}")
+            self.lab.edge_files.use_predictions(opts.prefetch_edgio_predicted)
         if "prefetch_learned_thresholds" in updated:
             try:
                 self.thresholds = parse_thresholds(opts.prefetch_learned_thresholds)
@@ -250,7 +266,8 @@ class Learning:
     # ---- the per-page document -----------------------------------------------------------
 
     def request(self, flow: http.HTTPFlow) -> None:
-        if self.lab.edge_files.page_rules_url is None or flow.response or flow.error:
+        edge_files = self.lab.edge_files
+        if (edge_files.page_rules_url is None and edge_files.predicted == "off") or flow.response or flow.error:
             return
         path, _, query = flow.request.path.partition("?")
         if path == RULES_PATH and query:  # without a query: the fixed file, PrefetchLab's

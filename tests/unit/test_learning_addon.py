@@ -4,6 +4,7 @@ periodic save (no network; the proxy itself is tested in tests/e2e/test_learned_
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 
 import pytest
@@ -97,13 +98,12 @@ def test_save_writes_the_file_and_a_new_file_is_loaded(addons, tmp_path):
     assert [p for p, _ in learning.graph.next_pages("shop.test", "/", 0)] == ["/b"]
 
 
-async def test_a_changed_graph_is_saved_periodically_off_the_event_loop(tmp_path):
-    lab = PrefetchLab()
-    learning = Learning(lab)
-    with taddons.context(learning, lab) as tctx:
-        path = tmp_path / "graph.json"
-        tctx.configure(learning, prefetch_traversal_file=str(path))
-        learning.save_interval_s = 0.05
+def test_a_changed_graph_is_saved_periodically_off_the_event_loop(tmp_path):
+    path = tmp_path / "graph.json"
+
+    async def scenario() -> dict:
+        learning = Learning(PrefetchLab())
+        learning.path, learning.save_interval_s = path, 0.05
         learning.running()
         try:
             await asyncio.sleep(0.2)
@@ -113,7 +113,13 @@ async def test_a_changed_graph_is_saved_periodically_off_the_event_loop(tmp_path
                 if path.exists():
                     break
                 await asyncio.sleep(0.05)
-            assert "/a" in json.loads(path.read_text())["hosts"]["shop.test"]["pages"]["/"]["next"]
             assert not learning.dirty
+            return json.loads(path.read_text())
         finally:
-            learning.done()
+            learning._saver.cancel()
+
+    # A loop of its own in a thread: Playwright's sync API (browser tests in the same run) keeps
+    # one running in the main thread.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        saved = pool.submit(asyncio.run, scenario()).result(timeout=30)
+    assert "/a" in saved["hosts"]["shop.test"]["pages"]["/"]["next"]
