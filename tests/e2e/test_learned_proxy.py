@@ -12,6 +12,7 @@ from urllib.parse import quote
 import pytest
 
 from prefetch_lab.learnedrules import rules_url
+from tests.e2e.test_option_check import start_output
 from tests.harness import Mitmdump, Origin, Reply, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -184,3 +185,24 @@ def test_a_corrupt_graph_file_is_logged_set_aside_and_the_proxy_starts_fresh(ori
         # What it learned since the start alone: 1 of 1 views, p = 1 / (1 + prior 2) = 0.33.
         assert bands(rules_for(proxy, origin, "/")[2]) == {"prefetch-moderate": ["/a"]}
     assert json.loads(graph_file.read_text())["format"] == "prefetch-lab-traversal"  # a fresh file at exit
+
+
+def test_in_reverse_proxy_mode_the_browsers_same_origin_referer_names_the_proxy(origin, tmp_path):
+    """The browser sees the proxy's address; the flows name the origin's. Sec-Fetch-Site tells
+    that the Referer is the same site all the same."""
+    with Mitmdump(tmp_path, LEARNED, extra_args=[f"--mode=reverse:{origin.base}"]) as proxy:
+        site = proxy.address
+        for _ in range(3):
+            assert navigate(proxy, site + "/")[0] == 200
+            assert navigate(proxy, site + "/a", site + "/")[0] == 200
+        _, headers, _ = proxy.request("GET", site + "/")
+        assert headers["speculation-rules"] == '"/__edgio__/speculation-rules.json?page=%2F"'
+        _, _, body = proxy.request("GET", site + rules_url("/"))
+        assert bands(json.loads(body)) == {"prerender-moderate": ["/a"]}  # 3 / (3 + 2) = 0.6
+
+
+@pytest.mark.parametrize("name, value", [("prefetch_learned_thresholds", "prefetch=0.9"),
+                                         ("prefetch_speculation", "smart"), ("prefetch_edgio_predicted", "all")])
+def test_a_bad_value_stops_the_proxy_at_start_naming_the_option(tmp_path, name, value):
+    status, output = start_output(tmp_path, {name: value})
+    assert status == 1 and f"OptionsError: {name}" in output, output
