@@ -250,6 +250,9 @@ class Learning:
             return
         req, resp = flow.request, flow.response
         headers = req.headers
+        dest = headers.get("sec-fetch-dest")
+        if dest is not None and dest != "document":
+            return  # a subresource, as nearly every request is: one header look-up
         if not is_page_view(req.method, headers.get, resp.status_code, resp.headers.get("content-type"), req.path):
             return
         if flow.is_replay == "request":
