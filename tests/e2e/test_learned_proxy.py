@@ -35,6 +35,7 @@ def origin():
     routes = {path: Reply(200, HTML, page(path)) for path in PAGES}
     routes["/nostore"] = Reply(200, {**HTML, "cache-control": "no-store"}, page("nostore"))
     routes["/cold"] = Reply(200, HTML, page("cold"))
+    routes["/own"] = Reply(200, {**HTML, "speculation-rules": '"/theirs.json"'}, page("own"))
     routes["/style.css"] = Reply(200, {"content-type": "text/css"}, b"p{color:teal}")
     with Origin(routes) as server:
         yield server
@@ -96,6 +97,12 @@ def test_each_html_page_names_its_own_rules_document(trained, origin):
     for path, key in (("/", "/"), ("/a?x=1&edgio_dt_pf=1", "/a?x=1")):  # keyed as the cache keys it
         _, headers, _ = proxy.request("GET", origin.base + path)
         assert headers["speculation-rules"] == f'"/__edgio__/speculation-rules.json?page={quote(key, safe="")}"'
+
+
+def test_the_origins_own_speculation_rules_are_kept_and_the_pages_document_added(trained, origin):
+    proxy, _, _ = trained
+    _, headers, _ = proxy.request("GET", origin.base + "/own")
+    assert headers["speculation-rules"] == '"/theirs.json", "/__edgio__/speculation-rules.json?page=%2Fown"'
 
 
 def test_the_document_has_the_bands_the_walks_imply(trained, origin):
