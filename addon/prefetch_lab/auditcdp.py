@@ -37,6 +37,24 @@ from .auditwalk import Step, without_fragment
 from .cdppipe import CdpError, PipeChromium
 
 logger = logging.getLogger(__name__)
+# What Playwright 1.5x launches Chromium with (read from its process), minus what concerns Edge,
+# extensions and the window: the same browser as the Playwright driver's, and quiet (without them
+# Chromium's network-time and updater requests reach the proxy and count as origin requests).
+PLAYWRIGHT_ARGS = [
+    "--disable-field-trial-config", "--disable-background-networking", "--disable-background-timer-throttling",
+    "--disable-backgrounding-occluded-windows", "--disable-back-forward-cache", "--disable-breakpad",
+    "--disable-component-extensions-with-background-pages", "--disable-component-update", "--no-default-browser-check",
+    "--disable-default-apps", "--disable-dev-shm-usage", "--disable-extensions", "--disable-pings", "--media-router=0",
+    "--disable-features=AvoidUnnecessaryBeforeUnloadCheckSync,DestroyProfileOnBrowserClose,HttpsUpgrades,"
+    "HttpsFirstBalancedModeAutoEnable,LensOverlay,MediaRouter,PaintHolding,ThirdPartyStoragePartitioning,"
+    "AvoidCorsURLLoaderRestartOnRedirect,OptimizationHints,NetworkTimeServiceQuerying,AimEnabled,PreconnectToSearch",
+    "--allow-pre-commit-input", "--disable-hang-monitor", "--disable-ipc-flooding-protection", "--disable-popup-blocking",
+    "--disable-prompt-on-repost", "--disable-renderer-backgrounding", "--disable-updater-scheduler",
+    "--force-color-profile=srgb", "--metrics-recording-only", "--password-store=basic", "--use-mock-keychain",
+    "--no-service-autorun", "--disable-search-engine-choice-screen", "--disable-stack-profiler", "--disable-infobars",
+    "--hide-scrollbars", "--mute-audio",
+    "--blink-settings=primaryHoverType=2,availableHoverTypes=2,primaryPointerType=4,availablePointerTypes=4",
+]
 DESKTOP_VIEWPORT = (1280, 720)  # Playwright's default context viewport, so both drivers see the same links
 PRELOAD_EVENTS = ("Preload.prefetchStatusUpdated", "Preload.prerenderStatusUpdated")
 POLL_S = 0.02
@@ -62,43 +80,85 @@ def chromium_version(chromium: str) -> str | None:
 
 
 class CdpBrowser:
-    """Starts one Chromium per session (each a fresh profile behind the session's proxy)."""
+    """One Chromium for the whole audit; every session gets a fresh browser context (profile)
+    with the session's proxy, as a Playwright context with a proxy is. Chromium's own
+    background requests stay outside the proxy (its default context has none)."""
 
     def __init__(self, chromium: str | None, trusted_spki: str | None, throttle: str, mobile: bool) -> None:
         if chromium is None:
             raise FileNotFoundError("the DevTools-pipe driver needs a Chromium binary (--chromium PATH)")
-        self.chromium = chromium
         self.throttle = THROTTLE[throttle]
         self.device = mobile_device() if mobile else None
         width, height = (self.device["viewport"]["width"], self.device["viewport"]["height"]) if self.device else DESKTOP_VIEWPORT
-        self.args = [*CHROMIUM_ARGS, f"--window-size={width},{height}"]
+        args = [*PLAYWRIGHT_ARGS, *CHROMIUM_ARGS, f"--window-size={width},{height}"]
         if trusted_spki:
-            self.args.append(f"--ignore-certificate-errors-spki-list={trusted_spki}")
+            args.append(f"--ignore-certificate-errors-spki-list={trusted_spki}")
         if self.device:  # also on what a prerendered page requests, which no page session sees first
-            self.args.append(f"--user-agent={self.device['user_agent']}")
-        self.version = chromium_version(chromium)
+            args.append(f"--user-agent={self.device['user_agent']}")
+        self.chromium = PipeChromium(chromium, args)
+        try:
+            self.version = self.chromium.send("Browser.getVersion")["product"].split("/", 1)[-1]  # "HeadlessChrome/156.…"
+            self.chromium.send("Target.setAutoAttach", {"autoAttach": True, "waitForDebuggerOnStart": False,
+                                                        "flatten": True, "filter": [{"type": "tab"}]})
+        except BaseException:
+            self.chromium.close()
+            raise
 
     @contextmanager
     def session(self, proxy_server: str, moves: Moves) -> Iterator["CdpSession"]:
-        chromium = PipeChromium(self.chromium, [*self.args, f"--proxy-server={proxy_server}"])
+        context = self.chromium.send("Target.createBrowserContext", {
+            "disposeOnDetach": True, "proxyServer": proxy_server, "proxyBypassList": "<-loopback>"})["browserContextId"]
         try:
-            session = CdpSession(chromium, moves, self.throttle, self.device)
+            since = self.chromium.mark()
+            page = self.chromium.send("Target.createTarget", {"url": "about:blank", "browserContextId": context})["targetId"]
+            tab = self._tab_of(page, context, since)
+            session = CdpSession(self.chromium, tab, page, moves, self.throttle, self.device)
             try:
                 yield session
             finally:
                 session.close()
         finally:
-            chromium.close()
+            try:
+                self.chromium.send("Target.disposeBrowserContext", {"browserContextId": context})
+            except CdpError as error:  # the browser is gone: close() reports nothing more
+                logger.debug(f"browser context not disposed: {error}")
+
+    def _tab_of(self, page: str, context: str, since: int) -> str:
+        """The session of the tab target holding `page`. A new context's window brings tabs of
+        its own (the omnibox popup's WebUI...): ask each new tab in the context for its page, and
+        leave the others."""
+        deadline = time.monotonic() + 10
+        asked: set[str] = set()
+        while time.monotonic() < deadline:
+            tabs = [e["params"]["sessionId"] for e in self.chromium.events[since:] if e["method"] == "Target.attachedToTarget"
+                    and e["params"]["targetInfo"]["type"] == "tab" and e["params"]["targetInfo"].get("browserContextId") == context]
+            for tab in tabs:
+                if tab in asked:
+                    continue
+                asked.add(tab)
+                mark = self.chromium.mark()
+                self.chromium.send("Target.setAutoAttach", {"autoAttach": True, "waitForDebuggerOnStart": False, "flatten": True}, tab)
+                try:
+                    found = self.chromium.event("Target.attachedToTarget", session=tab, since=mark, timeout=1)
+                except CdpError:
+                    found = None
+                if found and found["params"]["targetInfo"]["targetId"] == page:
+                    return tab
+                self.chromium.post("Target.detachFromTarget", {"sessionId": tab})
+            time.sleep(POLL_S)
+        raise CdpError(f"no tab holds the new page {page}")
 
     def close(self) -> None:
-        pass  # every Chromium belongs to a session and is gone with it
+        self.chromium.close()
 
 
 class CdpSession:
     """One Chromium tab, its current page followed through navigations and activations."""
 
-    def __init__(self, chromium: PipeChromium, moves: Moves, throttle: dict | None, device: dict | None) -> None:
+    def __init__(self, chromium: PipeChromium, tab: str, page_target: str, moves: Moves, throttle: dict | None,
+                 device: dict | None) -> None:
         self.chromium = chromium
+        self.tab = tab
         self.moves = moves
         self.throttle = throttle
         self.device = device
@@ -108,17 +168,19 @@ class CdpSession:
         self._targets: dict[str, str] = {}  # targetId -> sessionId, pages attached to the tab
         self._prerenders: set[str] = set()  # targetIds attached as prerenders (and not yet activated)
         self._stop = threading.Event()
-        auto_attach = {"autoAttach": True, "waitForDebuggerOnStart": False, "flatten": True}
-        chromium.send("Target.setAutoAttach", {**auto_attach, "filter": [{"type": "tab"}]})
-        self.tab = chromium.event("Target.attachedToTarget", lambda p: p["targetInfo"]["type"] == "tab")["params"]["sessionId"]
-        self._cursor = chromium.mark()
-        chromium.send("Target.setAutoAttach", {**auto_attach, "waitForDebuggerOnStart": True}, self.tab)
-        first = chromium.event("Target.attachedToTarget", lambda p: p["targetInfo"]["type"] == "page", session=self.tab)
-        self._targets[first["params"]["targetInfo"]["targetId"]] = first["params"]["sessionId"]
-        self.page = first["params"]["sessionId"]
-        self.page_target = first["params"]["targetInfo"]["targetId"]
-        for method, params in self._setup_commands():  # the first page is not paused: plain sends
-            chromium.send(method, params, self.page)
+        self._cursor = self._start = chromium.mark()
+        chromium.send("Target.setAutoAttach", {"autoAttach": True, "waitForDebuggerOnStart": True, "flatten": True}, tab)
+        # The tab's page is attached already (CdpBrowser found the tab by it): this reattaches
+        # nothing, and only what comes next (prerenders) waits for its set-up.
+        first = chromium.find("Target.attachedToTarget", session=tab, where=lambda p: p["targetInfo"]["targetId"] == page_target)
+        if first is None:
+            raise CdpError(f"the tab's page {page_target} is not attached")
+        self.page, self.page_target = first["params"]["sessionId"], page_target
+        self._targets[self.page_target] = self.page
+        self._cursor = chromium.mark()  # the attacher takes the targets after this one
+        for method, params in self._setup_commands():
+            chromium.post(method, params, self.page)
+        chromium.send("Runtime.runIfWaitingForDebugger", {}, self.page)
         self._attacher = threading.Thread(target=self._attach_new_targets, daemon=True)
         self._attacher.start()
 
@@ -256,7 +318,12 @@ class CdpSession:
     def preload_events(self) -> list[dict]:
         """Chromium's prefetch and prerender statuses, from every page of the tab, as auditdriver records them."""
         return [{"event": e["method"].split(".", 1)[1], "ts": e["received"], **e["params"]}
-                for e in list(self.chromium.events) if e["method"] in PRELOAD_EVENTS]
+                for e in self._own_events() if e["method"] in PRELOAD_EVENTS]
+
+    def _own_events(self) -> list[dict]:
+        """The events of this session's pages (the browser's other sessions share the pipe)."""
+        sessions = set(self._targets.values())
+        return [e for e in self.chromium.events[self._start:] if e.get("sessionId") in sessions]
 
     def walk(self, plan: list[Step], before_step: Callable[[Step], None] = lambda step: None) -> list[dict]:
         """Take the steps in order; `self.steps` keeps those taken if `before_step` stops the walk."""
@@ -308,10 +375,7 @@ class CdpSession:
         return since, self._wait_for_load(since, allow_activation=True)
 
     def _collect_console_errors(self) -> None:
-        sessions = set(self._targets.values())
-        for e in list(self.chromium.events):
-            if e.get("sessionId") not in sessions:
-                continue
+        for e in self._own_events():
             if e["method"] == "Runtime.exceptionThrown":
                 details = e["params"].get("exceptionDetails") or {}
                 text = (details.get("exception") or {}).get("description") or details.get("text") or "exception"

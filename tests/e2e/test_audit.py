@@ -58,8 +58,8 @@ def hand_count(run: dict) -> dict:
     # A prefetch the edge refused and whose client then left (the page moved on) also gets an
     # error record: the origin never saw it.
     edge_answered = {r["flow_id"] for r in run["trail"] if r["event"] in ("prefetch-hit", "prefetch-refused", "synthetic")}
-    served = [s for s in run["steps"][1:] if s["page"] and s["page"]["nav"]["deliveryType"] in
-              ("navigational-prefetch", "cache-storage")]
+    served = [s for s in run["steps"][1:] if s["page"] and (s["page"]["nav"]["deliveryType"] in
+              ("navigational-prefetch", "cache-storage") or (s["page"]["nav"]["activationStart"] or 0) > 0)]
     used = 0
     for step in served:
         earlier = [p for p in prefetches if without_edgio(p["url"]) == without_edgio(step["url"])
@@ -67,6 +67,7 @@ def hand_count(run: dict) -> dict:
         used += bool(earlier)
     return {"prefetches": len(prefetches), "used": used, "served": len(served),
             "navigations": len(run["steps"]) - 1,
+            "prerendered": sum((s["page"]["nav"]["activationStart"] or 0) > 0 for s in served),
             "refused": sum(r["event"] == "prefetch-refused" for r in prefetches),
             "refused_by_reason": dict(Counter(r["reason"] for r in prefetches if r["event"] == "prefetch-refused")),
             "origin_requests": sum((r["event"] in ORIGIN_EVENTS or (r["event"] == "revalidated" and r["status"] == 304))
@@ -120,6 +121,39 @@ def test_accuracy_coverage_refusals_and_origin_requests_match_a_hand_count(warm_
         seen = [r for r in site.seen if run["measure_start"] <= r.ts <= run["measure_end"]]
         assert summary["origin_requests"] == counted["origin_requests"] == len(seen), (arm, [r.path for r in seen])
         assert not any("edgio_" in r.path for r in seen), "the gate forwards no prefetch"
+
+
+def test_learned_arm_trained_on_held_out_walks_and_counted_from_the_trail(site, tmp_path):
+    out = tmp_path / "learned"
+    document, output = run_audit(out, site.base + "/", "--arms", "control,speculation,learned", "--train", "4",
+                                 "--runs", "1", "--pages", "4", "--origin-delay-ms", "300")
+    assert document["complete"] and document["environment"]["driver"] == "devtools-pipe"
+    assert document["settings"]["walk"] == "skewed" and set(document["summary"]) == {"control", "speculation", "learned"}
+    training = document["training"]
+    assert training["walks"] == 4 and training["seeds"] == [f"train-1-{i}" for i in range(4)]
+    assert all(walk[0] == document["walk"][0]["url"] for walk in training["urls"])
+    # The training proxy learnt from page views with their Referer; the measured proxy started
+    # from a copy and learnt nothing more (its graph file is the copy, untouched).
+    graph = (out / "raw" / "traversal.json").read_bytes()
+    assert json.loads(graph)["hosts"] and (out / "raw" / "learned-run0.traversal.json").read_bytes() == graph
+    [learned_run] = [run for run in measured(out) if run["arm"] == "learned"]
+    offers = [r for r in learned_run["trail"] if r["event"] == "learned-rules"]
+    assert offers, "the learned proxy served per-page rules"
+    for run in measured(out):
+        arm, counted = run["arm"], hand_count(run)
+        summary = document["summary"][arm]
+        assert summary["prefetches"] == counted["prefetches"], arm
+        assert summary["used"] == counted["used"], arm
+        assert summary["coverage"] == round(counted["served"] / counted["navigations"], 4), arm
+        if counted["prefetches"]:
+            assert summary["accuracy"] == pytest.approx(counted["used"] / counted["prefetches"], abs=1e-4), arm
+        assert summary["prerenders"]["activated"] == counted["prerendered"], arm
+        seen = [r for r in site.seen if run["measure_start"] <= r.ts <= run["measure_end"]]
+        assert summary["origin_requests"] == counted["origin_requests"] == len(seen), (arm, [r.path for r in seen])
+    learned = document["summary"]["learned"]
+    assert learned["prerenders"]["offered"] == sum(len(r["prerender"]) for r in offers)
+    assert learned["accuracy"] is not None and learned["coverage"] > 0, learned
+    assert any(line.lstrip("│ ").startswith("learned") for line in output.splitlines()), output
 
 
 def test_the_walk_never_opens_links_that_change_state(warm_audit, site):
