@@ -191,6 +191,8 @@ class CdpSession:
                     ("Runtime.enable", {}), ("Network.enable", {}), ("Preload.enable", {})]
         if self.throttle:
             commands.append(("Network.emulateNetworkConditions", {"offline": False, **self.throttle}))
+        # The viewport exactly (the window's is smaller by what headless Chromium keeps for its
+        # own chrome): Playwright's 1280 x 720, or the phone's.
         if self.device:
             viewport = self.device["viewport"]
             commands += [
@@ -199,6 +201,10 @@ class CdpSession:
                                                         "mobile": self.device["is_mobile"]}),
                 ("Emulation.setTouchEmulationEnabled", {"enabled": self.device["has_touch"]}),
             ]
+        else:
+            width, height = DESKTOP_VIEWPORT
+            commands.append(("Emulation.setDeviceMetricsOverride",
+                             {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}))
         return commands
 
     def _attach_new_targets(self) -> None:

@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 
 from . import __version__, audit, auditanalysis, report
 from .auditcdp import CdpBrowser
+from .cdppipe import CdpError
 from .auditdriver import AuditBrowser, Moves, find_chromium
 from .auditwalk import (
     SkewedChoice,
@@ -277,31 +278,38 @@ class Audit:
 
     def train(self, browser: CdpBrowser, policy: WalkPolicy) -> None:
         """`--train N` walks, pressing links as a visitor would (so the edge sees each page view
-        with its Referer), through a proxy that learns and does not speculate."""
+        with its Referer), through a proxy that learns and does not speculate. Each walk is
+        another visitor, in a fresh profile: in one profile a page seen before comes from the
+        browser's HTTP cache (heuristic freshness, without Cache-Control) and the edge never
+        sees the view."""
         s = self.settings
         self.traversal_file.unlink(missing_ok=True)  # an earlier audit's graph in the same folder
         proxy = self.start_proxy(None, "train")
         walks: list[list[str]] = []
+        errors: list[dict] = []
         try:
-            with browser.session(proxy.address, TRAINING_MOVES) as session:
-                opened: list[str] = []
+            for index in range(s.train):
+                self.progress.phase(f"training walk {index + 1}/{s.train}")
+                with browser.session(proxy.address, TRAINING_MOVES) as session:
+                    opened: list[str] = []
 
-                def open_page(url: str) -> tuple[str, list[dict]]:
-                    # Each walk starts by address (no Referer: no edge from the last walk's page).
-                    opened.append(url)
-                    return session.follow(url) if len(opened) > 1 else session.visible_links(url)
+                    def open_page(url: str) -> tuple[str, list[dict]]:
+                        # The walk starts by address; then it presses links.
+                        opened.append(url)
+                        return session.follow(url) if len(opened) > 1 else session.visible_links(url)
 
-                visible_links = self.in_site_urls(proxy, open_page)
-                for index in range(s.train):
-                    self.progress.phase(f"training walk {index + 1}/{s.train}")
-                    opened.clear()
-                    walk = plan_random_walk(s.url, s.pages, training_seed(s.seed, index), policy, visible_links,
-                                            self.chooser())
+                    try:
+                        walk = plan_random_walk(s.url, s.pages, training_seed(s.seed, index), policy,
+                                                self.in_site_urls(proxy, open_page), self.chooser())
+                    except (CdpError, TimeoutError) as e:  # the pages it reached were counted: go on
+                        errors.append({"walk": index, "url": self.site_path(proxy, opened[-1]) if opened else None, "error": f"{type(e).__name__}: {e}"})
+                        walk = [Step(i, self.site_path(proxy, url), "link") for i, url in enumerate(opened)]
                     walks.append([step.url for step in walk])
         finally:
             self.stop_proxy(proxy)  # writes the graph
             self.training = {"walks": len(walks), "pages": sum(map(len, walks)), "graph": "raw/traversal.json",
-                             "seeds": [training_seed(s.seed, i) for i in range(len(walks))], "urls": walks}
+                             "seeds": [training_seed(s.seed, i) for i in range(len(walks))], "urls": walks,
+                             "errors": errors}
         if not self.traversal_file.exists():
             raise RuntimeError(f"the training proxy wrote no traversal graph ({self.traversal_file}); "
                                f"see {self.raw / 'train.mitmdump.log'}")
