@@ -2,7 +2,7 @@
 
   prefetch_learn               count page views into the graph (default on; independent of serving)
   prefetch_traversal_file      where the graph lives: loaded when set, written atomically when it
-                               changed (every SAVE_INTERVAL_S, at exit, `prefetch.learned.save`)
+                               changed (graphfile.py: every 30 s, at exit, `prefetch.learned.save`)
   prefetch_speculation         `fixed`: every page names the fixed rules file; `learned`: a page's
                                Speculation-Rules header names its own document, rules_url(page)
   prefetch_learned_thresholds  the probability bands of that document (learnedrules.Thresholds)
@@ -32,21 +32,19 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import os
-import threading
 import time
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from mitmproxy import command, ctx, exceptions, http
 
 from . import responses
 from .cachestore import cache_key
+from .graphfile import SAVE_INTERVAL_S, GraphFile
 from .learnedrules import LearnedRules, Thresholds, build_learned_document, page_from_rules_url, rules_url
 from .pageviews import DEFAULT_THRESHOLDS, is_page_view, parse_thresholds, referring_page
 from .speculation import RULES_PATH
-from .traversal import TraversalGraph, normalise_host, page_key, site_of, write_json_atomically
+from .traversal import TraversalGraph, normalise_host, page_key, site_of
 
 if TYPE_CHECKING:
     from .addon import PrefetchLab
@@ -55,7 +53,6 @@ logger = logging.getLogger(__name__)
 
 MODES = ("fixed", "learned")
 PREDICTED_MODES = ("off", "first", "only")
-SAVE_INTERVAL_S = 30.0
 # The browser re-reads a page's document at most this often: new predictions and newly cached
 # pages reach it within half a minute, and a page viewed again at once costs no request.
 RULES_MAX_AGE_S = 30
@@ -72,14 +69,10 @@ class Learning:
         self.graph = TraversalGraph()
         self.thresholds = Thresholds()
         self.learn = True
-        self.path: Path | None = None
-        self.dirty = False  # views counted since the last save
+        self.file = GraphFile()
         self.views = 0  # counted in this session
         self.save_interval_s = SAVE_INTERVAL_S
         self._saver: asyncio.Task | None = None
-        self._write_lock = threading.Lock()  # the periodic save writes from a thread
-        self._generation = 0  # of the last snapshot taken...
-        self._written = 0  # ...and of the last one written, so an older one never replaces it
 
     # ---- options -------------------------------------------------------------------------
 
@@ -137,93 +130,33 @@ class Learning:
         if "prefetch_learn" in updated:
             self.learn = opts.prefetch_learn
         if "prefetch_traversal_file" in updated:
-            self._use_file(opts.prefetch_traversal_file.strip())
-
-    def _use_file(self, value: str) -> None:
-        path = Path(value).expanduser() if value else None
-        if path == self.path:
-            return
-        if self.path is not None and self.dirty:
-            self.save()  # what was learned goes to the file it was learned for
-        self.path = path
-        if path is None or not path.exists():
-            if path is not None:
-                logger.info(f"prefetch-lab: traversal graph {path}: no file yet, it is written once pages are viewed")
-            return  # keep what is in memory (fresh at start)
-        graph, error = TraversalGraph.load(path)
-        self.graph = graph
-        self.dirty = False
-        if error is None:
-            stats = graph.stats()
-            logger.info(f"prefetch-lab: traversal graph {path}: {stats['pages']} pages, {stats['edges']} links")
-            return
-        aside = path.with_name(path.name + ".corrupt")
-        try:
-            os.replace(path, aside)
-            error += f" (the file is kept as {aside})"
-        except OSError:
-            pass
-        # A warning: mitmdump exits on an error logged during start-up, and a bad file must not
-        # stop the proxy.
-        logger.warning(f"prefetch-lab: error: {error}")
+            self.graph = self.file.use(opts.prefetch_traversal_file.strip(), self.graph)
 
     # ---- lifecycle -----------------------------------------------------------------------
 
     def running(self) -> None:
         if self._saver is None:
-            self._saver = asyncio.get_running_loop().create_task(self._save_periodically())
+            self._saver = asyncio.get_running_loop().create_task(
+                self.file.save_periodically(lambda: self.graph, self.save_interval_s))
 
     def done(self) -> None:
         if self._saver is not None:
             self._saver.cancel()
             self._saver = None
-        if self.dirty:
-            self.save()
+        if self.file.dirty:
+            self.file.save(self.graph)
         if self.views:
             stats = self.graph.stats()
             logger.info(f"prefetch-lab: learned {self.views} page views; the traversal graph has "
                         f"{stats['pages']} pages and {stats['edges']} links"
-                        + (f", saved to {self.path}" if self.path else " (not saved: no prefetch_traversal_file)"))
-
-    async def _save_periodically(self) -> None:
-        while True:
-            await asyncio.sleep(self.save_interval_s)
-            if self.dirty and self.path is not None:
-                path, generation, snapshot = self._snapshot()
-                try:
-                    await asyncio.to_thread(self._write, path, generation, snapshot)
-                except Exception as e:  # keep saving later: a full disk must not end the proxy
-                    self.dirty = True
-                    logger.error(f"prefetch-lab: traversal graph {path}: not saved: {e}")
-
-    def _snapshot(self) -> tuple[Path, int, dict[str, Any]]:
-        """Taken on the event loop (the graph is not thread-safe); written anywhere."""
-        self._generation += 1
-        self.dirty = False
-        assert self.path is not None
-        return self.path, self._generation, self.graph.to_json(time.time())
-
-    def _write(self, path: Path, generation: int, snapshot: dict[str, Any]) -> None:
-        with self._write_lock:
-            if generation > self._written:
-                write_json_atomically(path, snapshot)
-                self._written = generation
+                        + (f", saved to {self.file.path}" if self.file.path else " (not saved: no prefetch_traversal_file)"))
 
     # ---- commands ------------------------------------------------------------------------
 
     @command.command("prefetch.learned.save")
     def save(self) -> str:
         """Write the traversal graph to prefetch_traversal_file now."""
-        if self.path is None:
-            return "prefetch_traversal_file is not set: the graph is kept in memory only"
-        path, generation, snapshot = self._snapshot()
-        try:
-            self._write(path, generation, snapshot)
-        except OSError as e:
-            self.dirty = True
-            logger.error(f"prefetch-lab: traversal graph {path}: not saved: {e}")
-            return f"not saved: {e}"
-        return f"saved to {path}"
+        return self.file.save(self.graph)
 
     @command.command("prefetch.learned.explain")
     def explain(self, url: str) -> str:
@@ -262,7 +195,7 @@ class Learning:
             return
         from_page = referring_page(headers.get("referer"), headers.get("sec-fetch-site"), req.scheme, req.host, req.port)
         if self.graph.observe(normalise_host(req.host, req.port, req.scheme), from_page, req.path, time.time()):
-            self.dirty = True
+            self.file.changed()
             self.views += 1
             flow.comment = "; ".join(filter(None, [flow.comment, f"prefetch-lab: page view counted (from {from_page})"]))
 

@@ -65,7 +65,7 @@ def test_prefetch_learn_off_counts_nothing(addons):
     tctx, learning, _ = addons
     tctx.configure(learning, prefetch_learn=False)
     view(learning, "http://shop.test/a", "http://shop.test/")
-    assert learning.graph.stats()["pages"] == 0 and not learning.dirty
+    assert learning.graph.stats()["pages"] == 0 and not learning.file.dirty
 
 
 def test_explain_gives_each_prediction_its_arithmetic_and_its_band(addons):
@@ -87,9 +87,9 @@ def test_save_writes_the_file_and_a_new_file_is_loaded(addons, tmp_path):
     first = tmp_path / "first.json"
     tctx.configure(learning, prefetch_traversal_file=str(first))
     view(learning, "http://shop.test/a", "http://shop.test/")
-    assert learning.dirty
+    assert learning.file.dirty
     assert learning.save() == f"saved to {first}"
-    assert not learning.dirty
+    assert not learning.file.dirty
     assert json.loads(first.read_text())["hosts"]["shop.test"]["pages"]["/"]["next"] == {"/a": pytest.approx(1.0)}
     # Another file: the new one's graph replaces the one in memory.
     other = tmp_path / "other.json"
@@ -103,7 +103,7 @@ def test_a_changed_graph_is_saved_periodically_off_the_event_loop(tmp_path):
 
     async def scenario() -> dict:
         learning = Learning(PrefetchLab())
-        learning.path, learning.save_interval_s = path, 0.05
+        learning.file.path, learning.save_interval_s = path, 0.05
         learning.running()
         try:
             await asyncio.sleep(0.2)
@@ -113,7 +113,7 @@ def test_a_changed_graph_is_saved_periodically_off_the_event_loop(tmp_path):
                 if path.exists():
                     break
                 await asyncio.sleep(0.05)
-            assert not learning.dirty
+            assert not learning.file.dirty
             return json.loads(path.read_text())
         finally:
             learning._saver.cancel()
