@@ -16,7 +16,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import pytest
 
 from prefetch_lab.audit import read_records
-from tests.harness import ROOT, Origin
+from prefetch_lab.auditcdp import CdpBrowser
+from prefetch_lab.auditdriver import Moves
+from prefetch_lab.auditwalk import Step
+from prefetch_lab.proxyprocess import ProxyProcess
+from tests.harness import CHROMIUM, ROOT, Origin, Reply
 from tests.site import UNSAFE_LINKS, self_signed_tls, site_routes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.slow]
@@ -154,6 +158,37 @@ def test_learned_arm_trained_on_held_out_walks_and_counted_from_the_trail(site, 
     assert learned["prerenders"]["offered"] == sum(len(r["prerender"]) for r in offers)
     assert learned["accuracy"] is not None and learned["coverage"] > 0, learned
     assert any(line.lstrip("│ ").startswith("learned") for line in output.splitlines()), output
+
+
+HTML = {"content-type": "text/html; charset=utf-8"}
+# The link starts at the end of a line and wraps onto the next, far apart (line-height 4): the
+# centre of its bounding rectangle is on the paragraph, between its two boxes.
+WRAPPED_LINK_PAGE = b"""<!doctype html><script type=speculationrules>
+{"prerender": [{"source": "list", "urls": ["/next"], "eagerness": "immediate"}]}</script>
+<p style="width: 300px; line-height: 4; font: 16px/4 monospace">xxxxxxxxxxxxxxxxxxxxxxxxx <a href="/next">next page, with a long title</a> and more text after it</p>"""
+
+
+def test_the_devtools_pipe_driver_presses_a_wrapped_link_and_follows_the_prerender_it_activates(tmp_path):
+    routes = {"/": Reply(200, HTML, WRAPPED_LINK_PAGE),
+              "/next": Reply(200, HTML, b"<!doctype html><h1>next</h1><p>" + b"text " * 200 + b"</p>")}
+    with Origin(routes) as origin, ProxyProcess(tmp_path, {"prefetch_inject": "off"}) as proxy:
+        browser = CdpBrowser(CHROMIUM, None, "none", False)
+        try:
+            with browser.session(proxy.address, Moves(dwell_ms=1500)) as session:
+                session.walk([Step(0, origin.base + "/", "start"), Step(1, origin.base + "/next", "link")])
+        finally:
+            browser.close()
+        seen = [(r.path, r.headers.get("sec-purpose")) for r in origin.seen if r.path != "/favicon.ico"]
+    first, second = session.steps
+    assert first["delivery"] == "network" and second["error"] is None, second
+    assert second["trigger"] == "link" and second["page"]["url"] == origin.base + "/next"
+    # The site's own immediate prerender, activated by the press: the driver followed the tab to it.
+    assert second["delivery"] == "prerender" and second["page"]["was_prerendered"]
+    assert second["page"]["nav"]["activationStart"] > 0 and second["page"]["lcp"] is not None
+    assert second["document"]["status"] == 200
+    assert seen == [("/", None), ("/next", "prefetch;prerender")]  # activation fetched nothing more
+    statuses = [e["status"] for e in session.preload_events if e["event"] == "prerenderStatusUpdated"]
+    assert statuses[-1] == "Success", statuses
 
 
 def test_the_walk_never_opens_links_that_change_state(warm_audit, site):
