@@ -521,18 +521,23 @@ def build_prefetches(run: Run) -> list[dict]:
 # ---- joins: used, double fetches, contention --------------------------------------------------
 
 def latest_before(prefetches: list[dict], urls: set[str], before: float | None, mechanisms: tuple[str, ...],
-                  successful: bool) -> dict | None:
+                  successful: bool, unused: bool = False) -> dict | None:
     found = [
         p for p in prefetches
         if p["url"] in urls and p["mechanism"] in mechanisms and p["ts"] is not None
-        and (before is None or p["ts"] < before) and (not successful or is_success(p))
+        and (before is None or p["ts"] < before) and (not successful or is_success(p)) and not (unused and p["used"])
     ]
     return found[-1] if found else None
 
 
 PAGE_MECHANISMS = ("edgio", "speculation", "site")
-# Whom a navigational-prefetch credits, best evidence first: Chromium used a 2xx speculation.
-SPECULATION_CREDIT = ((("speculation", "site"), True), (("speculation", "site"), False), (PAGE_MECHANISMS, False))
+# Whom a navigational-prefetch credits, best evidence first: a speculation no earlier navigation
+# used (they are single use; one Chromium answered from its HTTP cache never reached the edge,
+# `edge: none`), a 2xx one before any other. (mechanisms, successful, unused)
+SPECULATION_CREDIT = (
+    (("speculation", "site"), True, True), (("speculation", "site"), False, True),
+    (("speculation", "site"), True, False), (("speculation", "site"), False, False), (PAGE_MECHANISMS, False, False),
+)
 
 
 def credit_use(run: Run) -> None:
@@ -540,9 +545,9 @@ def credit_use(run: Run) -> None:
     for nav in run.navigations:
         kind = nav["served_from"]
         if kind in ("prefetch", "prerender"):
-            credited = next((found for mechanisms, successful in SPECULATION_CREDIT
-                             if (found := latest_before(run.prefetches, nav["_keys"], nav["_start"], mechanisms, successful))),
-                            None)
+            credited = next((found for mechanisms, successful, unused in SPECULATION_CREDIT
+                             if (found := latest_before(run.prefetches, nav["_keys"], nav["_start"], mechanisms,
+                                                        successful, unused))), None)
         elif kind in ("service-worker", "http-cache"):
             # http-cache: install.js falls back to <link rel=prefetch> when the CSP forbids the worker
             credited = latest_before(run.prefetches, nav["_keys"], nav["_start"], ("edgio",), True)

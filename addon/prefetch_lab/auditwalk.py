@@ -86,7 +86,7 @@ class WalkPolicy:
             ):
                 continue
             seen.add(target)
-            found.append({**link, "href": target})
+            found.append({**link, "href": target, "linked": url})
         return found
 
 
@@ -166,7 +166,9 @@ def plan_random_walk(
             break
         plan.append(Step(len(plan), link["href"], "link", link.get("text", "")))
         visited.add(link["href"])
-        current, links = visible_links(link["href"])
+        # As the press will: with the link's #fragment, so the page shows (and the planner sees
+        # the links of) the part the visitor lands on, not its top.
+        current, links = visible_links(link.get("linked") or link["href"])
     return plan
 
 

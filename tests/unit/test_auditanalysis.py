@@ -627,3 +627,16 @@ def test_learned_arm_summary_counts_offers_starts_and_activations():
     assert summary["wasted_bytes"] == 25_000 and summary["served_from"] == {"prerender": 1, "prefetch": 1}
     columns, rows = summary_rows(analyze([learned_walk()]))
     assert dict(zip(columns, rows[0]))["prerendered"] == "1 of 2"
+
+
+def test_a_revisit_prefetched_from_chromiums_http_cache_credits_that_prefetch_not_the_spent_one():
+    steps = [step(0, "/", 1.0), step(1, "/a", 10.0, delivery="navigational-prefetch"),
+             step(2, "/b", 20.0, delivery="navigational-prefetch"), step(3, "/a", 30.0, delivery="navigational-prefetch")]
+    trail = [doc("cache-hit", "/", 1.1), spec_hit("/a", 9.8), spec_hit("/b", 19.8)]
+    # The second prefetch of /a never reached the edge: Chromium had /a in its HTTP cache.
+    preload = [cdp("/a", 9.7, "Success", "PrefetchResponseUsed"), cdp("/b", 19.7, "Success", "PrefetchResponseUsed"),
+               cdp("/a", 29.7, "Success", "PrefetchResponseUsed", loader="L3")]
+    audit = analyze([run("speculation", steps, trail, preload)])
+    rows = prefetches_of(audit, "speculation", "/a")
+    assert [(p["edge"], p["used"]) for p in rows] == [("hit", True), ("none", True)]
+    assert audit["summary"]["speculation"]["accuracy"] == 1.0

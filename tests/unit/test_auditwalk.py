@@ -170,3 +170,10 @@ def test_walks_of_one_skewed_walker_share_popular_paths_and_training_seeds_are_h
     uniform = [[s.url for s in plan_random_walk(SITE + "/", 6, training_seed(2, i), POLICY, FakeSite(pages))][1]
                for i in range(30)]
     assert max(uniform.count(u) for u in set(uniform)) < 0.4 * 30
+
+
+def test_the_planner_opens_a_link_with_its_fragment_as_the_press_will():
+    site = FakeSite({"/": ["/a#part"], "/a#part": ["/b"], "/a": ["/top-only"]})
+    plan = plan_random_walk(SITE + "/", 3, seed=1, policy=POLICY, visible_links=site)
+    assert SITE + "/a#part" in site.opened  # what the visitor sees after the press: the part, not the top
+    assert [s.url.removeprefix(SITE) for s in plan] == ["/", "/a", "/b"]  # steps name the page, no fragment
