@@ -25,8 +25,6 @@ a prerendered page, else what Navigation Timing says ("prefetch", "cache", "serv
 from __future__ import annotations
 
 import logging
-import re
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -67,16 +65,6 @@ def mobile_device() -> dict:
 
     with sync_playwright() as playwright:
         return dict(playwright.devices[MOBILE_DEVICE])
-
-
-def chromium_version(chromium: str) -> str | None:
-    """"156.0.8078.114" from `chromium --version` ("Chromium 156.0.8078.114 built on Debian ...")."""
-    try:
-        output = subprocess.run([chromium, "--version"], capture_output=True, text=True, timeout=30).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    found = re.search(r"\d+(\.\d+)+", output)
-    return found.group(0) if found else None
 
 
 class CdpBrowser:
