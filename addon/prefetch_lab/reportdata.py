@@ -160,8 +160,8 @@ def timing_table(audit: dict) -> dict:
 
 
 def prefetch_table(audit: dict) -> dict:
-    columns = ["arm", "prefetches", "used", "accuracy", "coverage", "prerenders", "refused", "origin requests",
-               "wasted bytes", "double fetches", "contention (mean / max)"]
+    columns = ["arm", "prefetches", "used", "accuracy", "coverage", "refused", "origin requests",
+               "wasted bytes", "double fetches", "contention (mean / max)", "prerenders"]
     rows = []
     for arm, s in (audit.get("summary") or {}).items():
         refused = s.get("refused") or 0
@@ -176,7 +176,6 @@ def prefetch_table(audit: dict) -> dict:
             cell(fmt_percent(s.get("accuracy")), s.get("accuracy") if s.get("accuracy") is not None else -1),
             cell(f"{fmt_percent(s.get('coverage'))} ({s.get('prefetched_navigations') or 0:,} of {s.get('navigations') or 0:,})",
                  s.get("coverage") if s.get("coverage") is not None else -1),
-            prerender_cell(s.get("prerenders") or {}),
             cell(f"{refused:,}" + (f" ({reasons})" if reasons else ""), refused),
             cell(f"{s.get('origin_requests') or 0:,}" + (f" ({for_prefetch:,} for prefetches)" if for_prefetch else ""),
                  s.get("origin_requests") or 0),
@@ -185,6 +184,7 @@ def prefetch_table(audit: dict) -> dict:
             cell(f"{contention.get('mean') if contention.get('mean') is not None else '–'} / "
                  f"{contention.get('max') if contention.get('max') is not None else '–'}",
                  contention.get("mean") if contention.get("mean") is not None else -1),
+            prerender_cell(s.get("prerenders") or {}),
         ])
     return table(columns, rows, set(columns[1:]))
 
