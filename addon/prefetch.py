@@ -7,11 +7,13 @@ folder on sys.path). Hot reload re-runs only this file; restart after editing th
 from prefetch_lab.addon import PrefetchLab
 from prefetch_lab.clientfiles import ClientFiles
 from prefetch_lab.latency import EdgeLatency
+from prefetch_lab.learning import Learning
 from prefetch_lab.optioncheck import OptionCheck
 from prefetch_lab.sessionsummary import SessionSummary
 
-# Order matters: EdgeLatency tells edge answers from origin ones by what PrefetchLab did first;
+# Order matters: Learning answers a page's learned rules URL before PrefetchLab would serve the
+# fixed file; EdgeLatency tells edge answers from origin ones by what PrefetchLab did first;
 # ClientFiles picks the browser client PrefetchLab's edge files serve; OptionCheck must load
 # after every addon that registers options. SessionSummary counts what PrefetchLab records.
 lab = PrefetchLab()
-addons = [lab, ClientFiles(lab.edge_files), EdgeLatency(), SessionSummary(lab), OptionCheck()]
+addons = [Learning(lab), lab, ClientFiles(lab.edge_files), EdgeLatency(), SessionSummary(lab), OptionCheck()]

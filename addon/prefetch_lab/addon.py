@@ -700,8 +700,10 @@ class PrefetchLab:
             host = flow.request.host.lower()
             if self.edge_files.has_speculation_rules(host, flow.request.scheme, self.eagerness):
                 theirs = headers.get_all("speculation-rules")
+                ours = self.edge_files.speculation_rules_url(flow.request.path)  # fixed, or the page's own
                 headerlookup.set(headers, b"speculation-rules", (
-                    speculation.merge_header(theirs, speculation.RULES_PATH) if theirs else OUR_SPECULATION_HEADER
+                    OUR_SPECULATION_HEADER if not theirs and ours == speculation.RULES_PATH
+                    else speculation.merge_header(theirs, ours)
                 ))
 
     def _origin_timed_out(self, flow: http.HTTPFlow, state: FlowState) -> None:

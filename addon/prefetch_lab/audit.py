@@ -30,6 +30,7 @@ EVENTS = (
     "client-report",
     "rules-loaded",
     "rules-error",
+    "learned-rules",  # a per-page learned Speculation-Rules document served (learning.py)
 )
 _EVENT_NAMES = frozenset(EVENTS)
 

@@ -150,6 +150,11 @@ def is_prefetch_event(event: Any) -> bool:
     return key.get("action", "Prefetch") == "Prefetch" and bool(event.get("prefetchUrl") or key.get("url"))
 
 
+def is_prerender_event(event: dict) -> bool:
+    key = event.get("key") if isinstance(event.get("key"), dict) else {}
+    return event.get("event") == "prerenderStatusUpdated" and key.get("action", "Prerender") == "Prerender"
+
+
 # ---- one (arm, run) --------------------------------------------------------------------------
 
 @dataclass
@@ -163,6 +168,7 @@ class Run:
     steps: list[dict]
     bounds: list[float]         # epoch s where each step's page takes over (see issuing_step)
     preload_events: list[dict]
+    prerender_events: list[dict] = field(default_factory=list)  # Preload.prerenderStatusUpdated, in the window
     aliases: dict[str, str] = field(default_factory=dict)
     navigations: list[dict] = field(default_factory=list)
     prefetches: list[dict] = field(default_factory=list)
@@ -183,8 +189,9 @@ class Run:
         trail_all = sorted((r for r in raw.get("trail") or [] if isinstance(r, dict) and number(r.get("ts")) is not None),
                            key=lambda r: r["ts"])
         steps = [s for s in raw.get("steps") or [] if isinstance(s, dict)]
-        events = [e for e in raw.get("preload_events") or [] if is_prefetch_event(e)]
-        events = [e for e in events if number(e.get("ts")) is None or start <= e["ts"] <= end]
+        in_window = [e for e in raw.get("preload_events") or [] if isinstance(e, dict)
+                     and (number(e.get("ts")) is None or start <= e["ts"] <= end)]
+        events = [e for e in in_window if is_prefetch_event(e)]
         return cls(
             arm=str(raw.get("arm") or "?"),
             index=integer(raw.get("run"), 0),
@@ -193,6 +200,7 @@ class Run:
             steps=steps,
             bounds=step_bounds(steps),
             preload_events=events,
+            prerender_events=[e for e in in_window if is_prerender_event(e)],
             aliases=origin_aliases(raw.get("proxy_address"), steps),
         )
 
@@ -217,10 +225,13 @@ def origin_aliases(proxy_address: str | None, steps: list[dict]) -> dict[str, st
 
 
 def navigation_start(step: dict) -> float | None:
-    """Epoch s of the step's navigation start: performance.timeOrigin, else when the action began."""
+    """Epoch s of the step's navigation start: performance.timeOrigin, else when the action began.
+    A prerendered page's timeOrigin is when its prerender began, while the page before was still
+    showing: it takes over at its activation (timeOrigin + activationStart)."""
     page = step.get("page") if isinstance(step.get("page"), dict) else None
     origin = number(page.get("time_origin")) if page else None
-    return origin / 1000 if origin is not None else number(step.get("started"))
+    activation = number((page.get("nav") or {}).get("activationStart")) if page else None
+    return (origin + (activation or 0)) / 1000 if origin is not None else number(step.get("started"))
 
 
 def step_bounds(steps: list[dict]) -> list[float]:
@@ -264,7 +275,9 @@ def document_record(run: Run, index: int) -> dict | None:
     return None
 
 
-def served_from(delivery_type: str, record: dict | None, edge_status: str | None) -> str:
+def served_from(delivery_type: str, record: dict | None, edge_status: str | None, activated: bool = False) -> str:
+    if activated:
+        return "prerender"
     if delivery_type == "navigational-prefetch":
         return "prefetch"
     if delivery_type == "cache-storage":
@@ -276,6 +289,13 @@ def served_from(delivery_type: str, record: dict | None, edge_status: str | None
     if edge_status in ("hit", "stale"):
         return "edge"
     return "origin" if edge_status else "unknown"
+
+
+def delivery_of(delivery_type: str, activated: bool) -> str:
+    """What the driver records per step (auditcdp.delivery), for runs whose driver did not."""
+    if activated:
+        return "prerender"
+    return {"navigational-prefetch": "prefetch", "cache": "cache", "cache-storage": "service-worker"}.get(delivery_type, "network")
 
 
 def transfer_bytes(page: dict) -> tuple[int, int]:
@@ -297,6 +317,9 @@ def build_navigation(run: Run, index: int) -> dict | None:
     edge_status = headers.get("x-edg-caching-status")
     doc_bytes, total_bytes = transfer_bytes(page)
     load = number(nav.get("loadEventEnd"))
+    # A prerender's activation: the driver saw the tab switch to the prerendered page, or the page
+    # says it was activated (activationStart > 0, Navigation Timing).
+    activated = step.get("delivery") == "prerender" or activation > 0
     return {
         "arm": run.arm,
         "run": run.index,
@@ -308,7 +331,8 @@ def build_navigation(run: Run, index: int) -> dict | None:
         "delivery_type": delivery,
         "activation_start_ms": ms(activation),
         "was_prerendered": bool(page.get("was_prerendered")),
-        "served_from": served_from(delivery, record, edge_status),
+        "served_from": served_from(delivery, record, edge_status, activated),
+        "delivery": step.get("delivery") or delivery_of(delivery, activated),
         "document_status": document.get("status") if isinstance(document.get("status"), int) else None,
         "edge_caching_status": edge_status,
         "ttfb_ms": since_activation(nav.get("responseStart"), activation),
@@ -319,7 +343,7 @@ def build_navigation(run: Run, index: int) -> dict | None:
         "load_ms": since_activation(load or None, activation),
         "transfer_bytes": total_bytes,
         "document_transfer_bytes": doc_bytes,
-        "prefetched": delivery == "navigational-prefetch",  # service-worker cases: credit_use
+        "prefetched": activated or delivery == "navigational-prefetch",  # service-worker cases: credit_use
         "contention": None,
         "not_prefetched_reason": None,
         "not_prefetched_detail": None,
@@ -364,7 +388,7 @@ def edge_prefetch(run: Run, record: dict, answers: dict, documents: set[str], re
     row = {
         "arm": run.arm, "run": run.index, "step": None, "url": run.key(record.get("url")),
         "mechanism": mechanism(record, run.key(record.get("url")), documents, resources),
-        "edge": None, "edge_reason": None, "status": record.get("status"), "browser_status": None,
+        "kind": "prefetch", "edge": None, "edge_reason": None, "status": record.get("status"), "browser_status": None,
         "used": False, "bytes": None, "start_ms_after_load": None, "ts": record["ts"],
         "content_type": record.get("content_type"), "rules": list(record.get("rules") or []),
         "_record": record,
@@ -389,6 +413,7 @@ class Attempt:
     first_ts: float | None
     statuses: list[str]
     last_prefetch_status: str | None
+    loader_id: str | None = None
     matched: bool = False
 
 
@@ -404,7 +429,8 @@ def speculation_attempts(run: Run) -> list[Attempt]:
         times = [e["ts"] for e in events if number(e.get("ts")) is not None]
         statuses = [str(e.get("status")) for e in events if e.get("status")]
         reported = [e["prefetchStatus"] for e in events if e.get("prefetchStatus")]
-        attempts.append(Attempt(events[0]["_url"], min(times) if times else None, statuses, reported[-1] if reported else None))
+        attempts.append(Attempt(events[0]["_url"], min(times) if times else None, statuses, reported[-1] if reported else None,
+                                (events[0].get("key") or {}).get("loaderId")))
     return sorted(attempts, key=lambda a: (a.first_ts is None, a.first_ts or 0))
 
 
@@ -420,6 +446,7 @@ def match_attempts(rows: list[dict], attempts: list[Attempt]) -> None:
         if chosen:
             chosen.matched = True
             row["browser_status"] = chosen.last_prefetch_status
+            row["_attempt"] = chosen
         else:
             statuses = [a.last_prefetch_status for a in attempts if a.url == row["url"] and a.last_prefetch_status]
             row["browser_status"] = statuses[-1] if statuses else None
@@ -433,11 +460,31 @@ def unsent_to_edge(run: Run, attempts: list[Attempt]) -> list[dict]:
             continue
         rows.append({
             "arm": run.arm, "run": run.index, "step": None, "url": attempt.url, "mechanism": "speculation",
-            "edge": "none", "edge_reason": attempt.last_prefetch_status, "status": None,
+            "kind": "prefetch", "edge": "none", "_attempt": attempt, "edge_reason": attempt.last_prefetch_status, "status": None,
             "browser_status": attempt.last_prefetch_status, "used": False, "bytes": 0,
             "start_ms_after_load": None, "ts": attempt.first_ts, "content_type": None, "rules": [],
         })
     return rows
+
+
+def prerender_attempts(run: Run) -> dict[tuple[str | None, str], list[dict]]:
+    """(loaderId of the page that asked, URL) -> its Preload.prerenderStatusUpdated events."""
+    groups: dict[tuple[str | None, str], list[dict]] = defaultdict(list)
+    for event in run.prerender_events:
+        key = event.get("key") or {}
+        groups[(key.get("loaderId"), run.key(key.get("url")))].append(event)
+    return groups
+
+
+def mark_prerenders(run: Run, rows: list[dict]) -> None:
+    """A prerender's document reaches the edge as a speculation like a prefetch (Chromium 156
+    fetches it through a prefetch attempt of the same page and URL, so CDP reports both): the
+    rows whose prefetch attempt has a prerender beside it are prerenders."""
+    prerenders = prerender_attempts(run)
+    for row in rows:
+        attempt = row.get("_attempt")
+        if attempt is not None and (attempt.loader_id, attempt.url) in prerenders:
+            row["kind"] = "prerender"
 
 
 def place_in_walk(run: Run, row: dict) -> None:
@@ -465,6 +512,7 @@ def build_prefetches(run: Run) -> list[dict]:
     attempts = speculation_attempts(run)
     match_attempts(rows, attempts)
     rows += unsent_to_edge(run, attempts)
+    mark_prerenders(run, rows)
     for row in rows:
         place_in_walk(run, row)
     return sorted(rows, key=lambda r: (r["ts"] is None, r["ts"] or 0))
@@ -473,28 +521,33 @@ def build_prefetches(run: Run) -> list[dict]:
 # ---- joins: used, double fetches, contention --------------------------------------------------
 
 def latest_before(prefetches: list[dict], urls: set[str], before: float | None, mechanisms: tuple[str, ...],
-                  successful: bool) -> dict | None:
+                  successful: bool, unused: bool = False) -> dict | None:
     found = [
         p for p in prefetches
         if p["url"] in urls and p["mechanism"] in mechanisms and p["ts"] is not None
-        and (before is None or p["ts"] < before) and (not successful or is_success(p))
+        and (before is None or p["ts"] < before) and (not successful or is_success(p)) and not (unused and p["used"])
     ]
     return found[-1] if found else None
 
 
 PAGE_MECHANISMS = ("edgio", "speculation", "site")
-# Whom a navigational-prefetch credits, best evidence first: Chromium used a 2xx speculation.
-SPECULATION_CREDIT = ((("speculation", "site"), True), (("speculation", "site"), False), (PAGE_MECHANISMS, False))
+# Whom a navigational-prefetch credits, best evidence first: a speculation no earlier navigation
+# used (they are single use; one Chromium answered from its HTTP cache never reached the edge,
+# `edge: none`), a 2xx one before any other. (mechanisms, successful, unused)
+SPECULATION_CREDIT = (
+    (("speculation", "site"), True, True), (("speculation", "site"), False, True),
+    (("speculation", "site"), True, False), (("speculation", "site"), False, False), (PAGE_MECHANISMS, False, False),
+)
 
 
 def credit_use(run: Run) -> None:
     """Mark the prefetch each navigation (and each service-worker-served resource) was served from."""
     for nav in run.navigations:
         kind = nav["served_from"]
-        if kind == "prefetch":
-            credited = next((found for mechanisms, successful in SPECULATION_CREDIT
-                             if (found := latest_before(run.prefetches, nav["_keys"], nav["_start"], mechanisms, successful))),
-                            None)
+        if kind in ("prefetch", "prerender"):
+            credited = next((found for mechanisms, successful, unused in SPECULATION_CREDIT
+                             if (found := latest_before(run.prefetches, nav["_keys"], nav["_start"], mechanisms,
+                                                        successful, unused))), None)
         elif kind in ("service-worker", "http-cache"):
             # http-cache: install.js falls back to <link rel=prefetch> when the CSP forbids the worker
             credited = latest_before(run.prefetches, nav["_keys"], nav["_start"], ("edgio",), True)
@@ -547,7 +600,7 @@ def double_fetch_reason(prefetch: dict, fetched_at: float | None, vary: str | No
 def double_fetches(run: Run) -> list[dict]:
     found = []
     for nav in run.navigations:
-        if nav["served_from"] in ("prefetch", "service-worker", "http-cache"):
+        if nav["served_from"] in ("prefetch", "prerender", "service-worker", "http-cache"):
             continue
         prior = latest_before(run.prefetches, nav["_keys"], nav["_start"], PAGE_MECHANISMS, True)
         used_at = prior.get("_used_before") if prior else None
@@ -714,6 +767,7 @@ def summarize_arm(runs: list[Run], doubles: list[dict]) -> dict:
         "load_ms_p50": p("load_ms", 50),
         "prefetches": len(prefetches),
         "prefetches_by_mechanism": dict(Counter(p["mechanism"] for p in prefetches).most_common()),
+        "prefetches_by_kind": dict(Counter(p["kind"] for p in prefetches).most_common()),
         "used": used,
         "accuracy": ratio(used, len(prefetches)),
         "prefetched_navigations": sum(1 for n in navs if n["prefetched"]),
@@ -730,13 +784,35 @@ def summarize_arm(runs: list[Run], doubles: list[dict]) -> dict:
             "mean": round(sum(contention_values) / len(contention_values), 2) if contention_values else None,
             "max": max(contention_values) if contention_values else None,
         },
+        "prerenders": prerender_counts(runs, navs),
     }
+
+
+STARTED_STATUSES = ("Running", "Ready", "Success")
+
+
+def prerender_counts(runs: list[Run], navs: list[dict]) -> dict:
+    """offered: URLs the learned rules documents served in the measure window put in a prerender
+    band (a page's document is offered again only when the browser fetches it again: it may reuse
+    it for up to its max-age); started: prerenders Chromium ran (CDP status Running, Ready or
+    Success); activated: navigations the walk made into a prerendered page; failed_by_reason:
+    Chromium's final prerenderStatus for the prerenders that failed."""
+    offered = sum(len(r.get("prerender") or []) for run in runs for r in run.trail if r.get("event") == "learned-rules")
+    started, failed = 0, Counter()
+    for run in runs:
+        for events in prerender_attempts(run).values():
+            statuses = [e.get("status") for e in events]
+            started += any(status in STARTED_STATUSES for status in statuses)
+            if statuses and statuses[-1] == "Failure":
+                failed[next((e.get("prerenderStatus") for e in reversed(events) if e.get("prerenderStatus")), "?")] += 1
+    return {"offered": offered, "started": started, "activated": sum(1 for n in navs if n["served_from"] == "prerender"),
+            "failed_by_reason": dict(failed.most_common())}
 
 
 # ---- terminal summary ------------------------------------------------------------------------
 
 SUMMARY_COLUMNS = ("arm", "navigations", "TTFB p50 ms", "FCP p50 ms", "LCP p50 ms", "LCP p75 ms", "LCP ratio",
-                   "accuracy", "coverage", "refused", "origin requests", "wasted")
+                   "accuracy", "coverage", "prerendered", "refused", "origin requests", "wasted")
 
 
 def summary_rows(audit: dict) -> tuple[list[str], list[list[str]]]:
@@ -747,9 +823,16 @@ def summary_rows(audit: dict) -> tuple[list[str], list[list[str]]]:
             arm, f"{s.get('navigations') or 0:,}",
             *(fmt_ms(s.get(name), unit=False) for name in ("ttfb_ms_p50", "fcp_ms_p50", "lcp_ms_p50", "lcp_ms_p75")),
             fmt_ratio(s.get("lcp_ratio")), fmt_percent(s.get("accuracy")), fmt_percent(s.get("coverage")),
-            f"{s.get('refused') or 0:,}", f"{s.get('origin_requests') or 0:,}", fmt_bytes(s.get("wasted_bytes") or 0),
+            prerendered_cell(s.get("prerenders") or {}), f"{s.get('refused') or 0:,}", f"{s.get('origin_requests') or 0:,}", fmt_bytes(s.get("wasted_bytes") or 0),
         ])
     return list(SUMMARY_COLUMNS), rows
+
+
+def prerendered_cell(prerenders: dict) -> str:
+    """"activated of started" ("2 of 3"); "–" when nothing was prerendered."""
+    if not prerenders.get("started") and not prerenders.get("activated"):
+        return "–"
+    return f"{prerenders.get('activated') or 0:,} of {prerenders.get('started') or 0:,}"
 
 
 top_advice = auditadvice.top_advice

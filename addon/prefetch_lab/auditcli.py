@@ -19,7 +19,7 @@ from rich.table import Table
 
 from . import auditanalysis, speculation
 from .auditdriver import THROTTLE, Moves
-from .auditrun import ARM_OPTIONS, Audit, AuditSettings, Progress as AuditProgress, schedule
+from .auditrun import ARM_OPTIONS, WALKS, Audit, AuditSettings, Progress as AuditProgress, schedule
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -37,6 +37,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=1, help="seed of the random walk (default: 1)")
     p.add_argument("--path", type=Path, dest="path_file",
                    help="a file of URLs or link texts to follow instead of a random walk, one per line")
+    p.add_argument("--walk", choices=WALKS, default=None,
+                   help="how the random walk picks a link: skewed (a fixed, seeded popularity per link, so "
+                        "walks share popular paths) or uniform (new pages first) (default: skewed with a "
+                        "learned arm, else uniform)")
+    p.add_argument("--skew", type=float, default=2.0,
+                   help="the skewed walk's Zipf exponent: link of rank r weighs 1/r^S (default: %(default)s)")
+    p.add_argument("--train", type=int, default=0, metavar="N",
+                   help="train the learned arm on N walks of the same walker, other seeds (required with "
+                        "the learned arm, refused without it)")
+    p.add_argument("--learned-thresholds", default=None,
+                   help="the learned rules' bands, e.g. immediate=0.8,prerender=0.5,prefetch=0.2 "
+                        "(prefetch_learned_thresholds; default: the proxy's)")
     p.add_argument("--quick", action="store_true", help="1 run, 5 pages")
     p.add_argument("--edge", choices=("warm", "cold"), default="warm",
                    help="warm: a warm-up pass visits the walk's pages before each run; cold: a fresh edge (default: warm)")
@@ -76,6 +88,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         p.error("--refusal-status must be a 4xx or 5xx status")
     if args.path_file and not args.path_file.is_file():
         p.error(f"--path {args.path_file}: no such file")
+    try:
+        settings_from(args).check()
+    except ValueError as e:
+        p.error(str(e))
     return args
 
 
@@ -88,7 +104,8 @@ def settings_from(args: argparse.Namespace) -> AuditSettings:
         edge_delay_ms=args.edge_delay_ms, throttle=args.throttle, mobile=args.mobile, eagerness=args.eagerness,
         refusal_status=args.refusal_status, reverse=args.reverse, insecure_origin=args.insecure_origin,
         chromium=args.chromium, deadline_s=args.deadline_min * 60,
-        moves=Moves(dwell_ms=args.dwell_ms, hover_ms=args.hover_ms, press_ms=args.press_ms), **extra,
+        moves=Moves(dwell_ms=args.dwell_ms, hover_ms=args.hover_ms, press_ms=args.press_ms),
+        walk=args.walk, skew=args.skew, train=args.train, learned_thresholds=args.learned_thresholds, **extra,
     )
 
 

@@ -70,18 +70,27 @@ COLLECT_JS = """() => {
   };
 }"""
 
-# Links a person can see and press now: in the viewport, rendered, and not covered at their centre.
+# Links a person can see and press now: in the viewport, rendered, and not covered where the
+# pointer goes. That point is the centre of the first of the link's boxes whose centre is the
+# link itself (a link that wraps onto two lines has a box per line, and the centre of their
+# bounding rectangle can fall between them, on the paragraph: a press there goes nowhere), else
+# of its bounding rectangle.
 VISIBLE_LINKS_JS = """() => {
   const links = [];
-  for (const a of document.querySelectorAll("a[href]")) {
-    const r = a.getBoundingClientRect();
-    if (r.width < 1 || r.height < 1 || r.bottom <= 0 || r.right <= 0 || r.top >= innerHeight || r.left >= innerWidth) continue;
+  const pointOn = (a, r) => {
+    if (r.width < 1 || r.height < 1 || r.bottom <= 0 || r.right <= 0 || r.top >= innerHeight || r.left >= innerWidth) return null;
     const x = Math.min(Math.max(r.left + r.width / 2, 0), innerWidth - 1);
     const y = Math.min(Math.max(r.top + r.height / 2, 0), innerHeight - 1);
     const hit = document.elementFromPoint(x, y);
-    if (!hit || !(hit === a || a.contains(hit) || hit.contains(a))) continue;
+    return hit && (hit === a || a.contains(hit)) ? [x, y] : null;
+  };
+  for (const a of document.querySelectorAll("a[href]")) {
+    let point = null;
+    for (const r of a.getClientRects()) if ((point = pointOn(a, r))) break;
+    point = point || pointOn(a, a.getBoundingClientRect());
+    if (!point) continue;
     links.push({href: a.href, text: (a.innerText || a.textContent || "").trim().replace(/\\s+/g, " ").slice(0, 100),
-                target: a.target || "", download: a.hasAttribute("download"), x, y});
+                target: a.target || "", download: a.hasAttribute("download"), x: point[0], y: point[1]});
   }
   return links;
 }"""

@@ -6,6 +6,14 @@ Writes OUT/audit.json (the measurements and results, docs/audit-json.md), OUT/re
 same as one self-contained page: report.py), and beside them the raw
 material: OUT/raw/<arm>-run<N>.trail.jsonl (the proxy's audit trail), .har (mitmproxy's savehar)
 and .mitmdump.log, plus OUT/raw/runs.json (what the browser measured, for re-analysis).
+
+A `learned` arm is trained first (`--train N`): N walks of the same seeded walker as the
+measured walk, with other seeds (held out), through a training proxy that learns and does not
+speculate (a prefetched or prerendered navigation never reaches the edge, so it could not be
+counted), writing OUT/raw/traversal.json. Every measured `learned` proxy starts from its own copy
+(OUT/raw/learned-run<N>.traversal.json) with learning off, so each run starts from the same
+trained graph and no run learns the walk it is measured on. Such an audit drives every arm with
+the DevTools-pipe driver (auditcdp.py), the only one under which Chromium prerenders.
 """
 
 from __future__ import annotations
@@ -26,8 +34,19 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from . import __version__, audit, auditanalysis, report
+from .auditcdp import CdpBrowser
+from .cdppipe import CdpError
 from .auditdriver import AuditBrowser, Moves, find_chromium
-from .auditwalk import Step, WalkPolicy, parse_path_file, plan_from_path, plan_random_walk
+from .auditwalk import (
+    SkewedChoice,
+    Step,
+    WalkPolicy,
+    parse_path_file,
+    plan_from_path,
+    plan_random_walk,
+    training_seed,
+    uniform_choice,
+)
 from .proxyprocess import ProxyProcess
 from .rules import load_rules
 from .rulewatch import RuleSource
@@ -41,7 +60,13 @@ ARM_OPTIONS = {
     "speculation": {"prefetch_inject": "speculation"},
     "edgio": {"prefetch_inject": "edgio"},
     "both": {"prefetch_inject": "both"},
+    # Per-page rules from the trained traversal graph (learning.py); its fallback is the fixed rule.
+    "learned": {"prefetch_inject": "speculation", "prefetch_speculation": "learned"},
 }
+LEARNED_ARM = "learned"
+WALKS = ("skewed", "uniform")
+# Training walks only feed the graph (nothing speculates): no dwell, a short press.
+TRAINING_MOVES = Moves(dwell_ms=0, hover_ms=0, press_ms=20)
 
 
 class AuditAborted(RuntimeError):
@@ -70,10 +95,33 @@ class AuditSettings:
     chromium: str | None = None
     deadline_s: float = 1800
     moves: Moves = field(default_factory=Moves)
+    walk: str | None = None  # "skewed" | "uniform"; None: skewed with a learned arm, else uniform
+    skew: float = 2.0  # the skewed walker's Zipf exponent
+    train: int = 0  # training walks for the learned arm
+    learned_thresholds: str | None = None  # prefetch_learned_thresholds; None: the proxy's default
+
+    @property
+    def walk_kind(self) -> str:
+        return self.walk or ("skewed" if LEARNED_ARM in self.arms else "uniform")
+
+    def check(self) -> None:
+        """ValueError for settings that cannot make a sound audit."""
+        unknown = [arm for arm in self.arms if arm not in ARM_OPTIONS]
+        if unknown:
+            raise ValueError(f"unknown arm(s) {', '.join(unknown)} (arms: {', '.join(ARM_OPTIONS)})")
+        if self.walk_kind not in WALKS:
+            raise ValueError(f"unknown walk {self.walk!r} (walks: {', '.join(WALKS)})")
+        if LEARNED_ARM in self.arms and self.train < 1:
+            raise ValueError("the learned arm needs a trained graph: give --train N (N training walks)")
+        if self.train and LEARNED_ARM not in self.arms:
+            raise ValueError("--train trains the learned arm: add 'learned' to --arms, or leave --train out")
+        if self.train < 0 or self.skew < 0:
+            raise ValueError("--train and --skew must be 0 or more")
 
     def to_json(self) -> dict:
         values = asdict(self)
-        values.update(out=str(self.out), path_file=str(self.path_file) if self.path_file else None)
+        values.update(out=str(self.out), path_file=str(self.path_file) if self.path_file else None,
+                      walk=self.walk_kind)
         return values
 
 
@@ -93,7 +141,22 @@ class Audit:
         self.deadline = time.monotonic() + settings.deadline_s
         self.runs: list[dict] = []
         self.console_errors: list[dict] = []
+        self.training: dict | None = None
         self._proxies: list[ProxyProcess] = []
+
+    @property
+    def uses_cdp(self) -> bool:
+        """Chromium prerenders only without Playwright attached: the learned arm needs the
+        DevTools-pipe driver, and then every arm gets it, so arms differ only in the proxy."""
+        return LEARNED_ARM in self.settings.arms
+
+    @property
+    def traversal_file(self) -> Path:
+        return self.raw / "traversal.json"
+
+    def chooser(self):
+        s = self.settings
+        return SkewedChoice(s.seed, s.skew) if s.walk_kind == "skewed" else uniform_choice
 
     # ---- the proxies ---------------------------------------------------------------------
 
@@ -112,6 +175,14 @@ class Audit:
                 prefetch_audit_file=str(self.raw / f"{name}.trail.jsonl"),
                 hardump=str(self.raw / f"{name}.har"),
             )
+        if name == "train":  # learns, from nothing (the graph file was removed), and records what it saw
+            options.update(prefetch_learn="true", prefetch_traversal_file=str(self.traversal_file),
+                           prefetch_audit_file=str(self.raw / "train.trail.jsonl"))
+        if arm == LEARNED_ARM:  # its own copy of the trained graph, kept as it was: no learning
+            options.update(prefetch_traversal_file=str(self.raw / f"{name}.traversal.json"), prefetch_learn="false")
+        if arm == LEARNED_ARM or name == "train":
+            if s.learned_thresholds:
+                options["prefetch_learned_thresholds"] = s.learned_thresholds
         if s.insecure_origin:
             options["ssl_insecure"] = "true"
         return options
@@ -152,9 +223,7 @@ class Audit:
 
     def run(self) -> dict:
         s = self.settings
-        for arm in s.arms:
-            if arm not in ARM_OPTIONS:
-                raise ValueError(f"unknown arm {arm!r} (arms: {', '.join(ARM_OPTIONS)})")
+        s.check()
         self.raw.mkdir(parents=True, exist_ok=True)
         policy = WalkPolicy([load_rules([DEFAULT_RULES]), RuleSource.parse(s.rules).load()])
         path_entries = parse_path_file(s.path_file.read_text(encoding="utf-8")) if s.path_file else None
@@ -165,10 +234,13 @@ class Audit:
         try:
             self.progress.phase("planning the walk")
             planner = self.start_proxy(None, "plan")
-            browser = AuditBrowser(find_chromium(s.chromium), ca_spki(self.confdir), s.throttle, s.mobile)
+            driver = CdpBrowser if self.uses_cdp else AuditBrowser
+            browser = driver(find_chromium(s.chromium), ca_spki(self.confdir), s.throttle, s.mobile)
             self.chromium_version = browser.version
             self.plan = self.plan_walk(browser, planner, policy, path_entries)
             self.stop_proxy(planner)
+            if s.train:
+                self.train(browser, policy)
             for run, arm in schedule(s.arms, s.runs):
                 self.check_deadline()
                 self.measure(browser, arm, run)
@@ -187,29 +259,83 @@ class Audit:
             shutil.rmtree(self.confdir, ignore_errors=True)
         return self.write(complete, problem)
 
-    def plan_walk(self, browser: AuditBrowser, proxy: ProxyProcess, policy: WalkPolicy, path_entries) -> list[Step]:
+    def in_site_urls(self, proxy: ProxyProcess, open_page: Callable[[str], tuple[str, list[dict]]]):
+        """`open_page` (a session's visible_links or follow) taking and giving the site's URLs."""
+        def visible_links(url: str) -> tuple[str, list[dict]]:
+            self.check_deadline()
+            final, links = open_page(self.site_url(proxy, url))
+            rebase = lambda u: self.site_path(proxy, u)
+            return rebase(final), [{**link, "href": rebase(link["href"])} for link in links]
+        return visible_links
+
+    def plan_walk(self, browser, proxy: ProxyProcess, policy: WalkPolicy, path_entries) -> list[Step]:
         s = self.settings
         with browser.session(proxy.address, s.moves) as session:
-            def visible_links(url: str) -> tuple[str, list[dict]]:
-                self.check_deadline()
-                final, links = session.visible_links(self.site_url(proxy, url))
-                rebase = lambda u: self.site_path(proxy, u)
-                return rebase(final), [{**link, "href": rebase(link["href"])} for link in links]
-
+            visible_links = self.in_site_urls(proxy, session.visible_links)
             if path_entries:
                 return plan_from_path(path_entries, s.url, policy, visible_links)
-            return plan_random_walk(s.url, s.pages, s.seed, policy, visible_links)
+            return plan_random_walk(s.url, s.pages, s.seed, policy, visible_links, self.chooser())
+
+    def train(self, browser: CdpBrowser, policy: WalkPolicy) -> None:
+        """`--train N` walks, pressing links as a visitor would (so the edge sees each page view
+        with its Referer), through a proxy that learns and does not speculate. Each walk is
+        another visitor, in a fresh profile: in one profile a page seen before comes from the
+        browser's HTTP cache (heuristic freshness, without Cache-Control) and the edge never
+        sees the view."""
+        s = self.settings
+        self.traversal_file.unlink(missing_ok=True)  # an earlier audit's graph in the same folder
+        proxy = self.start_proxy(None, "train")
+        walks: list[list[str]] = []
+        errors: list[dict] = []
+        try:
+            for index in range(s.train):
+                self.progress.phase(f"training walk {index + 1}/{s.train}")
+                with browser.session(proxy.address, TRAINING_MOVES) as session:
+                    opened: list[str] = []
+
+                    def open_page(url: str) -> tuple[str, list[dict]]:
+                        # The walk starts by address; then it presses links.
+                        opened.append(url)
+                        return session.follow(url) if len(opened) > 1 else session.visible_links(url)
+
+                    try:
+                        walk = plan_random_walk(s.url, s.pages, training_seed(s.seed, index), policy,
+                                                self.in_site_urls(proxy, open_page), self.chooser())
+                    except (CdpError, TimeoutError) as e:  # the pages it reached were counted: go on
+                        errors.append({"walk": index, "url": self.site_path(proxy, opened[-1]) if opened else None, "error": f"{type(e).__name__}: {e}"})
+                        walk = [Step(i, self.site_path(proxy, url), "link") for i, url in enumerate(opened)]
+                    walks.append([step.url for step in walk])
+        finally:
+            self.stop_proxy(proxy)  # writes the graph
+            self.training = {"walks": len(walks), "pages": sum(map(len, walks)), "graph": "raw/traversal.json",
+                             "seeds": [training_seed(s.seed, i) for i in range(len(walks))], "urls": walks,
+                             "errors": errors}
+        if not self.traversal_file.exists():
+            raise RuntimeError(f"the training proxy wrote no traversal graph ({self.traversal_file}); "
+                               f"see {self.raw / 'train.mitmdump.log'}")
+
+    def warm_urls(self, plan: list[Step], proxy: ProxyProcess) -> list[str]:
+        """What the popular traffic keeps warm: the walk's pages, and with training the training
+        walks' pages too (that traffic is what the model learnt from; warming only the measured
+        walk's pages would tell the learned rules, which offer only what the edge holds, where
+        the held-out walk goes)."""
+        urls = [st.url for st in plan]
+        for walk in (self.training or {}).get("urls", []):
+            urls += [self.site_url(proxy, url) for url in walk]
+        return list(dict.fromkeys(urls))
 
     def measure(self, browser: AuditBrowser, arm: str, run: int) -> dict:
         s = self.settings
         name = f"{arm}-run{run}"
+        if arm == LEARNED_ARM:
+            shutil.copyfile(self.traversal_file, self.raw / f"{name}.traversal.json")
         proxy = self.start_proxy(arm, name)
         try:
             plan = [Step(st.step, self.site_url(proxy, st.url), st.via, st.text) for st in self.plan]
             if s.edge == "warm":
                 self.progress.phase(f"{arm} run {run + 1}: warming the edge")
                 with browser.session(proxy.address, s.moves) as warmer:
-                    warmer.warm([st.url for st in plan])
+                    warmer.warm(self.warm_urls(plan, proxy))
             measure_start = time.time()
             with browser.session(proxy.address, s.moves) as session:
                 def before(step: Step) -> None:
@@ -245,8 +371,10 @@ class Audit:
             "complete": complete,
             "problem": problem,
             "settings": self.settings.to_json(),
-            "environment": environment(getattr(self, "chromium_version", None)),
+            "environment": {**environment(getattr(self, "chromium_version", None)),
+                            "driver": "devtools-pipe" if self.uses_cdp else "playwright"},
             "walk": [step.to_dict() for step in getattr(self, "plan", [])],
+            "training": self.training,
             **results,
             "console_errors": self.console_errors,
             "raw": {"runs": "raw/runs.json", "trails": sorted(p.name for p in self.raw.glob("*.trail.jsonl")),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 from pathlib import Path
 
@@ -78,10 +79,20 @@ class EdgeFiles:
         self._per_host: dict[tuple, Any] = {}
         self._bundles: dict[str, tuple[tuple, bytes]] = {}
         self.client: Path | None = None  # None: ours; else the folder of Edgio's client files
+        # None: every page names the fixed rules file; else page path -> its own rules URL
+        # (learning.py, prefetch_speculation=learned).
+        self.page_rules_url: Callable[[str], str] | None = None
+        self.predicted = "off"  # our install.js and the learned predictions: "off" | "first" | "only"
 
     def use_client(self, folder: Path | None) -> None:
         """Serve Edgio's client files from `folder` (see client_folder), or ours (None)."""
         self.client = folder
+        self._bundles.clear()
+
+    def use_predictions(self, mode: str) -> None:
+        """How our install.js uses the page's learned predictions (learning.py's
+        prefetch_edgio_predicted); written into the served bundle."""
+        self.predicted = mode
         self._bundles.clear()
 
     def rules_changed(self, rules: RuleSet) -> None:
@@ -104,6 +115,12 @@ class EdgeFiles:
     def speculation_rules(self, host: str, scheme: str, eagerness: str) -> bytes:
         return speculation.encode(self._speculation_document(host, scheme, eagerness))
 
+    def speculation_rules_url(self, page_path: str) -> str:
+        """The rules URL a page's Speculation-Rules header names (`page_path`: path + query)."""
+        if self.page_rules_url is None:
+            return speculation.RULES_PATH
+        return self.page_rules_url(page_path)
+
     def has_speculation_rules(self, host: str, scheme: str, eagerness: str) -> bool:
         """Chromium rejects an empty rule set: with nothing prefetchable, send no header."""
         return speculation.has_rules(self._speculation_document(host, scheme, eagerness))
@@ -113,6 +130,12 @@ class EdgeFiles:
         if key not in self._per_host:
             self._per_host[key] = speculation.build_rules_document(self.rules, host, eagerness, scheme)
         return self._per_host[key]
+
+    def learned_rules(self, document: dict, max_age: int, if_none_match: str | None) -> Answer:
+        """A per-page learned rules document (learning.py builds it): shareable for `max_age` s,
+        as it depends on the page alone."""
+        return self._answer(speculation.encode(document), speculation.MEDIA_TYPE, if_none_match,
+                            f"public, max-age={max_age}")
 
     def _manifest(self, host: str) -> bytes:
         key = ("manifest", host)
@@ -138,17 +161,20 @@ class EdgeFiles:
             except OSError:
                 return None
             header = b"" if self.client is not None else f"/* Prefetch Lab {__version__}: {name} */\n".encode()
+            if self.client is None and name == "install" and self.predicted != "off":
+                header += f"self.__PREFETCH_LAB_PREDICTED__ = {json.dumps(self.predicted)};\n".encode()
             cached = (stamp, header + content)
             self._bundles[name] = cached
         return cached[1]
 
     @staticmethod
-    def _answer(body: bytes | None, content_type: str, if_none_match: str | None) -> Answer:
+    def _answer(body: bytes | None, content_type: str, if_none_match: str | None,
+                cache_control: str = "no-cache") -> Answer:
         if body is None:
             return 404, {"content-type": "text/plain; charset=utf-8"}, b"prefetch-lab: file missing\n"
         etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
         # no-cache: a new proxy version (or edited rules) reaches the browser and its worker.
-        headers = {"content-type": content_type, "cache-control": "no-cache", "etag": etag}
+        headers = {"content-type": content_type, "cache-control": cache_control, "etag": etag}
         if if_none_match and etag in [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]:
             return 304, headers, b""
         return 200, headers, body

@@ -20,7 +20,10 @@ ARM_LABELS = {
     "speculation": "speculation rules",
     "edgio": "Edgio's install.js",
     "both": "both mechanisms",
+    "learned": "learned speculation rules",
 }
+# The learned arm's side-by-side: the fixed (conservative) rules it is meant to beat, and the control.
+LEARNED_COMPARISON_ARMS = ("control", "speculation", "learned")
 # Why a navigation was not prefetched (auditadvice codes), as the end of "… because …".
 BECAUSE = {
     "edge-cold": "the edge was cold",
@@ -158,7 +161,7 @@ def timing_table(audit: dict) -> dict:
 
 def prefetch_table(audit: dict) -> dict:
     columns = ["arm", "prefetches", "used", "accuracy", "coverage", "refused", "origin requests",
-               "wasted bytes", "double fetches", "contention (mean / max)"]
+               "wasted bytes", "double fetches", "contention (mean / max)", "prerenders"]
     rows = []
     for arm, s in (audit.get("summary") or {}).items():
         refused = s.get("refused") or 0
@@ -181,8 +184,55 @@ def prefetch_table(audit: dict) -> dict:
             cell(f"{contention.get('mean') if contention.get('mean') is not None else '–'} / "
                  f"{contention.get('max') if contention.get('max') is not None else '–'}",
                  contention.get("mean") if contention.get("mean") is not None else -1),
+            prerender_cell(s.get("prerenders") or {}),
         ])
     return table(columns, rows, set(columns[1:]))
+
+
+def prerender_cell(prerenders: dict) -> dict:
+    """activated / started / offered, Chromium's failure reasons in the tooltip."""
+    counts = [prerenders.get(k) or 0 for k in ("activated", "started", "offered")]
+    failed = ", ".join(f"{r} {c:,}" for r, c in (prerenders.get("failed_by_reason") or {}).items())
+    if not any(counts):
+        return cell("–", -1)
+    return cell(" / ".join(f"{c:,}" for c in counts), counts[0], title=f"failed: {failed}" if failed else None)
+
+
+def learned_comparison(audit: dict) -> dict | None:
+    """The learned arm beside the fixed conservative rules and the control, metric by metric
+    (rows), when the audit has the learned and the speculation arm; else None."""
+    summary = audit.get("summary") or {}
+    if "learned" not in summary or "speculation" not in summary:
+        return None
+    arms = [a for a in LEARNED_COMPARISON_ARMS if a in summary]
+    rows_of = [
+        ("LCP p50", lambda s: ms_cell(s.get("lcp_ms_p50"))),
+        ("LCP p50 ratio", lambda s: ratio_cell(s.get("lcp_ratio"))),
+        ("LCP p75", lambda s: ms_cell(s.get("lcp_ms_p75"))),
+        ("TTFB p50", lambda s: ms_cell(s.get("ttfb_ms_p50"))),
+        ("accuracy", lambda s: cell(fmt_percent(s.get("accuracy")))),
+        ("coverage", lambda s: cell(f"{fmt_percent(s.get('coverage'))} ({s.get('prefetched_navigations') or 0:,} of "
+                                    f"{s.get('navigations') or 0:,})")),
+        ("served by a prerender", lambda s: cell(fmt_count((s.get("served_from") or {}).get("prerender") or 0))),
+        ("prerenders activated / started / offered", lambda s: prerender_cell(s.get("prerenders") or {})),
+        ("prefetches (prerenders among them)", lambda s: cell(
+            f"{s.get('prefetches') or 0:,} ({(s.get('prefetches_by_kind') or {}).get('prerender') or 0:,})")),
+        ("wasted bytes", lambda s: cell(fmt_bytes(s.get("wasted_bytes") or 0))),
+        ("origin requests", lambda s: cell(fmt_count(s.get("origin_requests") or 0))),
+    ]
+    columns = ["metric", *(arm_label(a) for a in arms)]
+    rows = [[cell(name), *(value(summary[a]) for a in arms)] for name, value in rows_of]
+    return table(columns, rows)
+
+
+def training_line(audit: dict) -> str | None:
+    training = audit.get("training")
+    if not training:
+        return None
+    s = audit.get("settings") or {}
+    return (f"The learned arm was trained on {plural(training.get('walks') or 0, 'walk')} "
+            f"({plural(training.get('pages') or 0, 'page view')}) of the same {s.get('walk', 'skewed')} walker "
+            f"(skew {s.get('skew', '?')}) with other seeds than the measured walk, then measured with learning off.")
 
 
 def navigations_table(audit: dict) -> dict:
@@ -208,7 +258,7 @@ def navigations_table(audit: dict) -> dict:
 
 def prefetches_table(audit: dict) -> dict:
     site = audit.get("url")
-    columns = ["arm", "run", "from step", "URL", "mechanism", "edge", "edge reason", "status", "Chromium status",
+    columns = ["arm", "run", "from step", "URL", "mechanism", "kind", "edge", "edge reason", "status", "Chromium status",
                "used", "bytes", "start after load"]
     rows = []
     for p in audit.get("prefetches") or []:
@@ -216,6 +266,7 @@ def prefetches_table(audit: dict) -> dict:
             cell(p["arm"]), cell(str(p["run"] + 1), p["run"]),
             cell("–" if p.get("step") is None else str(p["step"]), p.get("step") if p.get("step") is not None else -1),
             cell(short_url(p.get("url"), site), title=p.get("url")), cell(p.get("mechanism") or "–"),
+            cell(p.get("kind") or "prefetch"),
             cell(p.get("edge") or "–", tone="bad" if p.get("edge") in ("refused", "none") else None),
             cell(p.get("edge_reason") or "–"), cell("–" if p.get("status") is None else str(p["status"]), p.get("status") or 0),
             cell(p.get("browser_status") or "–"),
@@ -259,6 +310,8 @@ def settings_line(audit: dict) -> str:
              f"throttle {s.get('throttle', 'none')}", f"eagerness {s.get('eagerness', '?')}"]
     if s.get("mobile"):
         parts.append("mobile")
+    if s.get("train"):
+        parts.append(f"{s.get('walk', 'skewed')} walk, trained on {plural(s['train'], 'walk')}")
     return " · ".join(parts)
 
 
@@ -431,6 +484,8 @@ def audit_view(audit: dict, runs: list[dict] | None) -> dict:
         "more_verdicts": lines[1:],
         "timing_table": timing_table(audit),
         "prefetch_table": prefetch_table(audit),
+        "learned_table": learned_comparison(audit),
+        "training_line": training_line(audit),
         "navigations_table": navigations_table(audit),
         "prefetches_table": prefetches_table(audit),
         "double_fetches_table": double_fetches_table(audit),

@@ -7,8 +7,8 @@ Prerendering needs a browser that Playwright does not drive: Chromium refuses to
 tab that has a DevTools session attached to its page target directly
 (`PrerenderingDisabledByDevTools`, content/browser/devtools/devtools_instrumentation.cc
 IsPrerenderAllowed: HasSessionsWithoutTabTargetSupport), which is how Playwright attaches.
-`PipeChromium` below talks CDP over `--remote-debugging-pipe` and reaches the page through its
-tab target, as Puppeteer does, so prerendering stays on.
+`prefetch_lab.cdppipe.PipeChromium` talks CDP over `--remote-debugging-pipe` and reaches the
+page through its tab target, as Puppeteer does, so prerendering stays on.
 
 Observed (Chromium 156, headless): the prerender navigation carries `Sec-Purpose:
 prefetch;prerender`, `Sec-Speculation-Tags: "prefetch-lab"`, `Sec-Fetch-Dest: document` and the
@@ -22,16 +22,12 @@ document) and let the subresources through, or the prerendered page renders with
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import subprocess
-import tempfile
-import threading
 from pathlib import Path
 
 import pytest
 
+from prefetch_lab.cdppipe import PipeChromium
 from prefetch_lab.learnedrules import build_learned_document
 from prefetch_lab.rules import load_rules
 from tests.harness import CHROMIUM, CHROMIUM_ARGS, Origin, Reply, wait_until
@@ -94,97 +90,6 @@ def test_chromium_accepts_the_learned_document(browser):
 # ---------------------------------------------------------------- prerender, without Playwright
 
 
-class PipeChromium:
-    """Headless Chromium driven over CDP on --remote-debugging-pipe (fds 3 and 4, NUL-framed)."""
-
-    def __init__(self) -> None:
-        self.profile = tempfile.TemporaryDirectory(prefix="prefetch-lab-cdp-")
-        child_reads, self._write_fd = os.pipe()
-        self._read_fd, child_writes = os.pipe()
-        # Keep the child's ends off 3 and 4, or moving them there would close one of them.
-        child_reads, child_writes = (fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (child_reads, child_writes))
-        script = f'exec 3<&{child_reads} 4>&{child_writes} {child_reads}<&- {child_writes}>&-; exec "$@"'
-        self.process = subprocess.Popen(
-            ["bash", "-c", script, "bash", CHROMIUM, "--headless", "--remote-debugging-pipe",
-             f"--user-data-dir={self.profile.name}", *CHROMIUM_ARGS, "about:blank"],
-            pass_fds=(child_reads, child_writes), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        os.close(child_reads)
-        os.close(child_writes)
-        self.events: list[dict] = []
-        self._replies: dict[int, dict] = {}
-        self._last_id = 0
-        self._changed = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        pending = b""
-        while chunk := os.read(self._read_fd, 1 << 16):
-            *messages, pending = (pending + chunk).split(b"\0")
-            with self._changed:
-                for message in map(json.loads, messages):
-                    if "id" in message:
-                        self._replies[message["id"]] = message
-                    else:
-                        self.events.append(message)
-                self._changed.notify_all()
-
-    def send(self, method: str, params: dict | None = None, session: str | None = None) -> dict:
-        with self._changed:
-            self._last_id += 1
-            ident = self._last_id
-        message = {"id": ident, "method": method, "params": params or {}, **({"sessionId": session} if session else {})}
-        os.write(self._write_fd, json.dumps(message).encode() + b"\0")
-        with self._changed:
-            assert self._changed.wait_for(lambda: ident in self._replies, 10), f"no reply to {method}"
-            reply = self._replies.pop(ident)
-        assert "error" not in reply, f"{method}: {reply['error']}"
-        return reply["result"]
-
-    def event(self, method: str, where=lambda params: True, session: str | None = None, timeout: float = 10) -> dict:
-        """The first event `method` (from `session`, if given) whose params satisfy `where`; waits for it."""
-        def found():
-            return next((e for e in self.events if e["method"] == method and where(e["params"])
-                         and (session is None or e.get("sessionId") == session)), None)
-        with self._changed:
-            self._changed.wait_for(found, timeout)
-            event = found()
-        assert event is not None, f"no {method} event within {timeout}s"
-        return event
-
-    def first_tab(self) -> str:
-        """The page of the browser's one tab (about:blank), reached through its tab target."""
-        auto_attach = {"autoAttach": True, "waitForDebuggerOnStart": False, "flatten": True}
-        self.send("Target.setAutoAttach", {**auto_attach, "filter": [{"type": "tab"}]})
-        tab = self.event("Target.attachedToTarget", lambda p: p["targetInfo"]["type"] == "tab")["params"]["sessionId"]
-        self.send("Target.setAutoAttach", auto_attach, tab)
-        return self.event("Target.attachedToTarget", lambda p: p["targetInfo"]["type"] == "page",
-                          session=tab)["params"]["sessionId"]
-
-    def evaluate(self, session: str, expression: str):
-        result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True,
-                                                "awaitPromise": True}, session)
-        assert "exceptionDetails" not in result, result["exceptionDetails"]
-        return result["result"].get("value")
-
-    def click(self, session: str, selector: str) -> None:
-        box = self.evaluate(session, f"(r => [r.x + r.width / 2, r.y + r.height / 2])"
-                                     f"(document.querySelector({json.dumps(selector)}).getBoundingClientRect())")
-        for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
-            self.send("Input.dispatchMouseEvent", {"type": kind, "x": box[0], "y": box[1], "button": "left",
-                                                   "clickCount": 1}, session)
-
-    def close(self) -> None:
-        try:
-            os.write(self._write_fd, json.dumps({"id": 0, "method": "Browser.close"}).encode() + b"\0")
-            self.process.wait(5)
-        except (OSError, subprocess.TimeoutExpired):
-            self.process.kill()
-            self.process.wait()
-        os.close(self._write_fd)
-        os.close(self._read_fd)
-        self.profile.cleanup()
-
-
 NEXT_PAGE = b"""<!doctype html><title>next</title>
 <link rel=stylesheet href="/next.css"><script src="/next.js"></script>
 <script>
@@ -204,7 +109,7 @@ def test_an_immediate_prerender_from_the_learned_document_activates_on_click():
         "/api.json": Reply(200, {"content-type": "application/json"}, b"{}"),
         "/after-activation.json": Reply(200, {"content-type": "application/json"}, b"{}"),
     }
-    chromium = PipeChromium()
+    chromium = PipeChromium(CHROMIUM, CHROMIUM_ARGS)
     try:
         with Origin(routes) as origin:
             origin.routes["/"] = Reply(200, HTML, learned_page(origin.base, [("/next", 0.9)], ["/next"]))

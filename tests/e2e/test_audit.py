@@ -16,7 +16,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import pytest
 
 from prefetch_lab.audit import read_records
-from tests.harness import ROOT, Origin
+from prefetch_lab.auditcdp import CdpBrowser
+from prefetch_lab.auditdriver import Moves
+from prefetch_lab.auditwalk import Step
+from prefetch_lab.proxyprocess import ProxyProcess
+from tests.harness import CHROMIUM, ROOT, Origin, Reply
 from tests.site import UNSAFE_LINKS, self_signed_tls, site_routes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.slow]
@@ -58,8 +62,8 @@ def hand_count(run: dict) -> dict:
     # A prefetch the edge refused and whose client then left (the page moved on) also gets an
     # error record: the origin never saw it.
     edge_answered = {r["flow_id"] for r in run["trail"] if r["event"] in ("prefetch-hit", "prefetch-refused", "synthetic")}
-    served = [s for s in run["steps"][1:] if s["page"] and s["page"]["nav"]["deliveryType"] in
-              ("navigational-prefetch", "cache-storage")]
+    served = [s for s in run["steps"][1:] if s["page"] and (s["page"]["nav"]["deliveryType"] in
+              ("navigational-prefetch", "cache-storage") or (s["page"]["nav"]["activationStart"] or 0) > 0)]
     used = 0
     for step in served:
         earlier = [p for p in prefetches if without_edgio(p["url"]) == without_edgio(step["url"])
@@ -67,6 +71,7 @@ def hand_count(run: dict) -> dict:
         used += bool(earlier)
     return {"prefetches": len(prefetches), "used": used, "served": len(served),
             "navigations": len(run["steps"]) - 1,
+            "prerendered": sum((s["page"]["nav"]["activationStart"] or 0) > 0 for s in served),
             "refused": sum(r["event"] == "prefetch-refused" for r in prefetches),
             "refused_by_reason": dict(Counter(r["reason"] for r in prefetches if r["event"] == "prefetch-refused")),
             "origin_requests": sum((r["event"] in ORIGIN_EVENTS or (r["event"] == "revalidated" and r["status"] == 304))
@@ -120,6 +125,70 @@ def test_accuracy_coverage_refusals_and_origin_requests_match_a_hand_count(warm_
         seen = [r for r in site.seen if run["measure_start"] <= r.ts <= run["measure_end"]]
         assert summary["origin_requests"] == counted["origin_requests"] == len(seen), (arm, [r.path for r in seen])
         assert not any("edgio_" in r.path for r in seen), "the gate forwards no prefetch"
+
+
+def test_learned_arm_trained_on_held_out_walks_and_counted_from_the_trail(site, tmp_path):
+    out = tmp_path / "learned"
+    document, output = run_audit(out, site.base + "/", "--arms", "control,speculation,learned", "--train", "4",
+                                 "--runs", "1", "--pages", "4", "--origin-delay-ms", "300")
+    assert document["complete"] and document["environment"]["driver"] == "devtools-pipe"
+    assert document["settings"]["walk"] == "skewed" and set(document["summary"]) == {"control", "speculation", "learned"}
+    training = document["training"]
+    assert training["walks"] == 4 and training["seeds"] == [f"train-1-{i}" for i in range(4)]
+    assert all(walk[0] == document["walk"][0]["url"] for walk in training["urls"])
+    # The training proxy learnt from page views with their Referer; the measured proxy started
+    # from a copy and learnt nothing more (its graph file is the copy, untouched).
+    graph = (out / "raw" / "traversal.json").read_bytes()
+    assert json.loads(graph)["hosts"] and (out / "raw" / "learned-run0.traversal.json").read_bytes() == graph
+    [learned_run] = [run for run in measured(out) if run["arm"] == "learned"]
+    offers = [r for r in learned_run["trail"] if r["event"] == "learned-rules"]
+    assert offers, "the learned proxy served per-page rules"
+    for run in measured(out):
+        arm, counted = run["arm"], hand_count(run)
+        summary = document["summary"][arm]
+        assert summary["prefetches"] == counted["prefetches"], arm
+        assert summary["used"] == counted["used"], arm
+        assert summary["coverage"] == round(counted["served"] / counted["navigations"], 4), arm
+        if counted["prefetches"]:
+            assert summary["accuracy"] == pytest.approx(counted["used"] / counted["prefetches"], abs=1e-4), arm
+        assert summary["prerenders"]["activated"] == counted["prerendered"], arm
+        seen = [r for r in site.seen if run["measure_start"] <= r.ts <= run["measure_end"]]
+        assert summary["origin_requests"] == counted["origin_requests"] == len(seen), (arm, [r.path for r in seen])
+    learned = document["summary"]["learned"]
+    assert learned["prerenders"]["offered"] == sum(len(r["prerender"]) for r in offers)
+    assert learned["accuracy"] is not None and learned["coverage"] > 0, learned
+    assert any(line.lstrip("│ ").startswith("learned") for line in output.splitlines()), output
+
+
+HTML = {"content-type": "text/html; charset=utf-8"}
+# The link starts at the end of a line and wraps onto the next, far apart (line-height 4): the
+# centre of its bounding rectangle is on the paragraph, between its two boxes.
+WRAPPED_LINK_PAGE = b"""<!doctype html><script type=speculationrules>
+{"prerender": [{"source": "list", "urls": ["/next"], "eagerness": "immediate"}]}</script>
+<p style="width: 300px; line-height: 4; font: 16px/4 monospace">xxxxxxxxxxxxxxxxxxxxxxxxx <a href="/next">next page, with a long title</a> and more text after it</p>"""
+
+
+def test_the_devtools_pipe_driver_presses_a_wrapped_link_and_follows_the_prerender_it_activates(tmp_path):
+    routes = {"/": Reply(200, HTML, WRAPPED_LINK_PAGE),
+              "/next": Reply(200, HTML, b"<!doctype html><h1>next</h1><p>" + b"text " * 200 + b"</p>")}
+    with Origin(routes) as origin, ProxyProcess(tmp_path, {"prefetch_inject": "off"}) as proxy:
+        browser = CdpBrowser(CHROMIUM, None, "none", False)
+        try:
+            with browser.session(proxy.address, Moves(dwell_ms=1500)) as session:
+                session.walk([Step(0, origin.base + "/", "start"), Step(1, origin.base + "/next", "link")])
+        finally:
+            browser.close()
+        seen = [(r.path, r.headers.get("sec-purpose")) for r in origin.seen if r.path != "/favicon.ico"]
+    first, second = session.steps
+    assert first["delivery"] == "network" and second["error"] is None, second
+    assert second["trigger"] == "link" and second["page"]["url"] == origin.base + "/next"
+    # The site's own immediate prerender, activated by the press: the driver followed the tab to it.
+    assert second["delivery"] == "prerender" and second["page"]["was_prerendered"]
+    assert second["page"]["nav"]["activationStart"] > 0 and second["page"]["lcp"] is not None
+    assert second["document"]["status"] == 200
+    assert seen == [("/", None), ("/next", "prefetch;prerender")]  # activation fetched nothing more
+    statuses = [e["status"] for e in session.preload_events if e["event"] == "prerenderStatusUpdated"]
+    assert statuses[-1] == "Success", statuses
 
 
 def test_the_walk_never_opens_links_that_change_state(warm_audit, site):

@@ -139,7 +139,7 @@ def test_served_from_each_source_and_timings_relative_to_activation():
     trail = [doc("cache-hit", "/", 1.1, caching_status="hit"), doc("cache-store", "/d", 40.1, caching_status="cached")]
     audit = analyze([run("speculation", steps, trail)])
     got = {n["step"]: n["served_from"] for n in audit["navigations"]}
-    assert got == {0: "edge", 1: "prefetch", 2: "service-worker", 3: "http-cache", 4: "origin", 5: "edge", 6: "unknown"}
+    assert got == {0: "edge", 1: "prefetch", 2: "service-worker", 3: "http-cache", 4: "origin", 5: "edge", 6: "prerender"}
     prerendered = nav_of(audit, "speculation", 6)
     assert prerendered["activation_start_ms"] == 100.0
     assert prerendered["ttfb_ms"] == 0.0  # responseStart before activation: floored at 0
@@ -449,7 +449,7 @@ def test_summary_rows_format_every_arm_consistently():
     control = run("control", [step(0, "/", 1.0), step(1, "/a", 10.0, lcp=1234.0, response_start=1500.0)], [])
     audit = analyze([control, edgio_walk()])
     columns, rows = summary_rows(audit)
-    assert columns[:4] == ["arm", "navigations", "TTFB p50 ms", "FCP p50 ms"] and len(columns) == 12
+    assert columns[:4] == ["arm", "navigations", "TTFB p50 ms", "FCP p50 ms"] and len(columns) == 13
     by_arm = {row[0]: dict(zip(columns, row)) for row in rows}
     assert by_arm["control"]["LCP p50 ms"] == "1,234" and by_arm["control"]["TTFB p50 ms"] == "1,500"
     assert by_arm["edgio"]["LCP p50 ms"] == "600"
@@ -562,3 +562,81 @@ def test_a_304_to_a_revalidation_is_an_origin_request():
     ]
     audit = analyze([run("control", [step(0, "/", 1.0)], trail)])
     assert audit["summary"]["control"]["origin_requests"] == 3
+
+
+# ---- the learned arm: prerenders ---------------------------------------------------------------
+
+def prerender_cdp(path, at, status, prerender_status=None, loader="L1"):
+    return {"event": "prerenderStatusUpdated", "key": {"loaderId": loader, "action": "Prerender", "url": SITE + path},
+            "status": status, "prerenderStatus": prerender_status, "ts": T0 + at}
+
+
+def learned_walk():
+    """/ offers prerenders of /a and /b (Chromium runs both, the walk presses /a: an activation)
+    and /a offers nothing; the press on /c is a conservative prefetch of the fallback rule."""
+    steps = [
+        step(0, "/", 1.0),
+        # /a was prerendered from 2.0 s (its timeOrigin) and activated at 6.0 s (activationStart 4,000 ms).
+        {**step(1, "/a", 2.0, delivery="navigational-prefetch", activation=4000.0, response_start=3500.0,
+                fcp=4100.0, lcp=4150.0, load=4300.0), "delivery": "prerender"},
+        step(2, "/c", 12.0, delivery="navigational-prefetch"),
+    ]
+    trail = [
+        doc("cache-hit", "/", 1.1, caching_status="hit"),
+        rec("learned-rules", "/__edgio__/speculation-rules.json?page=%2F", 1.5, dest="speculationrules",
+            status=200, page="/", prerender=["/a", "/b"], prerender_immediate=["/a", "/b"], prefetch=[]),
+        spec_hit("/a", 2.1, size=30_000),
+        spec_hit("/b", 2.2, size=25_000),
+        rec("learned-rules", "/__edgio__/speculation-rules.json?page=%2Fa", 6.2, dest="speculationrules",
+            status=200, page="/a", prerender=[], prerender_immediate=[], prefetch=[]),
+        spec_hit("/c", 11.9, size=10_000),
+    ]
+    preload = [
+        cdp("/a", 2.0, "Running"), prerender_cdp("/a", 2.0, "Running"), cdp("/a", 2.2, "Success", "PrefetchResponseUsed"),
+        prerender_cdp("/a", 2.3, "Ready"), prerender_cdp("/a", 6.0, "Success"),
+        cdp("/b", 2.0, "Running"), prerender_cdp("/b", 2.0, "Running"), cdp("/b", 2.3, "Ready", "PrefetchResponseUsed"),
+        prerender_cdp("/b", 6.0, "Failure", "TriggerDestroyed"),
+        cdp("/c", 11.8, "Success", "PrefetchResponseUsed", loader="L2"),
+    ]
+    return run("learned", steps, trail, preload)
+
+
+def test_an_activated_prerender_is_a_covered_navigation_timed_from_its_activation():
+    audit = analyze([learned_walk()])
+    a = nav_of(audit, "learned", 1)
+    assert a["served_from"] == "prerender" and a["delivery"] == "prerender" and a["prefetched"]
+    assert a["lcp_ms"] == 150.0 and a["fcp_ms"] == 100.0 and a["ttfb_ms"] == 0.0  # minus activationStart, floored
+    assert nav_of(audit, "learned", 2)["delivery"] == "prefetch"
+
+
+def test_prerender_rows_are_told_from_prefetches_and_the_activated_one_is_used():
+    audit = analyze([learned_walk()])
+    rows = {p["url"].removeprefix(SITE): p for p in prefetches_of(audit, "learned")}
+    assert {url: (p["kind"], p["used"]) for url, p in rows.items()} == {
+        "/a": ("prerender", True), "/b": ("prerender", False), "/c": ("prefetch", True)}
+    # /a was prerendered while / was showing: / issued it (the activation, not the timeOrigin, starts /a's window).
+    assert rows["/a"]["step"] == 0 and rows["/c"]["step"] == 1
+
+
+def test_learned_arm_summary_counts_offers_starts_and_activations():
+    summary = analyze([learned_walk()])["summary"]["learned"]
+    assert summary["prerenders"] == {"offered": 2, "started": 2, "activated": 1,
+                                     "failed_by_reason": {"TriggerDestroyed": 1}}
+    assert summary["prefetches_by_kind"] == {"prerender": 2, "prefetch": 1}
+    assert summary["accuracy"] == pytest.approx(2 / 3, abs=1e-4) and summary["coverage"] == 1.0
+    assert summary["wasted_bytes"] == 25_000 and summary["served_from"] == {"prerender": 1, "prefetch": 1}
+    columns, rows = summary_rows(analyze([learned_walk()]))
+    assert dict(zip(columns, rows[0]))["prerendered"] == "1 of 2"
+
+
+def test_a_revisit_prefetched_from_chromiums_http_cache_credits_that_prefetch_not_the_spent_one():
+    steps = [step(0, "/", 1.0), step(1, "/a", 10.0, delivery="navigational-prefetch"),
+             step(2, "/b", 20.0, delivery="navigational-prefetch"), step(3, "/a", 30.0, delivery="navigational-prefetch")]
+    trail = [doc("cache-hit", "/", 1.1), spec_hit("/a", 9.8), spec_hit("/b", 19.8)]
+    # The second prefetch of /a never reached the edge: Chromium had /a in its HTTP cache.
+    preload = [cdp("/a", 9.7, "Success", "PrefetchResponseUsed"), cdp("/b", 19.7, "Success", "PrefetchResponseUsed"),
+               cdp("/a", 29.7, "Success", "PrefetchResponseUsed", loader="L3")]
+    audit = analyze([run("speculation", steps, trail, preload)])
+    rows = prefetches_of(audit, "speculation", "/a")
+    assert [(p["edge"], p["used"]) for p in rows] == [("hit", True), ("none", True)]
+    assert audit["summary"]["speculation"]["accuracy"] == 1.0

@@ -8,12 +8,14 @@ from pathlib import Path
 import pytest
 
 from prefetch_lab.auditwalk import (
+    SkewedChoice,
     Step,
     WalkPolicy,
     choose_next,
     parse_path_file,
     plan_from_path,
     plan_random_walk,
+    training_seed,
 )
 from prefetch_lab.rules import load_rules
 
@@ -112,3 +114,66 @@ def test_a_written_walk_refuses_unsafe_urls_and_missing_links():
         plan_from_path(parse_path_file("/\n/logout\n"), SITE + "/", POLICY, site)
     with pytest.raises(ValueError, match="no visible link with the text 'Contact'"):
         plan_from_path(parse_path_file("/\nContact\n"), SITE + "/", POLICY, site)
+
+
+# ---- the skewed walker ------------------------------------------------------------------------
+
+TEN_LINKS = [link(f"/p{i}") for i in range(10)]
+
+
+def test_skewed_popularity_is_zipf_like_fixed_per_page_and_link_and_seeded():
+    choice = SkewedChoice(seed=5)
+    weights = choice.weights(SITE + "/", TEN_LINKS)
+    assert sum(weights) == pytest.approx(1)
+    ranked = sorted(weights, reverse=True)
+    assert ranked[0] / ranked[1] == pytest.approx(4) and ranked[0] / ranked[2] == pytest.approx(9)  # 1/r**2
+    # Fixed: the same page's links in another order keep their popularity (and a fragment changes nothing).
+    again = dict(zip((c["href"] for c in reversed(TEN_LINKS)),
+                     choice.weights(SITE + "/#top", list(reversed(TEN_LINKS)))))
+    assert again == pytest.approx(dict(zip((c["href"] for c in TEN_LINKS), weights)))
+    # Another page, or another seed, ranks the links differently.
+    assert choice.weights(SITE + "/other", TEN_LINKS) != weights
+    assert SkewedChoice(seed=6).weights(SITE + "/", TEN_LINKS) != weights
+    assert SkewedChoice(seed=5, exponent=0).weights(SITE + "/", TEN_LINKS) == pytest.approx([0.1] * 10)
+    with pytest.raises(ValueError):
+        SkewedChoice(seed=5, exponent=-1)
+
+
+def test_skewed_walks_follow_the_popular_link_about_as_often_as_its_weight():
+    choice = SkewedChoice(seed=5)
+    weights = dict(zip((c["href"] for c in TEN_LINKS), choice.weights(SITE + "/", TEN_LINKS)))
+    top = max(weights, key=weights.get)
+    rng = random.Random(1)
+    picks = [choice(SITE + "/", TEN_LINKS, set(), rng)["href"] for _ in range(4000)]
+    assert picks.count(top) / len(picks) == pytest.approx(weights[top], abs=0.03)
+    assert weights[top] == pytest.approx(1 / sum(1 / r**2 for r in range(1, 11)))  # about 0.65
+    assert choice(SITE + "/", [], set(), rng) is None
+
+
+def test_walks_of_one_skewed_walker_share_popular_paths_and_training_seeds_are_held_out():
+    pages = {"/" if i == 0 else f"/{i}": [f"/{j}" for j in range(1, 9) if j != i] for i in range(9)}
+    choice = SkewedChoice(seed=2)
+
+    def walk(seed):
+        return [s.url for s in plan_random_walk(SITE + "/", 6, seed, POLICY, FakeSite(pages), choose=choice)]
+
+    training = [walk(training_seed(2, i)) for i in range(30)]
+    assert training_seed(2, 0) != 2 and len({training_seed(2, i) for i in range(30)}) == 30
+    assert walk(training_seed(2, 3)) == training[3]  # seeded
+    # Most walks take the home page's most popular link first.
+    candidates = POLICY.candidates([link(h) for h in pages["/"]], SITE + "/")
+    weights = choice.weights(SITE + "/", candidates)
+    top = candidates[weights.index(max(weights))]["href"]
+    first_links = [t[1] for t in training]
+    assert first_links.count(top) >= 0.4 * len(training)
+    # A uniform walker has no such favourite.
+    uniform = [[s.url for s in plan_random_walk(SITE + "/", 6, training_seed(2, i), POLICY, FakeSite(pages))][1]
+               for i in range(30)]
+    assert max(uniform.count(u) for u in set(uniform)) < 0.4 * 30
+
+
+def test_the_planner_opens_a_link_with_its_fragment_as_the_press_will():
+    site = FakeSite({"/": ["/a#part"], "/a#part": ["/b"], "/a": ["/top-only"]})
+    plan = plan_random_walk(SITE + "/", 3, seed=1, policy=POLICY, visible_links=site)
+    assert SITE + "/a#part" in site.opened  # what the visitor sees after the press: the part, not the top
+    assert [s.url.removeprefix(SITE) for s in plan] == ["/", "/a", "/b"]  # steps name the page, no fragment

@@ -206,3 +206,35 @@ def test_the_command_tells_a_trail_from_an_audit(tmp_path):
 def test_a_document_that_is_not_an_audit_is_refused():
     with pytest.raises(ValueError, match="prefetch-lab-audit/1"):
         report.render_report({"schema": "other"}, None)
+
+
+def learned_audit() -> dict:
+    audit = small_audit()
+    learned = {**audit["summary"]["speculation"], "lcp_ms_p50": 120.0, "lcp_ratio": 0.0968, "accuracy": 0.75,
+               "coverage": 1.0, "prefetched_navigations": 3, "prefetches": 4, "prefetches_by_kind": {"prerender": 3, "prefetch": 1},
+               "served_from": {"prerender": 2, "prefetch": 1}, "wasted_bytes": 4096,
+               "prerenders": {"offered": 5, "started": 3, "activated": 2, "failed_by_reason": {"TriggerDestroyed": 1}}}
+    audit["summary"]["learned"] = learned
+    audit["settings"].update(arms=["control", "speculation", "learned"], train=20, walk="skewed", skew=2.0)
+    audit["training"] = {"walks": 20, "pages": 200, "seeds": [], "urls": [], "graph": "raw/traversal.json"}
+    return audit
+
+
+def test_the_learned_arm_is_shown_beside_the_fixed_rules_and_the_control():
+    assert reportdata.learned_comparison(small_audit()) is None  # no learned arm: no such table
+    table = reportdata.learned_comparison(learned_audit())
+    assert [c["label"] for c in table["columns"]] == [
+        "metric", "control (nothing injected)", "speculation rules", "learned speculation rules"]
+    rows = {row[0]["text"]: [v["text"] for v in row[1:]] for row in table["rows"]}
+    assert rows["accuracy"] == ["–", "50 %", "75 %"]
+    assert rows["LCP p50 ratio"][2] == "0.10×" and rows["LCP p50"][2] == "120 ms"
+    assert rows["prerenders activated / started / offered"] == ["–", "–", "2 / 3 / 5"]
+    assert rows["served by a prerender"] == ["0", "0", "2"]
+    prefetching = reportdata.prefetch_table(learned_audit())
+    learned_row = next(r for r in prefetching["rows"] if r[0]["sort"] == "learned")
+    labels = [c["label"] for c in prefetching["columns"]]
+    assert learned_row[labels.index("prerenders")]["title"] == "failed: TriggerDestroyed 1"
+    assert "trained on 20 walks" in reportdata.settings_line(learned_audit())
+    assert "20 walks (200 page views)" in reportdata.training_line(learned_audit())
+    assert 'id="table-learned"' in report.render_report(learned_audit(), None)
+    assert 'id="table-learned"' not in report.render_report(small_audit(), None)

@@ -10,6 +10,7 @@
   const Rules = self.PrefetchLabRules;
   const SERVICE_WORKER_PATH = "/__edgio__/prefetch/service-worker.js";
   const MANIFEST_PATH = "/__edgio__/cache-manifest.js";
+  const SPECULATION_RULES_PATH = "/__edgio__/speculation-rules.json";
   const REPORT_PATH = "/__edgio__/lab/report";
   const MAX_URL_LENGTH = 8192; // Edgio skips longer URLs
   const PREFETCH_TIMEOUT_MS = 30000;
@@ -37,11 +38,17 @@
     watch: [], // [{selector, callback(element)}], called once when a matching element becomes visible
   };
 
+  // The edge's learned predictions for this page (prefetch_edgio_predicted, written into this
+  // bundle by the edge): "first" prefetches them before the visible links, "only" instead of them.
+  const predictedMode = self.__PREFETCH_LAB_PREDICTED__ || "off";
+  if (predictedMode === "only") options.viewport = false;
+
   const state = {
     mode: "starting", // "service-worker" | "link" (no worker: <link rel=prefetch>) | "starting"
     manifest: null,
     results: [],
     reports: [],
+    predicted: [], // the predicted pages, most likely first
   };
 
   function report(event, detail) {
@@ -90,6 +97,33 @@
       state.manifest = manifest;
     } catch (error) {
       report("manifest-unavailable", `${MANIFEST_PATH}: ${(error && error.message) || error}; only manual and pattern prefetches will run`);
+    }
+  }
+
+  // The page's learned rules document lists the predicted next pages, most likely band first
+  // (prerender, then prefetch list rules); the fallback document rule is not a prediction.
+  async function loadPredictions() {
+    if (predictedMode === "off") return;
+    const page = Rules.cacheKeyUrl(location.href).slice(location.origin.length);
+    const url = `${SPECULATION_RULES_PATH}?page=${encodeURIComponent(page)}`;
+    try {
+      const response = await withTimeout(fetch(url, { credentials: "same-origin" }), MANIFEST_TIMEOUT_MS, url);
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      const rules = await response.json();
+      for (const kind of ["prerender", "prefetch"]) {
+        for (const rule of rules[kind] || []) {
+          if (rule.source === "list" && Array.isArray(rule.urls)) state.predicted.push(...rule.urls);
+        }
+      }
+    } catch (error) {
+      report("predictions-unavailable", `${url}: ${(error && error.message) || error}`);
+    }
+  }
+
+  function prefetchPredicted() {
+    for (const href of state.predicted) {
+      const url = sameOriginUrl(href);
+      if (url && rulesAllow(url)) enqueue(url.href, "fetch", prefetchConfig());
     }
   }
 
@@ -375,7 +409,7 @@
     prefetch,
     install,
     /** For the console and tests: transport, manifest, and every prefetch outcome so far. */
-    status: () => ({ mode: state.mode, manifestLoaded: Boolean(state.manifest), results: state.results.slice(), reports: state.reports.slice(), options: { ...options } }),
+    status: () => ({ mode: state.mode, manifestLoaded: Boolean(state.manifest), results: state.results.slice(), reports: state.reports.slice(), options: { ...options }, predicted: state.predicted.slice() }),
     /** What the controlling worker holds: cache name, stored URLs, manifest rules it runs with. */
     workerStatus: () => askWorkerStatus(),
     ready: () => pageLoaded.then(() => manifestLoaded).then(() => transportPromise).then(() => api.status()),
@@ -383,10 +417,13 @@
   window.Edgio = Object.assign(window.Edgio || {}, api);
 
   const manifestLoaded = loadManifest();
+  const predictionsLoaded = loadPredictions();
   install(window.__PREFETCH_LAB_OPTIONS__ || {});
   pageLoaded
     .then(() => safely("service worker", () => startServiceWorker()))
     .then(() => manifestLoaded)
+    .then(() => predictionsLoaded)
+    .then(() => safely("predicted pages", prefetchPredicted)) // queued before any visible link
     .then(() => safely("link watching", startWatching))
     .catch((error) => report("error", String((error && error.message) || error)));
 })();

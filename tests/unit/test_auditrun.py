@@ -1,0 +1,71 @@
+"""The audit's settings and the proxies it starts for a learned arm (no processes started here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from prefetch_lab.auditcli import parse_args
+from prefetch_lab.auditrun import Audit, AuditSettings
+from prefetch_lab.auditwalk import SkewedChoice, Step, uniform_choice
+
+URL = "http://127.0.0.1:9/"
+
+
+def settings(**values) -> AuditSettings:
+    return AuditSettings(url=URL, out=Path("/tmp/prefetch-lab-unit-audit"), **values)
+
+
+@pytest.mark.parametrize("values, problem", [
+    ({"arms": ["control", "learned"]}, "needs a trained graph"),
+    ({"arms": ["control", "speculation"], "train": 5}, "add 'learned' to --arms"),
+    ({"arms": ["control", "sometimes"]}, "unknown arm"),
+    ({"arms": ["control"], "walk": "drunken"}, "unknown walk"),
+])
+def test_a_learned_arm_and_training_come_together_or_not_at_all(values, problem):
+    with pytest.raises(ValueError, match=problem):
+        settings(**values).check()
+    settings(arms=["control", "speculation", "learned"], train=3).check()
+    settings(arms=["control", "speculation"]).check()
+
+
+def test_the_command_line_refuses_a_learned_arm_without_training(capsys):
+    with pytest.raises(SystemExit):
+        parse_args([URL, "--arms", "control,learned"])
+    assert "--train N" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse_args([URL, "--train", "4"])
+    args = parse_args([URL, "--arms", "control,speculation,learned", "--train", "4", "--skew", "1.5"])
+    assert (args.train, args.skew, args.walk) == (4, 1.5, None)
+
+
+def test_learned_audits_walk_skewed_by_default_and_others_as_before():
+    assert settings(arms=["control", "learned"], train=2).walk_kind == "skewed"
+    assert settings(arms=["control", "speculation"]).walk_kind == "uniform"
+    assert settings(arms=["control"], walk="skewed").walk_kind == "skewed"
+    audit = Audit(settings(arms=["control", "learned"], train=2, skew=3.0))
+    assert isinstance(audit.chooser(), SkewedChoice) and audit.chooser().exponent == 3.0
+    assert Audit(settings(arms=["control"])).chooser() is uniform_choice
+    assert audit.uses_cdp and not Audit(settings(arms=["control", "edgio"])).uses_cdp
+
+
+def test_the_training_proxy_learns_without_speculating_and_learned_runs_load_a_copy_without_learning():
+    audit = Audit(settings(arms=["control", "learned"], train=2, learned_thresholds="immediate=0.9"))
+    train = audit.proxy_options(None, "train")
+    assert train["prefetch_inject"] == "off" and train["prefetch_learn"] == "true"
+    assert train["prefetch_traversal_file"] == str(audit.raw / "traversal.json")
+    learned = audit.proxy_options("learned", "learned-run1")
+    assert learned["prefetch_inject"] == "speculation" and learned["prefetch_speculation"] == "learned"
+    assert learned["prefetch_traversal_file"] == str(audit.raw / "learned-run1.traversal.json")
+    assert learned["prefetch_learn"] == "false" and learned["prefetch_learned_thresholds"] == "immediate=0.9"
+    control = audit.proxy_options("control", "control-run1")
+    assert "prefetch_traversal_file" not in control and "prefetch_speculation" not in control
+
+
+def test_the_warm_up_covers_the_training_walks_pages_too():
+    audit = Audit(settings(arms=["control", "learned"], train=2))
+    plan = [Step(0, URL, "start"), Step(1, URL + "a", "link")]
+    assert audit.warm_urls(plan, proxy=None) == [URL, URL + "a"]
+    audit.training = {"urls": [[URL, URL + "b"], [URL, URL + "a", URL + "c"]]}
+    assert audit.warm_urls(plan, proxy=None) == [URL, URL + "a", URL + "b", URL + "c"]
