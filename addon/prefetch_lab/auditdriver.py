@@ -8,6 +8,7 @@ LCP from PerformanceObservers, and Chromium's own prefetch statuses from the Dev
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .auditwalk import Step, without_fragment
+
+logger = logging.getLogger(__name__)
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -143,8 +146,15 @@ class AuditBrowser:
         context = self.browser.new_context(proxy={"server": proxy_server}, **self.device)
         try:
             yield Session(context, moves, self.throttle)
-        finally:
-            context.close()
+        except BaseException:
+            # Ctrl-C lands inside a Playwright call, whose connection then fails the close
+            # ("Cannot find command to respond"): the interrupt, not that, is what happened.
+            try:
+                context.close()
+            except Exception as e:
+                logger.debug(f"closing the browser context after an interruption failed: {type(e).__name__}: {e}")
+            raise
+        context.close()
 
     def close(self) -> None:
         try:

@@ -255,7 +255,10 @@ class Audit:
             for proxy in list(self._proxies):
                 self.stop_proxy(proxy)
             if browser:
-                browser.close()
+                try:
+                    browser.close()
+                except Exception as e:  # after Ctrl-C its connection may be broken: still write what was measured
+                    logger.warning(f"closing the browser: {type(e).__name__}: {e}")
             shutil.rmtree(self.confdir, ignore_errors=True)
         return self.write(complete, problem)
 
