@@ -31,7 +31,7 @@ from .cachestore import CacheEntry, CacheStore, cache_key, cookie_names, strip_e
 from .collapse import Collapse
 from .stalefallback import StaleIfError
 from .invalidate import Invalidation
-from .revalidate import Revalidation
+from .revalidate import Revalidation, hold_client_validators
 from .surrogate import SurrogateCapability
 from .edgefiles import REPORT_PATH, EdgeFiles, is_edge_path
 from .htmlrewrite import is_html_document, rewrite_html
@@ -52,9 +52,6 @@ CHOICES = {
     "prefetch_inject_at": PLACEMENTS,
     "prefetch_eagerness": speculation.EAGERNESS,
 }
-# Client validators are answered by the edge itself; forwarding them on a miss would let the
-# origin answer 304 and the edge would never fill.
-CLIENT_VALIDATORS = ("if-none-match", "if-modified-since")
 OUR_SPECULATION_HEADER = speculation.merge_header([], speculation.RULES_PATH)
 NO_FEATURES = Features()
 MARKS = {
@@ -463,9 +460,7 @@ class PrefetchLab:
             return
         if req.method == "GET" and not forced:
             state.collapsible = True
-            for name in CLIENT_VALIDATORS:
-                if headerlookup.has(req.headers, name.encode()):
-                    state.client_validators[name] = req.headers.pop(name)
+            hold_client_validators(flow, state)
 
     @property
     def rules_active(self) -> bool:

@@ -23,12 +23,26 @@ from typing import TYPE_CHECKING
 
 from mitmproxy import http
 
-from . import cachepolicy
+from . import cachepolicy, headerlookup
 from .cachestore import CacheEntry
 from .originfetch import CLIENT_VALIDATORS
 
 if TYPE_CHECKING:
     from .addon import FlowState, PrefetchLab
+
+
+def hold_client_validators(flow: http.HTTPFlow, state: "FlowState") -> None:
+    """Take the client's validators off a request the edge forwards as a miss: forwarded, they
+    would let the origin answer 304 and the edge would never fill; the edge answers them itself."""
+    headers = flow.request.headers
+    for name in CLIENT_VALIDATORS:
+        if headerlookup.has(headers, name.encode()):
+            state.client_validators[name] = headers.pop(name)
+
+
+def headers_without_validators(flow: http.HTTPFlow) -> list[tuple[str, str]]:
+    """The request's header pairs less the client's validators (what the cache decides on)."""
+    return [(n, v) for n, v in flow.request.headers.items(multi=True) if n.lower() not in CLIENT_VALIDATORS]
 
 
 def use_client_validators(flow: http.HTTPFlow, state: "FlowState") -> None:
@@ -67,7 +81,7 @@ class Revalidation:
             self._selects_nothing(flow, state, entry)
             return
         headers = cachepolicy.freshened_headers(entry.headers, list(flow.response.headers.items(multi=True)))
-        request_headers = [(n, v) for n, v in flow.request.headers.items(multi=True) if n.lower() not in CLIENT_VALIDATORS]
+        request_headers = headers_without_validators(flow)
         decision = cachepolicy.storage_decision(
             "GET", entry.status, request_headers + list(state.client_validators.items()), headers,
             rule_caching(state.features), len(entry.body), lab.store.max_object_size, now, lab.rules_active,

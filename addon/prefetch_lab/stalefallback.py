@@ -37,8 +37,7 @@ from mitmproxy import http
 
 from . import cachepolicy, responses
 from .cachestore import CacheEntry, VaryValues
-from .originfetch import CLIENT_VALIDATORS
-from .revalidate import use_client_validators
+from .revalidate import headers_without_validators, hold_client_validators, use_client_validators
 from .staleiferror import CACHING_STATUS, is_origin_error
 
 if TYPE_CHECKING:
@@ -111,9 +110,7 @@ class StaleIfError:
         if entry.validators and lab.store.find(state.key, list(flow.request.headers.items(multi=True))) is entry:
             lab.revalidation.begin(flow, state, entry)
         else:  # a miss: the client's validators are answered by the edge (PrefetchLab.request)
-            for name in CLIENT_VALIDATORS:
-                if name in flow.request.headers:
-                    state.client_validators[name] = flow.request.headers.pop(name)
+            hold_client_validators(flow, state)
         lab.origin.watch(flow)
 
     # ---- the answer, from the edge's fetch ----------------------------------------------------
@@ -131,7 +128,7 @@ class StaleIfError:
     def _answer(self, flow: http.HTTPFlow, state: "FlowState", copy: http.HTTPFlow, leader: bool) -> bool:
         """Answer the flow from the edge's fetch; False when it must go to the origin itself."""
         lab, now = self.lab, time.time()
-        request_headers = [(n, v) for n, v in flow.request.headers.items(multi=True) if n.lower() not in CLIENT_VALIDATORS]
+        request_headers = headers_without_validators(flow)
         entry = lab.store.find(state.key, request_headers)
         failure = self.failure(copy)
         if failure is None:
@@ -194,7 +191,7 @@ class StaleIfError:
             flow.response.stream = False  # hold the error whole: `response` may swap it
 
     def _candidate(self, flow: http.HTTPFlow, state: "FlowState", now: float) -> CacheEntry | None:
-        request_headers = [(n, v) for n, v in flow.request.headers.items(multi=True) if n.lower() not in CLIENT_VALIDATORS]
+        request_headers = headers_without_validators(flow)
         if cachepolicy.request_forces_origin(request_headers, self.lab.rules_active):
             return None  # the client asked for the origin's answer
         entry = self.lab.store.find(state.key, request_headers)
