@@ -14,7 +14,7 @@ Chromium process with a fresh profile and `--proxy-server`, which is what a fres
 context with a proxy is.
 
 Pages and prerenders. The tab auto-attaches its pages paused (`waitForDebuggerOnStart`), so the
-observers, throttling and device emulation are in place before a prerendered page runs a line;
+observers and device emulation are in place before a prerendered page runs a line;
 a background thread sets each one up and resumes it. When a press activates a prerender, the
 prerender's target becomes the tab's page (Chromium drops the old page's target), and the
 session follows it. Per step the driver records `delivery`: "prerender" when the press activated
@@ -30,7 +30,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from .auditdriver import CHROMIUM_ARGS, COLLECT_JS, MOBILE_DEVICE, OBSERVERS_JS, THROTTLE, VISIBLE_LINKS_JS, Moves
+from . import netprofile
+from .auditdriver import CHROMIUM_ARGS, COLLECT_JS, MOBILE_DEVICE, OBSERVERS_JS, VISIBLE_LINKS_JS, Moves
+from .netshaper import shaped
 from .auditwalk import Step, without_fragment
 from .cdppipe import CdpError, PipeChromium
 
@@ -75,7 +77,7 @@ class CdpBrowser:
     def __init__(self, chromium: str | None, trusted_spki: str | None, throttle: str, mobile: bool) -> None:
         if chromium is None:
             raise FileNotFoundError("the DevTools-pipe driver needs a Chromium binary (--chromium PATH)")
-        self.throttle = THROTTLE[throttle]
+        self.network = netprofile.profile(throttle)
         self.device = mobile_device() if mobile else None
         width, height = (self.device["viewport"]["width"], self.device["viewport"]["height"]) if self.device else DESKTOP_VIEWPORT
         args = [*PLAYWRIGHT_ARGS, *CHROMIUM_ARGS, f"--window-size={width},{height}"]
@@ -94,13 +96,17 @@ class CdpBrowser:
 
     @contextmanager
     def session(self, proxy_server: str, moves: Moves) -> Iterator["CdpSession"]:
+        with shaped(proxy_server, self.network) as browser_proxy:
+            yield from self._session(browser_proxy, moves)
+
+    def _session(self, proxy_server: str, moves: Moves) -> Iterator["CdpSession"]:
         context = self.chromium.send("Target.createBrowserContext", {
             "disposeOnDetach": True, "proxyServer": proxy_server, "proxyBypassList": "<-loopback>"})["browserContextId"]
         try:
             since = self.chromium.mark()
             page = self.chromium.send("Target.createTarget", {"url": "about:blank", "browserContextId": context})["targetId"]
             tab = self._tab_of(page, context, since)
-            session = CdpSession(self.chromium, tab, page, moves, self.throttle, self.device)
+            session = CdpSession(self.chromium, tab, page, moves, self.device)
             try:
                 yield session
             finally:
@@ -143,12 +149,10 @@ class CdpBrowser:
 class CdpSession:
     """One Chromium tab, its current page followed through navigations and activations."""
 
-    def __init__(self, chromium: PipeChromium, tab: str, page_target: str, moves: Moves, throttle: dict | None,
-                 device: dict | None) -> None:
+    def __init__(self, chromium: PipeChromium, tab: str, page_target: str, moves: Moves, device: dict | None) -> None:
         self.chromium = chromium
         self.tab = tab
         self.moves = moves
-        self.throttle = throttle
         self.device = device
         self.steps: list[dict] = []
         self.console_errors: list[str] = []
@@ -177,8 +181,6 @@ class CdpSession:
     def _setup_commands(self) -> list[tuple[str, dict]]:
         commands = [("Page.enable", {}), ("Page.addScriptToEvaluateOnNewDocument", {"source": OBSERVERS_JS}),
                     ("Runtime.enable", {}), ("Network.enable", {}), ("Preload.enable", {})]
-        if self.throttle:
-            commands.append(("Network.emulateNetworkConditions", {"offline": False, **self.throttle}))
         # The viewport exactly (the window's is smaller by what headless Chromium keeps for its
         # own chrome): Playwright's 1280 x 720, or the phone's.
         if self.device:

@@ -18,7 +18,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import auditanalysis, speculation
-from .auditdriver import THROTTLE, Moves
+from .auditdriver import Moves
+from .netprofile import PROFILES, THROTTLE_CHOICES
 from .auditrun import ARM_OPTIONS, WALKS, Audit, AuditSettings, Progress as AuditProgress, schedule
 
 
@@ -55,7 +56,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--origin-delay-ms", type=int, default=0, help="latency added to responses from the origin (default: 0)")
     p.add_argument("--edge-delay-ms", type=int, default=20,
                    help="distance from the browser to the edge, added to every response (default: 20)")
-    p.add_argument("--throttle", choices=tuple(THROTTLE), default="none", help="network profile in the browser")
+    p.add_argument("--throttle", choices=THROTTLE_CHOICES, default="none",
+                   help="the visitor's network, between the browser and the proxy: "
+                        + "; ".join(f"{name}: {p.describe()}" for name, p in PROFILES.items()))
     p.add_argument("--mobile", action="store_true", help="a phone's viewport and user agent (Pixel 7)")
     p.add_argument("--eagerness", choices=speculation.EAGERNESS, default="conservative",
                    help="eagerness of the served speculation rules (default: conservative, as Speed Brain)")

@@ -15,7 +15,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import netprofile
 from .auditwalk import Step, without_fragment
+from .netshaper import shaped
 
 logger = logging.getLogger(__name__)
 
@@ -30,14 +32,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--proxy-bypass-list=<-loopback>",  # test origins on 127.0.0.1 go through the proxy too
 ]
-# Network profiles for --throttle, applied with CDP's Network.emulateNetworkConditions.
-# 4g: Lighthouse's mobile "slow 4G" (150 ms RTT, 1.6 Mbps down, 750 kbps up);
-# slow-3g: DevTools' "Slow 3G" preset (2,000 ms RTT, 400 kbps each way).
-THROTTLE = {
-    "none": None,
-    "4g": {"latency": 150, "downloadThroughput": 1.6e6 / 8, "uploadThroughput": 750e3 / 8},
-    "slow-3g": {"latency": 2000, "downloadThroughput": 400e3 / 8, "uploadThroughput": 400e3 / 8},
-}
 MOBILE_DEVICE = "Pixel 7"
 
 # Runs in every document before its own scripts: FCP and LCP as the page reports them.
@@ -124,7 +118,7 @@ class AuditBrowser:
     def __init__(self, chromium: str | None, trusted_spki: str | None, throttle: str, mobile: bool) -> None:
         from playwright.sync_api import sync_playwright
 
-        self.throttle = THROTTLE[throttle]
+        self.network = netprofile.profile(throttle)
         self._playwright = sync_playwright().start()
         args = list(CHROMIUM_ARGS)
         if trusted_spki:  # trust the proxy's CA, so service workers work on https sites
@@ -143,18 +137,19 @@ class AuditBrowser:
 
     @contextmanager
     def session(self, proxy_server: str, moves: Moves) -> Iterator["Session"]:
-        context = self.browser.new_context(proxy={"server": proxy_server}, **self.device)
-        try:
-            yield Session(context, moves, self.throttle)
-        except BaseException:
-            # Ctrl-C lands inside a Playwright call, whose connection then fails the close
-            # ("Cannot find command to respond"): the interrupt, not that, is what happened.
+        with shaped(proxy_server, self.network) as browser_proxy:
+            context = self.browser.new_context(proxy={"server": browser_proxy}, **self.device)
             try:
-                context.close()
-            except Exception as e:
-                logger.debug(f"closing the browser context after an interruption failed: {type(e).__name__}: {e}")
-            raise
-        context.close()
+                yield Session(context, moves)
+            except BaseException:
+                # Ctrl-C lands inside a Playwright call, whose connection then fails the close
+                # ("Cannot find command to respond"): the interrupt, not that, is what happened.
+                try:
+                    context.close()
+                except Exception as e:
+                    logger.debug(f"closing the browser context after an interruption failed: {type(e).__name__}: {e}")
+                raise
+            context.close()
 
     def close(self) -> None:
         try:
@@ -166,7 +161,7 @@ class AuditBrowser:
 class Session:
     """One browser profile on one page, with CDP listening for Chromium's prefetch statuses."""
 
-    def __init__(self, context, moves: Moves, throttle: dict | None) -> None:
+    def __init__(self, context, moves: Moves) -> None:
         self.moves = moves
         context.add_init_script(OBSERVERS_JS)
         self.page = context.new_page()
@@ -179,9 +174,6 @@ class Session:
         for event in ("Preload.prefetchStatusUpdated", "Preload.prerenderStatusUpdated"):
             cdp.on(event, self._preload_listener(event))
         cdp.send("Preload.enable")
-        if throttle:
-            cdp.send("Network.enable")
-            cdp.send("Network.emulateNetworkConditions", {"offline": False, **throttle})
 
     def _preload_listener(self, name: str) -> Callable[[dict], None]:
         def listen(params: dict) -> None:

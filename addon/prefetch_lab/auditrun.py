@@ -47,6 +47,7 @@ from .auditwalk import (
     training_seed,
     uniform_choice,
 )
+from .netprofile import profile as network_profile
 from .proxyprocess import ProxyProcess
 from .rules import load_rules
 from .rulewatch import RuleSource
@@ -375,7 +376,8 @@ class Audit:
             "problem": problem,
             "settings": self.settings.to_json(),
             "environment": {**environment(getattr(self, "chromium_version", None)),
-                            "driver": "devtools-pipe" if self.uses_cdp else "playwright"},
+                            "driver": "devtools-pipe" if self.uses_cdp else "playwright",
+                            "network": network_description(self.settings.throttle)},
             "walk": [step.to_dict() for step in getattr(self, "plan", [])],
             "training": self.training,
             **results,
@@ -411,6 +413,13 @@ def ca_spki(confdir: Path, timeout: float = 10) -> str:
     cert = x509.load_pem_x509_certificate(pem.read_bytes())
     spki = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return base64.b64encode(hashlib.sha256(spki).digest()).decode()
+
+
+def network_description(throttle: str) -> str:
+    found = network_profile(throttle)
+    if found is None:
+        return "unthrottled (loopback, plus the emulated edge distance)"
+    return f"{throttle}: {found.describe()}, for every request, between the browser and the proxy (netshaper.py)"
 
 
 def environment(chromium_version: str | None) -> dict:
