@@ -95,8 +95,9 @@ class CdpBrowser:
             raise
 
     @contextmanager
-    def session(self, proxy_server: str, moves: Moves) -> Iterator["CdpSession"]:
-        with shaped(proxy_server, self.network) as browser_proxy:
+    def session(self, proxy_server: str, moves: Moves, throttled: bool = True) -> Iterator["CdpSession"]:
+        """A fresh profile; `throttled=False` for what is not measured (planning, warming, training)."""
+        with shaped(proxy_server, self.network if throttled else None) as browser_proxy:
             yield from self._session(browser_proxy, moves)
 
     def _session(self, proxy_server: str, moves: Moves) -> Iterator["CdpSession"]:

@@ -136,8 +136,9 @@ class AuditBrowser:
         return self.browser.version
 
     @contextmanager
-    def session(self, proxy_server: str, moves: Moves) -> Iterator["Session"]:
-        with shaped(proxy_server, self.network) as browser_proxy:
+    def session(self, proxy_server: str, moves: Moves, throttled: bool = True) -> Iterator["Session"]:
+        """A fresh profile; `throttled=False` for what is not measured (planning, warming, training)."""
+        with shaped(proxy_server, self.network if throttled else None) as browser_proxy:
             context = self.browser.new_context(proxy={"server": browser_proxy}, **self.device)
             try:
                 yield Session(context, moves)

@@ -274,7 +274,7 @@ class Audit:
 
     def plan_walk(self, browser, proxy: ProxyProcess, policy: WalkPolicy, path_entries) -> list[Step]:
         s = self.settings
-        with browser.session(proxy.address, s.moves) as session:
+        with browser.session(proxy.address, s.moves, throttled=False) as session:
             visible_links = self.in_site_urls(proxy, session.visible_links)
             if path_entries:
                 return plan_from_path(path_entries, s.url, policy, visible_links)
@@ -294,7 +294,8 @@ class Audit:
         try:
             for index in range(s.train):
                 self.progress.phase(f"training walk {index + 1}/{s.train}")
-                with browser.session(proxy.address, TRAINING_MOVES) as session:
+                # Not measured: the graph counts page views, not how long they took.
+                with browser.session(proxy.address, TRAINING_MOVES, throttled=False) as session:
                     opened: list[str] = []
 
                     def open_page(url: str) -> tuple[str, list[dict]]:
@@ -338,7 +339,7 @@ class Audit:
             plan = [Step(st.step, self.site_url(proxy, st.url), st.via, st.text) for st in self.plan]
             if s.edge == "warm":
                 self.progress.phase(f"{arm} run {run + 1}: warming the edge")
-                with browser.session(proxy.address, s.moves) as warmer:
+                with browser.session(proxy.address, s.moves, throttled=False) as warmer:  # other visitors
                     warmer.warm(self.warm_urls(plan, proxy))
             measure_start = time.time()
             with browser.session(proxy.address, s.moves) as session:
