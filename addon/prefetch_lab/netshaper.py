@@ -60,9 +60,10 @@ class NetworkShaper:
         async def stop() -> None:
             if self._server is not None:
                 self._server.close()
-            for task in asyncio.all_tasks():
-                if task is not asyncio.current_task():
-                    task.cancel()
+            relays = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in relays:
+                task.cancel()
+            await asyncio.gather(*relays, return_exceptions=True)  # their writers close in the loop
 
         asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -80,13 +81,17 @@ class NetworkShaper:
             client_writer.close()
             return
         handshake_until = opened + self.profile.rtt_ms / 1000
+        pumps = asyncio.gather(
+            self._pump(client_reader, upstream_writer, self.up, handshake_until),
+            self._pump(upstream_reader, client_writer, self.down, None),
+        )
         try:
-            await asyncio.gather(
-                self._pump(client_reader, upstream_writer, self.up, handshake_until),
-                self._pump(upstream_reader, client_writer, self.down, None),
-            )
+            await pumps
         except asyncio.CancelledError:
-            pass  # the shaper closes: asyncio would log a cancelled connection task as an error
+            # The shaper closes. Cancelled, the pumps' gather still holds their CancelledError
+            # (read it, or asyncio logs it), and a connection task that ends cancelled is logged too.
+            pumps.cancel()
+            await asyncio.gather(pumps, return_exceptions=True)
         finally:
             for writer in (client_writer, upstream_writer):
                 writer.close()

@@ -66,3 +66,27 @@ def test_a_refused_upstream_closes_the_client_connection():
         conn = http.client.HTTPConnection("127.0.0.1", shaper.port, timeout=10)
         with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):
             get(shaper.port, "/", conn)
+
+
+def test_closing_with_connections_open_is_quiet(origin, caplog, monkeypatch):
+    """The audit closes a visitor's shaper while Chromium still holds connections, one of them
+    mid-transfer."""
+    import gc
+    import socket
+    import sys
+
+    unraisable: list = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    shaper = NetworkShaper(origin.base, SLOW).__enter__()
+    held = socket.create_connection(("127.0.0.1", shaper.port))
+    held.sendall(b"GET /small HTTP/1.1\r\nHost: x\r\n\r\n")
+    busy = socket.create_connection(("127.0.0.1", shaper.port))
+    busy.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+    time.sleep(0.3)  # /small is answered, /big is a third of the way
+    shaper.close()
+    held.close()
+    busy.close()
+    del shaper
+    gc.collect()  # a relay left pending would be finalised (and complain) now
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
+    assert not unraisable, [(u.exc_value, u.object) for u in unraisable]
