@@ -81,22 +81,23 @@ FCP_SCRIPT = """() => new Promise(resolve => {
 
 
 def chromium_fcp(trials: int, proxies: dict[str, Mitmdump | None]) -> dict:
-    """Chromium's first contentful paint of the early-flushing page, direct and through proxies."""
+    """Chromium's first contentful paint of the early-flushing page, direct and through proxies
+    (one browser each, the variants taking turns in every trial, so drift affects them alike)."""
     fcps: dict[str, list[float]] = {name: [] for name in proxies}
-    with FlushingOrigin(early_flush_routes()) as origin:
+    with FlushingOrigin(early_flush_routes()) as origin, ExitStack() as browsers:
         url = f"{origin.base}/early/plain"
+        launched = {}
         for name, proxy in proxies.items():
-            browser = launch_chromium(**({"proxy": {"server": proxy.address}} if proxy else {}))
-            try:
-                for _ in range(trials):
-                    context = browser.new_context()
-                    page = context.new_page()
-                    page.goto(url, wait_until="commit")
-                    fcps[name].append(page.evaluate(FCP_SCRIPT))
-                    page.wait_for_load_state("load")
-                    context.close()
-            finally:
-                browser.close()
+            launched[name] = launch_chromium(**({"proxy": {"server": proxy.address}} if proxy else {}))
+            browsers.callback(launched[name].close)
+        for _ in range(trials):
+            for name, browser in launched.items():
+                context = browser.new_context()
+                page = context.new_page()
+                page.goto(url, wait_until="commit")
+                fcps[name].append(page.evaluate(FCP_SCRIPT))
+                page.wait_for_load_state("load")
+                context.close()
     return {name: {"fcp_ms": statistics.median(values)} for name, values in fcps.items()}
 
 

@@ -46,7 +46,7 @@ def figure_paths() -> list[str]:
     for enc in ("plain", "gzip"):
         paths += [f"early_flush.{enc}.{v}.{f}" for v in ("direct", "baseline", "stream_floor", "addon")
                   for f in ("first_byte_ms", "complete_ms")]
-    paths += [f"early_flush.chromium.{v}.fcp_ms" for v in ("direct", "baseline", "addon")]
+    paths += [f"early_flush.chromium.{v}.fcp_ms" for v in ("direct", "baseline", "stream_floor", "addon")]
     paths += [f"html_injection.codec_floor_ms.{size}" for size in ("200k", "2m")]
     paths += [f"big_response.{v}.{f}" for v in ("baseline", "addon") for f in ("growth_mb", "first_byte_ms")]
     return paths
