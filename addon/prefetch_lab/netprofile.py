@@ -1,10 +1,10 @@
 """A visitor's access network, emulated at the packet level, for the audit's `--throttle`.
 
 DevTools throttling (`Network.emulateNetworkConditions`) is per target: it slows what a page
-session requests, not the speculation-rules prefetches Chromium's browser process makes, nor a
-service worker's fetches (seen with Chromium 156: under a 150 ms profile a page's fetch took
-161 ms, an immediate prefetch was Ready after 6 ms). An audit throttled that way compares a slow
-network against prefetches that travel a free one. So the audit puts the network between the
+session requests, not the speculation-rules prefetches Chromium's browser process makes (seen
+with Chromium 156: under a 150 ms profile a page's fetch took 161 ms, an immediate prefetch was
+Ready after 6 ms), and a service worker is a target of its own. An audit throttled that way
+compares a slow network against prefetches that travel a free one. So the audit puts the network between the
 browser and the proxy instead, as WebPageTest's tsproxy does: every byte Chromium sends or
 receives, whichever part of it asked, crosses the same two links.
 
