@@ -6,6 +6,7 @@ proxy trails saw, counted here by hand."""
 from __future__ import annotations
 
 import json
+import signal
 import os
 import subprocess
 import sys
@@ -260,8 +261,11 @@ def marked_processes(marker: str) -> list[str]:
 
 def start_audit(out: Path, url: str, marker: str, *args: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "addon"), "PREFETCH_LAB_TEST_MARK": marker}
+    # A foreground audit, as at a terminal: a suite started in the background (`cmd &` in a
+    # script) passes SIGINT down ignored, and Python then never raises KeyboardInterrupt.
     return subprocess.Popen([sys.executable, "-m", "prefetch_lab.auditcli", url, "--out", str(out), *args],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def test_the_deadline_ends_the_audit_keeps_what_was_measured_and_stops_everything(site, tmp_path):
