@@ -47,7 +47,10 @@ class FlushingOrigin(LocalServer):
                 origin.hits[path] = origin.hits.get(path, 0) + 1
                 route = origin.routes.get(path)
                 if route is None:
-                    self.send_error(404)
+                    try:
+                        self.send_error(404)
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass  # Chromium's /favicon.ico: it closes before reading the answer
                     return
                 self.send_response(route.status)
                 for name, value in route.headers.items():
