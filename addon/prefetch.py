@@ -4,12 +4,12 @@ A thin shim: the code lives in the prefetch_lab package beside this file (mitmpr
 folder on sys.path). Hot reload re-runs only this file; restart after editing the package.
 """
 
-from prefetch_lab.addon import PrefetchLab
-from prefetch_lab.clientfiles import ClientFiles
-from prefetch_lab.latency import EdgeLatency
-from prefetch_lab.learning import Learning
-from prefetch_lab.optioncheck import OptionCheck
-from prefetch_lab.sessionsummary import SessionSummary
+from prefetch_lab.edge.lab import PrefetchLab
+from prefetch_lab.edge.stages.client_files import ClientFiles
+from prefetch_lab.edge.stages.latency import EdgeLatency
+from prefetch_lab.edge.stages.learning import Learning
+from prefetch_lab.edge.stages.option_check import OptionCheck
+from prefetch_lab.edge.stages.summary import SessionSummary
 
 # Order matters: Learning answers a page's learned rules URL before PrefetchLab would serve the
 # fixed file; EdgeLatency tells edge answers from origin ones by what PrefetchLab did first;

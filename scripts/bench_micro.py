@@ -9,9 +9,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from prefetch_lab import inject
-from prefetch_lab.edgefiles import INSTALL_JS
-from prefetch_lab.rules import RequestInfo, RuleSet, load_rules_text
+from prefetch_lab.html import inject
+from prefetch_lab.client.edge_files import INSTALL_JS
+from prefetch_lab.rules.model import RequestInfo, RuleSet
+from prefetch_lab.rules.rule_file import load_rules_text
 
 from bench_origin import PAGE_SIZES, make_page
 

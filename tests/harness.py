@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "addon") not in sys.path:  # pytest puts it there; the benchmark's processes may not
     sys.path.insert(0, str(ROOT / "addon"))
 
-from prefetch_lab.auditdriver import CHROMIUM_ARGS  # noqa: E402,F401  (the tests launch Chromium as the audit does)
-from prefetch_lab.proxyprocess import ADDON_SCRIPT, ProxyProcess  # noqa: E402,F401
+from prefetch_lab.audit.gather.playwright_driver import CHROMIUM_ARGS  # noqa: E402,F401  (the tests launch Chromium as the audit does)
+from prefetch_lab.audit.gather.proxy_process import ADDON_SCRIPT, ProxyProcess  # noqa: E402,F401
 CHROMIUM = "/usr/bin/chromium"
 
 

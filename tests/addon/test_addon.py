@@ -11,8 +11,8 @@ import pytest
 from mitmproxy import exceptions, http
 from mitmproxy.test import taddons, tflow
 
-from prefetch_lab.addon import PrefetchLab
-from prefetch_lab.rules import RuleSet
+from prefetch_lab.edge.lab import PrefetchLab
+from prefetch_lab.rules.model import RuleSet
 
 INSTALL = b'<script src="/__edgio__/prefetch/install.js" defer'
 STREAM_CHUNK = 16  # small, so that every test also splits its bodies

@@ -6,8 +6,8 @@ import pytest
 from mitmproxy import exceptions
 from mitmproxy.test import taddons
 
-from prefetch_lab.addon import PrefetchLab
-from prefetch_lab.clientfiles import ClientFiles
+from prefetch_lab.edge.lab import PrefetchLab
+from prefetch_lab.edge.stages.client_files import ClientFiles
 from tests.addon.test_addon import Edge, audit, start
 from tests.unit.test_edgefiles import edgio_package
 

@@ -10,8 +10,8 @@ import pytest
 from mitmproxy import http
 from mitmproxy.test import taddons, tflow
 
-from prefetch_lab.addon import PrefetchLab
-from prefetch_lab.originfetch import MAX_BACKGROUND
+from prefetch_lab.edge.lab import PrefetchLab
+from prefetch_lab.edge.origin_fetches import MAX_BACKGROUND
 
 URL = "http://shop.test/asset"
 BODY = bytes(range(256)) * 8

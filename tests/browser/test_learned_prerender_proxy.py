@@ -15,7 +15,7 @@ import json
 
 import pytest
 
-from prefetch_lab.cdppipe import PipeChromium
+from prefetch_lab.audit.gather.cdp_pipe import PipeChromium
 from tests.harness import CHROMIUM, CHROMIUM_ARGS, Mitmdump, Origin, Reply, wait_until
 
 pytestmark = [pytest.mark.browser]

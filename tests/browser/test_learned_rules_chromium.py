@@ -7,7 +7,7 @@ Prerendering needs a browser that Playwright does not drive: Chromium refuses to
 tab that has a DevTools session attached to its page target directly
 (`PrerenderingDisabledByDevTools`, content/browser/devtools/devtools_instrumentation.cc
 IsPrerenderAllowed: HasSessionsWithoutTabTargetSupport), which is how Playwright attaches.
-`prefetch_lab.cdppipe.PipeChromium` talks CDP over `--remote-debugging-pipe` and reaches the
+`prefetch_lab.audit.gather.cdp_pipe.PipeChromium` talks CDP over `--remote-debugging-pipe` and reaches the
 page through its tab target, as Puppeteer does, so prerendering stays on.
 
 Observed (Chromium 156, headless): the prerender navigation carries `Sec-Purpose:
@@ -27,9 +27,9 @@ from pathlib import Path
 
 import pytest
 
-from prefetch_lab.cdppipe import PipeChromium
-from prefetch_lab.learnedrules import build_learned_document
-from prefetch_lab.rules import load_rules
+from prefetch_lab.audit.gather.cdp_pipe import PipeChromium
+from prefetch_lab.learn.learned_rules import build_learned_document
+from prefetch_lab.rules.rule_file import load_rules
 from tests.harness import CHROMIUM, CHROMIUM_ARGS, Origin, Reply, wait_until
 
 pytestmark = [pytest.mark.browser]

@@ -9,9 +9,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from prefetch_lab.manifest import build_manifest
-from prefetch_lab.pathpattern import compile_path, to_js_regex
-from prefetch_lab.rules import RequestInfo, load_rules, load_rules_text
+from prefetch_lab.rules.manifest import build_manifest
+from prefetch_lab.rules.path_pattern import compile_path, to_js_regex
+from prefetch_lab.rules.model import RequestInfo
+from prefetch_lab.rules.rule_file import load_rules, load_rules_text
 
 pytestmark = pytest.mark.browser
 

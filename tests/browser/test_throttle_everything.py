@@ -32,8 +32,8 @@ TRANSFER_S = len(NEXT) / (1.6e6 / 8)  # 0.51 s at 4g's 1.6 Mbps, before any roun
 def prefetch_statuses(driver_name: str, proxy_address: str, url: str) -> list[dict]:
     """In a child process: open `url` through the driver's 4g session, wait for the prefetch of
     /next to end, return its status events (with their receive times)."""
-    from prefetch_lab.auditcdp import CdpBrowser
-    from prefetch_lab.auditdriver import AuditBrowser, Moves
+    from prefetch_lab.audit.gather.cdp_driver import CdpBrowser
+    from prefetch_lab.audit.gather.playwright_driver import AuditBrowser, Moves
 
     driver = {"playwright": AuditBrowser, "cdp-pipe": CdpBrowser}[driver_name]
     browser = driver(CHROMIUM, None, "4g", False)

@@ -16,11 +16,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 
-from prefetch_lab.audit import read_records
-from prefetch_lab.auditcdp import CdpBrowser
-from prefetch_lab.auditdriver import Moves
-from prefetch_lab.auditwalk import Step
-from prefetch_lab.proxyprocess import ProxyProcess
+from prefetch_lab.trail import read_records
+from prefetch_lab.audit.gather.cdp_driver import CdpBrowser
+from prefetch_lab.audit.gather.playwright_driver import Moves
+from prefetch_lab.audit.gather.walk import Step
+from prefetch_lab.audit.gather.proxy_process import ProxyProcess
 from tests.harness import CHROMIUM, ROOT, Origin, Reply
 from tests.site import UNSAFE_LINKS, self_signed_tls, site_routes
 
@@ -33,7 +33,7 @@ ORIGIN_EVENTS = ("cache-store", "cache-bypass", "origin-error")
 def run_audit(out: Path, url: str, *args: str, timeout: float = 300) -> tuple[dict, str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "addon")}
     done = subprocess.run(
-        [sys.executable, "-m", "prefetch_lab.auditcli", url, "--out", str(out), "--dwell-ms", "700", *args],
+        [sys.executable, "-m", "prefetch_lab.audit.cli", url, "--out", str(out), "--dwell-ms", "700", *args],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
     )
     assert done.returncode == 0, done.stdout + done.stderr
@@ -263,7 +263,7 @@ def start_audit(out: Path, url: str, marker: str, *args: str) -> subprocess.Pope
     env = {**os.environ, "PYTHONPATH": str(ROOT / "addon"), "PREFETCH_LAB_TEST_MARK": marker}
     # A foreground audit, as at a terminal: a suite started in the background (`cmd &` in a
     # script) passes SIGINT down ignored, and Python then never raises KeyboardInterrupt.
-    return subprocess.Popen([sys.executable, "-m", "prefetch_lab.auditcli", url, "--out", str(out), *args],
+    return subprocess.Popen([sys.executable, "-m", "prefetch_lab.audit.cli", url, "--out", str(out), *args],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 

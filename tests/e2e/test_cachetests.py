@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 
-from prefetch_lab import cachetests
+from prefetch_lab.conformance import cache_tests as cachetests
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow,
               pytest.mark.skipif(shutil.which("node") is None or shutil.which("npm") is None, reason="needs node and npm")]

@@ -17,9 +17,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from prefetch_lab.cachestore import strip_edgio_params
-from prefetch_lab.edgefiles import MANIFEST_JS, STATIC, EdgeFiles
-from prefetch_lab.rules import RequestInfo, load_rules
+from prefetch_lab.http.cachestore import strip_edgio_params
+from prefetch_lab.client.edge_files import MANIFEST_JS, STATIC, EdgeFiles
+from prefetch_lab.rules.model import RequestInfo
+from prefetch_lab.rules.rule_file import load_rules
 from tests import npmcache
 
 ROOT = Path(__file__).resolve().parents[2]

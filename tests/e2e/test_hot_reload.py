@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from prefetch_lab.audit import read_records
+from prefetch_lab.trail import read_records
 from tests.harness import ROOT, Mitmdump, Origin, Reply, wait_until
 
 pytestmark = pytest.mark.e2e

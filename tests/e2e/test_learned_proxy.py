@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import pytest
 
-from prefetch_lab.learnedrules import rules_url
+from prefetch_lab.learn.learned_rules import rules_url
 from tests.e2e.test_option_check import start_output
 from tests.harness import Mitmdump, Origin, Reply, wait_until
 

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from prefetch_lab.netprofile import NetworkProfile
-from prefetch_lab.netshaper import NetworkShaper, shaped
+from prefetch_lab.audit.gather.netprofile import NetworkProfile
+from prefetch_lab.audit.gather.netshaper import NetworkShaper, shaped
 from tests.harness import Origin, Reply
 
 BODY = bytes(range(256)) * 400  # 100 KB

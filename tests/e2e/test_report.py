@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from prefetch_lab.audit import read_records
+from prefetch_lab.trail import read_records
 from tests.harness import ROOT, Mitmdump, Origin, chromium_through, launch_chromium
 from tests.site import site_routes
 
@@ -35,7 +35,7 @@ CHART_CONTENT = """id => {
 
 
 def render(source: Path, output: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "prefetch_lab.report", str(source), "-o", str(output)],
+    done = subprocess.run([sys.executable, "-m", "prefetch_lab.report.render", str(source), "-o", str(output)],
                           cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -89,7 +89,7 @@ def audited(tmp_path_factory):
     # with/without pairs, waterfalls, prefetch outcomes and why navigations were not prefetched).
     with Origin(site_routes(6)) as origin:
         done = subprocess.run(
-            [sys.executable, "-m", "prefetch_lab.auditcli", origin.base + "/", "--out", str(out), "--arms",
+            [sys.executable, "-m", "prefetch_lab.audit.cli", origin.base + "/", "--out", str(out), "--arms",
              "control,speculation", "--runs", "1", "--pages", "3", "--edge", "cold", "--dwell-ms", "700",
              "--origin-delay-ms", "100"],
             cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from prefetch_lab.rules import Regex, load_rules
-from prefetch_lab.speculation import (
+from prefetch_lab.rules.model import Regex
+from prefetch_lab.rules.rule_file import load_rules
+from prefetch_lab.rules.speculation import (
     build_rules_document,
     querystring_search,
     regex_pathname,

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from prefetch_lab.audit import EVENTS, AuditWriter, make_record, read_records, summarize
+from prefetch_lab.trail import EVENTS, AuditWriter, make_record, read_records, summarize
 
 
 def test_records_carry_event_and_time_first_and_drop_empty_fields():
@@ -73,7 +73,7 @@ def test_a_trail_opened_again_by_the_same_process_is_appended_to(tmp_path):
 
 
 def test_the_session_summary_counts_prefetches_by_mechanism_and_outcome():
-    from prefetch_lab.audit import summary_lines
+    from prefetch_lab.trail import summary_lines
 
     records = [
         make_record("prefetch-hit", prefetch="edgio"), make_record("prefetch-refused", prefetch="edgio", reason="not-cached"),

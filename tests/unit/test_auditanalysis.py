@@ -8,8 +8,8 @@ import math
 
 import pytest
 
-from prefetch_lab import auditadvice
-from prefetch_lab.auditanalysis import analyze, normalize_url, percentile, summary_rows, top_advice
+from prefetch_lab.audit.findings import advice as auditadvice
+from prefetch_lab.audit.analysis import analyze, normalize_url, percentile, summary_rows, top_advice
 
 T0 = 1_700_000_000.0
 SITE = "https://shop.example"

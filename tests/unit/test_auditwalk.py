@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from prefetch_lab.auditwalk import (
+from prefetch_lab.audit.gather.walk import (
     SkewedChoice,
     Step,
     WalkPolicy,
@@ -17,7 +17,7 @@ from prefetch_lab.auditwalk import (
     plan_random_walk,
     training_seed,
 )
-from prefetch_lab.rules import load_rules
+from prefetch_lab.rules.rule_file import load_rules
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = "https://shop.example"

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from prefetch_lab.cachepolicy import RuleCaching, storage_decision
-from prefetch_lab.cachestore import COOKIE_VARIANT, CacheEntry, CacheStore, cache_key, cookie_names, significant_cookies, vary_for
-from prefetch_lab.rules import RulesError, load_rules_text
-from prefetch_lab.rulewatch import RuleSource
+from prefetch_lab.http.cachepolicy import RuleCaching, storage_decision
+from prefetch_lab.http.cachestore import COOKIE_VARIANT, CacheEntry, CacheStore, cache_key, cookie_names, significant_cookies, vary_for
+from prefetch_lab.rules.model import RulesError
+from prefetch_lab.rules.rule_file import load_rules_text
+from prefetch_lab.rules.rule_source import RuleSource
 
 NOW = 1_000_000.0
 RULE = RuleCaching(max_age=300)

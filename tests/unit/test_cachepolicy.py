@@ -2,7 +2,7 @@ from email.utils import formatdate
 
 import pytest
 
-from prefetch_lab.cachepolicy import (
+from prefetch_lab.http.cachepolicy import (
     CacheControl,
     RuleCaching,
     client_accepts_encoding,
@@ -452,7 +452,7 @@ def test_client_accepts_encoding(accept, content, expected):
 
 
 def test_surrogate_control_targeted_at_this_edge_wins_over_untargeted():
-    from prefetch_lab.cachepolicy import SURROGATE_TOKEN
+    from prefetch_lab.http.cachepolicy import SURROGATE_TOKEN
 
     headers = [("Cache-Control", "no-store"), ("Surrogate-Control", f"max-age=5, max-age=900;{SURROGATE_TOKEN}")]
     assert decide(headers).ttl == 900

@@ -1,6 +1,6 @@
 import pytest
 
-from prefetch_lab.cachestore import (
+from prefetch_lab.http.cachestore import (
     ENTRY_OVERHEAD,
     HEADER_OVERHEAD,
     REVALIDATION_TIMEOUT,

@@ -1,6 +1,6 @@
 import pytest
 
-from prefetch_lab.csp import (
+from prefetch_lab.html.csp import (
     INSTALL_PATH,
     find_meta_csp,
     parse_policies,

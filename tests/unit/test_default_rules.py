@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from prefetch_lab.rules import RequestInfo, load_rules
+from prefetch_lab.rules.model import RequestInfo
+from prefetch_lab.rules.rule_file import load_rules
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,6 +1,6 @@
 import pytest
 
-from prefetch_lab.durations import parse_duration
+from prefetch_lab.http.durations import parse_duration
 
 
 @pytest.mark.parametrize(

@@ -5,9 +5,9 @@ import os
 
 import pytest
 
-from prefetch_lab import edgefiles
-from prefetch_lab.edgefiles import EdgeFiles, is_edge_path
-from prefetch_lab.rules import load_rules_text
+from prefetch_lab.client import edge_files as edgefiles
+from prefetch_lab.client.edge_files import EdgeFiles, is_edge_path
+from prefetch_lab.rules.rule_file import load_rules_text
 
 RULES = load_rules_text(
     "rules:\n"

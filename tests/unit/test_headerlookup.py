@@ -5,7 +5,7 @@ import random
 import pytest
 from mitmproxy import http
 
-from prefetch_lab import headerlookup
+from prefetch_lab.edge import headers as headerlookup
 
 NAMES = [b"Host", b"host", b"HOST", b"Referer", b"Vary", b"vary", b"Set-Cookie", b"X-\xc3\xa9t\xc3\xa9", b"Sec-Purpose"]
 VALUES = [b"", b"a", b"prefetch;prerender", b" spaced ", b"caf\xc3\xa9", b"\xff\xfe broken utf-8", b"a, b"]

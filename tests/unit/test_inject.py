@@ -3,8 +3,8 @@ import random
 
 import pytest
 
-from prefetch_lab import inject
-from prefetch_lab.inject import build_script_tag, has_install_script, head_meta_tags, inject_script
+from prefetch_lab.html import inject
+from prefetch_lab.html.inject import build_script_tag, has_install_script, head_meta_tags, inject_script
 
 TAG = build_script_tag("/__edgio__/prefetch/install.js", include_cache_misses=False, force_prefetch_ratio=None, nonce=None)
 
@@ -344,7 +344,7 @@ def test_head_meta_tags_skips_comments_scripts_and_body():
 
 
 def test_tag_tells_install_js_when_the_worker_is_forbidden():
-    from prefetch_lab.inject import build_script_tag
+    from prefetch_lab.html.inject import build_script_tag
 
     common = dict(include_cache_misses=False, force_prefetch_ratio=None, nonce="n1")
     assert b'data-service-worker="false"' in build_script_tag("/x.js", service_worker=False, **common)

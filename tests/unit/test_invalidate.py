@@ -1,7 +1,7 @@
 import pytest
 
-from prefetch_lab.cachestore import cache_key
-from prefetch_lab.invalidate import invalidated_keys
+from prefetch_lab.http.cachestore import cache_key
+from prefetch_lab.edge.stages.invalidate import invalidated_keys
 
 URL = "https://example.com/items/1?x=1"
 OWN = cache_key("GET", "https", "example.com", 443, "/items/1", "x=1")

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from prefetch_lab.learnedrules import (
+from prefetch_lab.learn.learned_rules import (
     Thresholds,
     build_learned_document,
     page_from_rules_url,
     rules_url,
 )
-from prefetch_lab.rules import load_rules
-from prefetch_lab.speculation import RULES_PATH, TAG, build_rules_document
-from prefetch_lab.traversal import TraversalGraph
+from prefetch_lab.rules.rule_file import load_rules
+from prefetch_lab.rules.speculation import RULES_PATH, TAG, build_rules_document
+from prefetch_lab.learn.traversal import TraversalGraph
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_RULES = load_rules([ROOT / "rules" / "default.yaml"])

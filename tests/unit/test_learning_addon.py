@@ -11,10 +11,10 @@ import pytest
 from mitmproxy import exceptions, http
 from mitmproxy.test import taddons, tflow
 
-from prefetch_lab.addon import PrefetchLab
-from prefetch_lab.learnedrules import Thresholds
-from prefetch_lab.learning import Learning
-from prefetch_lab.rulewatch import RuleSource
+from prefetch_lab.edge.lab import PrefetchLab
+from prefetch_lab.learn.learned_rules import Thresholds
+from prefetch_lab.edge.stages.learning import Learning
+from prefetch_lab.rules.rule_source import RuleSource
 
 NAVIGATE = {"sec-fetch-dest": "document", "sec-fetch-mode": "navigate"}
 

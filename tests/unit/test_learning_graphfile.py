@@ -2,8 +2,8 @@
 
 import json
 
-from prefetch_lab.graphfile import GraphFile
-from prefetch_lab.traversal import TraversalGraph
+from prefetch_lab.learn.graph_file import GraphFile
+from prefetch_lab.learn.traversal import TraversalGraph
 
 
 def graph_with(page: str) -> TraversalGraph:

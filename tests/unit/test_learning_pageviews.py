@@ -3,8 +3,8 @@ threshold option's syntax."""
 
 import pytest
 
-from prefetch_lab.learnedrules import Thresholds
-from prefetch_lab.pageviews import DEFAULT_THRESHOLDS, is_page_view, parse_thresholds, referring_page
+from prefetch_lab.learn.learned_rules import Thresholds
+from prefetch_lab.learn.page_views import DEFAULT_THRESHOLDS, is_page_view, parse_thresholds, referring_page
 
 NAVIGATION = {"sec-fetch-dest": "document", "sec-fetch-mode": "navigate"}
 

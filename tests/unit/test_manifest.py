@@ -14,10 +14,11 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from prefetch_lab.durations import parse_duration
-from prefetch_lab.manifest import build_manifest, duration, present_regex, render_manifest, to_js_literal
-from prefetch_lab.pathpattern import compile_path
-from prefetch_lab.rules import RequestInfo, RulesError, load_rules_text
+from prefetch_lab.http.durations import parse_duration
+from prefetch_lab.rules.manifest import build_manifest, duration, present_regex, render_manifest, to_js_literal
+from prefetch_lab.rules.path_pattern import compile_path
+from prefetch_lab.rules.model import RequestInfo, RulesError
+from prefetch_lab.rules.rule_file import load_rules_text
 
 RULES = r"""
 rules:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from prefetch_lab.netprofile import PROFILES, THROTTLE_CHOICES, Link, profile
+from prefetch_lab.audit.gather.netprofile import PROFILES, THROTTLE_CHOICES, Link, profile
 
 
 def test_bytes_arrive_after_their_transmission_and_the_one_way_delay():

@@ -5,7 +5,7 @@ import threading
 
 from mitmproxy.test import tflow
 
-from prefetch_lab.originfetch import OriginFetches
+from prefetch_lab.edge.origin_fetches import OriginFetches
 
 
 def run_in_own_loop(main) -> None:

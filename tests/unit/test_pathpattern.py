@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from prefetch_lab.pathpattern import compile_path, js_regex_problem, literal_first_segment, to_js_regex, to_urlpattern
+from prefetch_lab.rules.path_pattern import compile_path, js_regex_problem, literal_first_segment, to_js_regex, to_urlpattern
 
 P2R_SOURCES = {
     "/pages/:id": r"^\/pages(?:\/([^\/#\?]+?))[\/#\?]?$",

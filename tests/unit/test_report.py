@@ -8,7 +8,10 @@ import re
 
 import pytest
 
-from prefetch_lab import report, reportcharts, reportdata, reporttrail
+from prefetch_lab.report import render as report
+from prefetch_lab.report import charts as reportcharts
+from prefetch_lab.report import data as reportdata
+from prefetch_lab.report import trail_view as reporttrail
 
 SITE = "http://shop.test/"
 

@@ -3,8 +3,8 @@ freshened by a 304, and a store that keeps expired entries that can be revalidat
 
 from __future__ import annotations
 
-from prefetch_lab.cachepolicy import freshened_headers, stored_validators
-from prefetch_lab.cachestore import CacheEntry, CacheStore
+from prefetch_lab.http.cachepolicy import freshened_headers, stored_validators
+from prefetch_lab.http.cachestore import CacheEntry, CacheStore
 
 NOW = 1_000_000.0
 KEY = "GET https://example.com:443/doc"

@@ -4,7 +4,8 @@ import textwrap
 
 import pytest
 
-from prefetch_lab.rules import Features, Regex, RequestInfo, RuleSet, RulesError, load_rules, load_rules_text
+from prefetch_lab.rules.model import Features, Regex, RequestInfo, RuleSet, RulesError
+from prefetch_lab.rules.rule_file import load_rules, load_rules_text
 
 
 def rules_from(yaml_text: str, name: str = "t.yaml") -> RuleSet:
@@ -472,7 +473,7 @@ def test_index_candidates_do_not_grow_with_unrelated_rules():
 
 
 def test_rule_built_in_code_behaves_like_a_loaded_one():
-    from prefetch_lab.rules import Rule
+    from prefetch_lab.rules.model import Rule
 
     rule = Rule(id="code#1", source="code", line=1, paths=("/a/:id",), methods=("get",), hosts=("A.test",),
                 features={"max_age": 5})

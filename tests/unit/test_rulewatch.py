@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from prefetch_lab.rules import RulesError
-from prefetch_lab.rulewatch import RuleSource
+from prefetch_lab.rules.model import RulesError
+from prefetch_lab.rules.rule_source import RuleSource
 
 RULE = "rules:\n  - match: {path: /a}\n    caching: {max_age: 1h}\n"
 

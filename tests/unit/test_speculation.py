@@ -18,9 +18,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from prefetch_lab import speculation
-from prefetch_lab.rules import Regex, RequestInfo, load_rules, load_rules_text, parse_query
-from prefetch_lab.speculation import (
+from prefetch_lab.rules import speculation
+from prefetch_lab.rules.model import Regex, RequestInfo, parse_query
+from prefetch_lab.rules.rule_file import load_rules, load_rules_text
+from prefetch_lab.rules.speculation import (
     EAGERNESS,
     MEDIA_TYPE,
     RULES_PATH,
@@ -861,7 +862,7 @@ def test_default_rules_document_is_exactly_the_edges_prefetchable_links(default_
     (None, "image", False, False),
 ])
 def test_a_prerendered_pages_subresources_are_not_the_speculation(purpose, dest, prerender, subresource):
-    from prefetch_lab.speculation import is_prerender, is_prerender_subresource
+    from prefetch_lab.rules.speculation import is_prerender, is_prerender_subresource
 
     assert is_prerender(purpose) is prerender
     assert is_prerender_subresource(purpose, dest) is subresource

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from prefetch_lab.cachepolicy import RuleCaching, not_modified_selects, storage_decision
-from prefetch_lab.cachestore import ENTRY_OVERHEAD, CacheEntry, CacheStore
-from prefetch_lab.rules import RequestInfo, RulesError, load_rules_text
-from prefetch_lab.staleiferror import is_origin_error, within_window
+from prefetch_lab.http.cachepolicy import RuleCaching, not_modified_selects, storage_decision
+from prefetch_lab.http.cachestore import ENTRY_OVERHEAD, CacheEntry, CacheStore
+from prefetch_lab.rules.model import RequestInfo, RulesError
+from prefetch_lab.rules.rule_file import load_rules_text
+from prefetch_lab.http.stale_window import is_origin_error, within_window
 
 NOW = 1_700_000_000.0
 KEY = "GET https://example.com:443/doc"

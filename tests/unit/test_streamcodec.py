@@ -5,8 +5,8 @@ import brotli
 import pytest
 import zstandard
 
-from prefetch_lab import streamcodec
-from prefetch_lab.streamcodec import CodecError
+from prefetch_lab.html import stream_codec as streamcodec
+from prefetch_lab.html.stream_codec import CodecError
 
 PAGE = b"<html><body>" + b"<p>some text to compress</p>\n" * 3000 + b"</body></html>"
 

@@ -4,8 +4,8 @@ import random
 
 import pytest
 
-from prefetch_lab.inject import has_install_script, inject_script
-from prefetch_lab.streaminject import DEFAULT_MAX_HOLD, StreamInjector
+from prefetch_lab.html.inject import has_install_script, inject_script
+from prefetch_lab.html.stream_inject import DEFAULT_MAX_HOLD, StreamInjector
 
 from .test_inject import TAG, fragment_pages, realistic_pages, soup_pages
 

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from prefetch_lab.traversal import (
+from prefetch_lab.learn.traversal import (
     FORMAT,
     VERSION,
     TraversalGraph,

@@ -1,0 +1,175 @@
+"""scripts/audit URL --out DIR: audit a site in one command (see README "Auditing a site").
+
+The command line around auditrun.Audit: options, a progress bar (rich), and the summary table
+and top advice at the end. Exit status: 0 done; 1 bad usage or a failure; 3 the deadline
+passed; 130 interrupted. Once measuring has begun, what was measured is written in every case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from prefetch_lab.audit import analysis as auditanalysis
+from prefetch_lab.rules import speculation
+from prefetch_lab.audit.gather.playwright_driver import Moves
+from prefetch_lab.audit.gather.netprofile import PROFILES, THROTTLE_CHOICES
+from prefetch_lab.audit.run import ARM_OPTIONS, WALKS, Audit, AuditSettings, Progress as AuditProgress, schedule
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="scripts/audit",
+        description="Drive headless Chromium through Prefetch Lab over a walk of a site, with and "
+                    "without prefetching, and report what prefetching did and what it bought.",
+    )
+    p.add_argument("url", help="where the walk starts (the site's URL; with --reverse, the origin's)")
+    p.add_argument("--out", type=Path, help="output folder (default: audit-<host>/)")
+    p.add_argument("--arms", default="control,speculation,edgio",
+                   help=f"comma-separated arms from {', '.join(ARM_OPTIONS)} (default: %(default)s)")
+    p.add_argument("--runs", type=int, default=3, help="measured runs per arm; medians across them (default: 3)")
+    p.add_argument("--pages", type=int, default=10, help="pages per walk, the landing page included (default: 10)")
+    p.add_argument("--seed", type=int, default=1, help="seed of the random walk (default: 1)")
+    p.add_argument("--path", type=Path, dest="path_file",
+                   help="a file of URLs or link texts to follow instead of a random walk, one per line")
+    p.add_argument("--walk", choices=WALKS, default=None,
+                   help="how the random walk picks a link: skewed (a fixed, seeded popularity per link, so "
+                        "walks share popular paths) or uniform (new pages first) (default: skewed with a "
+                        "learned arm, else uniform)")
+    p.add_argument("--skew", type=float, default=2.0,
+                   help="the skewed walk's Zipf exponent: link of rank r weighs 1/r^S (default: %(default)s)")
+    p.add_argument("--train", type=int, default=0, metavar="N",
+                   help="train the learned arm on N walks of the same walker, other seeds (required with "
+                        "the learned arm, refused without it)")
+    p.add_argument("--learned-thresholds", default=None,
+                   help="the learned rules' bands, e.g. immediate=0.8,prerender=0.5,prefetch=0.2 "
+                        "(prefetch_learned_thresholds; default: the proxy's)")
+    p.add_argument("--quick", action="store_true", help="1 run, 5 pages")
+    p.add_argument("--edge", choices=("warm", "cold"), default="warm",
+                   help="warm: a warm-up pass visits the walk's pages before each run; cold: a fresh edge (default: warm)")
+    p.add_argument("--origin-delay-ms", type=int, default=0, help="latency added to responses from the origin (default: 0)")
+    p.add_argument("--edge-delay-ms", type=int, default=20,
+                   help="distance from the browser to the edge, added to every response (default: 20)")
+    p.add_argument("--throttle", choices=THROTTLE_CHOICES, default="none",
+                   help="the visitor's network, between the browser and the proxy: "
+                        + "; ".join(f"{name}: {p.describe()}" for name, p in PROFILES.items()))
+    p.add_argument("--mobile", action="store_true", help="a phone's viewport and user agent (Pixel 7)")
+    p.add_argument("--eagerness", choices=speculation.EAGERNESS, default="conservative",
+                   help="eagerness of the served speculation rules (default: conservative, as Speed Brain)")
+    p.add_argument("--rules", default=None, help="rules files or folders for the proxy (default: the project's rules/)")
+    p.add_argument("--refusal-status", type=int, default=412, help="status of a refused prefetch: 412 Edgio, 503 Speed Brain")
+    p.add_argument("--reverse", action="store_true", help="run the proxy as a reverse proxy in front of URL's origin")
+    p.add_argument("--insecure-origin", action="store_true",
+                   help="accept the origin's self-signed or invalid certificate (mitmproxy's ssl_insecure)")
+    p.add_argument("--chromium", help="Chromium binary (default: /usr/bin/chromium, else Playwright's own)")
+    p.add_argument("--deadline-min", type=float, default=30, help="stop after this many minutes, keeping what was measured (default: 30)")
+    p.add_argument("--dwell-ms", type=int, default=Moves.dwell_ms, help="time on each page (default: %(default)s)")
+    p.add_argument("--hover-ms", type=int, default=Moves.hover_ms, help="pointer over the link before pressing (default: %(default)s)")
+    p.add_argument("--press-ms", type=int, default=Moves.press_ms, help="pointer down to up (default: %(default)s)")
+    args = p.parse_args(argv)
+    if urlsplit(args.url).scheme not in ("http", "https") or not urlsplit(args.url).hostname:
+        p.error(f"the URL must be http:// or https:// with a host, got {args.url!r}")
+    args.arms = [arm.strip() for arm in args.arms.split(",") if arm.strip()]
+    unknown = [arm for arm in args.arms if arm not in ARM_OPTIONS]
+    if unknown or not args.arms:
+        p.error(f"unknown arm(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(ARM_OPTIONS)}")
+    if args.quick:
+        args.runs, args.pages = 1, 5
+    for name in ("runs", "pages"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name} must be 1 or more")
+    for name in ("origin_delay_ms", "edge_delay_ms", "dwell_ms", "hover_ms", "press_ms"):
+        if not 0 <= getattr(args, name) <= 60_000:
+            p.error(f"--{name.replace('_', '-')} must be from 0 to 60000")
+    if not 400 <= args.refusal_status <= 599:
+        p.error("--refusal-status must be a 4xx or 5xx status")
+    if args.path_file and not args.path_file.is_file():
+        p.error(f"--path {args.path_file}: no such file")
+    try:
+        settings_from(args).check()
+    except ValueError as e:
+        p.error(str(e))
+    return args
+
+
+def settings_from(args: argparse.Namespace) -> AuditSettings:
+    host = urlsplit(args.url).hostname or "site"
+    extra = {"rules": args.rules} if args.rules else {}
+    return AuditSettings(
+        url=args.url, out=args.out or Path(f"audit-{host}"), arms=args.arms, runs=args.runs, pages=args.pages,
+        seed=args.seed, path_file=args.path_file, edge=args.edge, origin_delay_ms=args.origin_delay_ms,
+        edge_delay_ms=args.edge_delay_ms, throttle=args.throttle, mobile=args.mobile, eagerness=args.eagerness,
+        refusal_status=args.refusal_status, reverse=args.reverse, insecure_origin=args.insecure_origin,
+        chromium=args.chromium, deadline_s=args.deadline_min * 60,
+        moves=Moves(dwell_ms=args.dwell_ms, hover_ms=args.hover_ms, press_ms=args.press_ms),
+        walk=args.walk, skew=args.skew, train=args.train, learned_thresholds=args.learned_thresholds, **extra,
+    )
+
+
+def print_summary(console: Console, document: dict) -> None:
+    columns, rows = auditanalysis.summary_rows(document)
+    table = Table(title=f"Prefetch Lab audit of {document['url']}", title_justify="left")
+    for i, column in enumerate(columns):
+        table.add_column(column, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*[str(cell) for cell in row])
+    console.print(table)
+    advice = auditanalysis.top_advice(document, 3)
+    if advice:
+        console.print("[bold]Top advice[/bold]")
+        for line in advice:
+            console.print(f"  - {line}")
+    if not document.get("complete", True):
+        console.print(f"[yellow]incomplete: {document.get('problem')}[/yellow]")
+
+
+def interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    settings = settings_from(args)
+    console = Console(stderr=True)
+    # SIGTERM ends the audit like Ctrl-C: every process it started is stopped.
+    signal.signal(signal.SIGTERM, interrupt)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=console.is_terminal) as bar:
+        task = bar.add_task("starting", total=None)
+
+        def phase(text: str) -> None:
+            bar.update(task, description=text)
+            if not console.is_terminal:
+                console.print(text)
+
+        def step(arm: str, run: int, planned) -> None:
+            if bar.tasks[0].total is None:
+                bar.update(task, total=len(schedule(settings.arms, settings.runs)) * len(audit.plan))
+            bar.update(task, description=f"{arm} · run {run + 1}/{settings.runs} · page {planned.step + 1}/{len(audit.plan)}")
+            bar.advance(task)
+
+        audit = Audit(settings, AuditProgress(phase=phase, step=step))
+        try:
+            document = audit.run()
+        except Exception as e:
+            console.print(f"[red]audit failed: {type(e).__name__}: {e}[/red]")
+            return 1
+    # Wide enough for every column when the output is a file or a pipe (the JSON has it all).
+    print_summary(Console(width=None if sys.stdout.isatty() else 160), document)
+    wrote = [settings.out / "audit.json"] + [path for path in [settings.out / "report.html"] if path.exists()]
+    console.print(f"wrote {', '.join(map(str, wrote))} (raw material in {settings.out / 'raw'})")
+    if not document["complete"]:
+        problem = document.get("problem") or ""
+        return 130 if problem == "interrupted" else 1 if problem.startswith("failed") else 3
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,252 @@
+"""The audit's browser: headless Chromium driven by Playwright, moving like a person.
+
+An adapter (the only audit module that imports Playwright): it opens pages, shows the walk
+planner what links a page makes visible, replays a planned walk (dwell, pointer over the link,
+press, release) and reads back what the page measured: Navigation and Resource Timing, FCP and
+LCP from PerformanceObservers, and Chromium's own prefetch statuses from the DevTools protocol.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from prefetch_lab.audit.gather import netprofile
+from prefetch_lab.audit.gather.walk import Step, without_fragment
+from prefetch_lab.audit.gather.netshaper import shaped
+
+logger = logging.getLogger(__name__)
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    # Chromium's own background traffic would show up in the proxy (and fail on a closed network).
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--proxy-bypass-list=<-loopback>",  # test origins on 127.0.0.1 go through the proxy too
+]
+MOBILE_DEVICE = "Pixel 7"
+
+# Runs in every document before its own scripts: FCP and LCP as the page reports them.
+OBSERVERS_JS = """(() => {
+  const pl = window.__prefetchLab = {fcp: null, lcp: null, lcpElement: null,
+                                     wasPrerendering: document.prerendering === true};
+  const describe = (el) => el ? el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") : null;
+  try {
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) if (e.name === "first-contentful-paint") pl.fcp = e.startTime;
+    }).observe({type: "paint", buffered: true});
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) { pl.lcp = e.startTime; pl.lcpElement = describe(e.element) || e.url || null; }
+    }).observe({type: "largest-contentful-paint", buffered: true});
+  } catch (e) { /* an old browser: the fields stay null */ }
+})();"""
+
+COLLECT_JS = """() => {
+  const pick = (e, keys) => Object.fromEntries(keys.map((k) => [k, e && e[k] !== undefined ? e[k] : null]));
+  const nav = performance.getEntriesByType("navigation")[0];
+  const pl = window.__prefetchLab || {};
+  return {
+    url: location.href,
+    time_origin: performance.timeOrigin,
+    nav: pick(nav, ["deliveryType", "activationStart", "startTime", "requestStart", "responseStart",
+                    "responseEnd", "domContentLoadedEventEnd", "loadEventEnd", "transferSize",
+                    "encodedBodySize", "decodedBodySize", "type", "nextHopProtocol", "name"]),
+    fcp: pl.fcp ?? null, lcp: pl.lcp ?? null, lcp_element: pl.lcpElement ?? null,
+    was_prerendered: !!pl.wasPrerendering,
+    resources: performance.getEntriesByType("resource").map((e) => pick(e, [
+      "name", "initiatorType", "startTime", "responseStart", "responseEnd", "transferSize",
+      "encodedBodySize", "decodedBodySize", "deliveryType", "renderBlockingStatus"])),
+  };
+}"""
+
+# Links a person can see and press now: in the viewport, rendered, and not covered where the
+# pointer goes. That point is the centre of the first of the link's boxes whose centre is the
+# link itself (a link that wraps onto two lines has a box per line, and the centre of their
+# bounding rectangle can fall between them, on the paragraph: a press there goes nowhere), else
+# of its bounding rectangle.
+VISIBLE_LINKS_JS = """() => {
+  const links = [];
+  const pointOn = (a, r) => {
+    if (r.width < 1 || r.height < 1 || r.bottom <= 0 || r.right <= 0 || r.top >= innerHeight || r.left >= innerWidth) return null;
+    const x = Math.min(Math.max(r.left + r.width / 2, 0), innerWidth - 1);
+    const y = Math.min(Math.max(r.top + r.height / 2, 0), innerHeight - 1);
+    const hit = document.elementFromPoint(x, y);
+    return hit && (hit === a || a.contains(hit)) ? [x, y] : null;
+  };
+  for (const a of document.querySelectorAll("a[href]")) {
+    let point = null;
+    for (const r of a.getClientRects()) if ((point = pointOn(a, r))) break;
+    point = point || pointOn(a, a.getBoundingClientRect());
+    if (!point) continue;
+    links.push({href: a.href, text: (a.innerText || a.textContent || "").trim().replace(/\\s+/g, " ").slice(0, 100),
+                target: a.target || "", download: a.hasAttribute("download"), x: point[0], y: point[1]});
+  }
+  return links;
+}"""
+
+
+@dataclass(frozen=True)
+class Moves:
+    """How the walk moves (documented defaults, like a person reading and clicking)."""
+
+    dwell_ms: int = 2000  # on each page before moving to the next link (and before reading metrics)
+    hover_ms: int = 250  # pointer over the link before pressing
+    press_ms: int = 100  # between pointer down and up
+    nav_timeout_ms: int = 30_000
+
+
+def find_chromium(explicit: str | None) -> str | None:
+    """--chromium PATH, else Debian's, else None (Playwright's own browser, where installed)."""
+    if explicit:
+        if not Path(explicit).exists():
+            raise FileNotFoundError(f"--chromium {explicit}: no such file")
+        return explicit
+    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+
+
+class AuditBrowser:
+    """One Chromium for the whole audit; every measured run gets a fresh context (profile)."""
+
+    def __init__(self, chromium: str | None, trusted_spki: str | None, throttle: str, mobile: bool) -> None:
+        from playwright.sync_api import sync_playwright
+
+        self.network = netprofile.profile(throttle)
+        self._playwright = sync_playwright().start()
+        args = list(CHROMIUM_ARGS)
+        if trusted_spki:  # trust the proxy's CA, so service workers work on https sites
+            args.append(f"--ignore-certificate-errors-spki-list={trusted_spki}")
+        try:
+            self.browser = self._playwright.chromium.launch(executable_path=chromium, headless=True, args=args)
+        except Exception:
+            self._playwright.stop()
+            raise
+        self.device = dict(self._playwright.devices[MOBILE_DEVICE]) if mobile else {}
+        self.device.pop("default_browser_type", None)
+
+    @property
+    def version(self) -> str:
+        return self.browser.version
+
+    @contextmanager
+    def session(self, proxy_server: str, moves: Moves, throttled: bool = True) -> Iterator["Session"]:
+        """A fresh profile; `throttled=False` for what is not measured (planning, warming, training)."""
+        with shaped(proxy_server, self.network if throttled else None) as browser_proxy:
+            context = self.browser.new_context(proxy={"server": browser_proxy}, **self.device)
+            try:
+                yield Session(context, moves)
+            except BaseException:
+                # Ctrl-C lands inside a Playwright call, whose connection then fails the close
+                # ("Cannot find command to respond"): the interrupt, not that, is what happened.
+                try:
+                    context.close()
+                except Exception as e:
+                    logger.debug(f"closing the browser context after an interruption failed: {type(e).__name__}: {e}")
+                raise
+            context.close()
+
+    def close(self) -> None:
+        try:
+            self.browser.close()
+        finally:
+            self._playwright.stop()
+
+
+class Session:
+    """One browser profile on one page, with CDP listening for Chromium's prefetch statuses."""
+
+    def __init__(self, context, moves: Moves) -> None:
+        self.moves = moves
+        context.add_init_script(OBSERVERS_JS)
+        self.page = context.new_page()
+        self.preload_events: list[dict] = []
+        self.console_errors: list[str] = []
+        self.steps: list[dict] = []
+        self.page.on("pageerror", lambda error: self.console_errors.append(f"pageerror: {error}"))
+        self.page.on("console", lambda m: m.type == "error" and self.console_errors.append(m.text))
+        cdp = context.new_cdp_session(self.page)
+        for event in ("Preload.prefetchStatusUpdated", "Preload.prerenderStatusUpdated"):
+            cdp.on(event, self._preload_listener(event))
+        cdp.send("Preload.enable")
+
+    def _preload_listener(self, name: str) -> Callable[[dict], None]:
+        def listen(params: dict) -> None:
+            self.preload_events.append({"event": name.split(".", 1)[1], "ts": time.time(), **params})
+        return listen
+
+    # ---- planning ------------------------------------------------------------------------
+
+    def visible_links(self, url: str) -> tuple[str, list[dict]]:
+        """Open `url` and list the links visible without scrolling (for the planner)."""
+        self.page.goto(url, wait_until="load", timeout=self.moves.nav_timeout_ms)
+        self.page.wait_for_timeout(200)  # late layout (web fonts, images without sizes)
+        return self.page.url, self.page.evaluate(VISIBLE_LINKS_JS)
+
+    def warm(self, urls: list[str]) -> None:
+        """Popular traffic keeping the edge warm: open each page once (its subresources too)."""
+        for url in urls:
+            try:
+                self.page.goto(url, wait_until="load", timeout=self.moves.nav_timeout_ms)
+            except Exception:  # a page that fails here fails in the measured run too, and is reported there
+                continue
+
+    # ---- measuring -----------------------------------------------------------------------
+
+    def walk(self, plan: list[Step], before_step: Callable[[Step], None] = lambda step: None) -> list[dict]:
+        """Take the steps in order; `self.steps` keeps those taken if `before_step` stops the walk."""
+        for step in plan:
+            before_step(step)
+            self.steps.append(self._take(step))
+        return self.steps
+
+    def _take(self, step: Step) -> dict:
+        record = {"step": step.step, "url": step.url, "trigger": "start" if step.step == 0 else step.via,
+                  "started": time.time(), "error": None, "document": None, "page": None}
+        try:
+            point = self._link_position(step.url) if step.via == "link" else None
+            if step.via == "link" and point is None:
+                record["trigger"] = "goto"  # the link was not visible this time: type the address
+            record["started"] = time.time()
+            response = self._press(point) if point else self._goto(step.url)
+            record["document"] = describe_response(response)
+            self.page.wait_for_timeout(self.moves.dwell_ms)
+            record["page"] = self.page.evaluate(COLLECT_JS)
+        except Exception as e:  # one failed page must not end the walk: report it and go on
+            record["error"] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        return record
+
+    def _link_position(self, url: str) -> tuple[float, float] | None:
+        target = without_fragment(url)
+        for link in self.page.evaluate(VISIBLE_LINKS_JS):
+            if without_fragment(link["href"]) == target:
+                return link["x"], link["y"]
+        return None
+
+    def _press(self, point: tuple[float, float]):
+        mouse = self.page.mouse
+        mouse.move(*point, steps=5)
+        self.page.wait_for_timeout(self.moves.hover_ms)
+        with self.page.expect_navigation(wait_until="load", timeout=self.moves.nav_timeout_ms) as navigation:
+            mouse.down()
+            self.page.wait_for_timeout(self.moves.press_ms)
+            mouse.up()
+        return navigation.value
+
+    def _goto(self, url: str):
+        return self.page.goto(url, wait_until="load", timeout=self.moves.nav_timeout_ms)
+
+
+def describe_response(response) -> dict | None:
+    if response is None:
+        return None
+    # `headers`, not `all_headers()`: the raw headers of a navigation served from a prefetch never
+    # arrive over CDP, and all_headers() then waits for ever (seen with Chromium 156).
+    return {"status": response.status, "headers": dict(response.headers),
+            "from_service_worker": response.from_service_worker}

@@ -1,0 +1,448 @@
+"""One audit, control against experiment: plan a walk once, then measure it in every arm and
+run, each (arm, run) behind a fresh proxy (same edge state for all) and a fresh browser profile,
+arms interleaved run by run (A B C, B C A, ...) so drift on a noisy machine hits them alike.
+
+Writes OUT/audit.json (the measurements and results, docs/audit-json.md), OUT/report.html (the
+same as one self-contained page: report.py), and beside them the raw
+material: OUT/raw/<arm>-run<N>.trail.jsonl (the proxy's audit trail), .har (mitmproxy's savehar)
+and .mitmdump.log, plus OUT/raw/runs.json (what the browser measured, for re-analysis).
+
+A `learned` arm is trained first (`--train N`): N walks of the same seeded walker as the
+measured walk, with other seeds (held out), through a training proxy that learns and does not
+speculate (a prefetched or prerendered navigation never reaches the edge, so it could not be
+counted), writing OUT/raw/traversal.json. Every measured `learned` proxy starts from its own copy
+(OUT/raw/learned-run<N>.traversal.json) with learning off, so each run starts from the same
+trained graph and no run learns the walk it is measured on. Such an audit drives every arm with
+the DevTools-pipe driver (auditcdp.py), the only one under which Chromium prerenders.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from prefetch_lab import __version__
+from prefetch_lab import trail as audit
+from prefetch_lab.audit import analysis as auditanalysis
+from prefetch_lab.report import render as report
+from prefetch_lab.audit.gather.cdp_driver import CdpBrowser
+from prefetch_lab.audit.gather.cdp_pipe import CdpError
+from prefetch_lab.audit.gather.playwright_driver import AuditBrowser, Moves, find_chromium
+from prefetch_lab.audit.gather.walk import (
+    SkewedChoice,
+    Step,
+    WalkPolicy,
+    parse_path_file,
+    plan_from_path,
+    plan_random_walk,
+    training_seed,
+    uniform_choice,
+)
+from prefetch_lab.audit.gather.netprofile import profile as network_profile
+from prefetch_lab.audit.gather.proxy_process import ProxyProcess
+from prefetch_lab.rules.rule_file import load_rules
+from prefetch_lab.rules.rule_source import RuleSource
+
+logger = logging.getLogger(__name__)
+SCHEMA = "prefetch-lab-audit/1"
+ROOT = Path(__file__).resolve().parents[3]
+DEFAULT_RULES = ROOT / "rules" / "default.yaml"
+ARM_OPTIONS = {
+    "control": {"prefetch_inject": "off"},
+    "speculation": {"prefetch_inject": "speculation"},
+    "edgio": {"prefetch_inject": "edgio"},
+    "both": {"prefetch_inject": "both"},
+    # Per-page rules from the trained traversal graph (learning.py); its fallback is the fixed rule.
+    "learned": {"prefetch_inject": "speculation", "prefetch_speculation": "learned"},
+}
+LEARNED_ARM = "learned"
+WALKS = ("skewed", "uniform")
+# Training walks only feed the graph (nothing speculates): no dwell, a short press.
+TRAINING_MOVES = Moves(dwell_ms=0, hover_ms=0, press_ms=20)
+
+
+class AuditAborted(RuntimeError):
+    """The deadline passed: what was measured so far is written, marked incomplete."""
+
+
+@dataclass
+class AuditSettings:
+    url: str
+    out: Path
+    arms: list[str] = field(default_factory=lambda: ["control", "speculation", "edgio"])
+    runs: int = 3
+    pages: int = 10
+    seed: int = 1
+    path_file: Path | None = None
+    edge: str = "warm"  # "warm": a warm-up pass before each measured run; "cold": none
+    origin_delay_ms: int = 0
+    edge_delay_ms: int = 20
+    throttle: str = "none"
+    mobile: bool = False
+    eagerness: str = "conservative"
+    rules: str = RuleSource.DEFAULT
+    refusal_status: int = 412
+    reverse: bool = False
+    insecure_origin: bool = False
+    chromium: str | None = None
+    deadline_s: float = 1800
+    moves: Moves = field(default_factory=Moves)
+    walk: str | None = None  # "skewed" | "uniform"; None: skewed with a learned arm, else uniform
+    skew: float = 2.0  # the skewed walker's Zipf exponent
+    train: int = 0  # training walks for the learned arm
+    learned_thresholds: str | None = None  # prefetch_learned_thresholds; None: the proxy's default
+
+    @property
+    def walk_kind(self) -> str:
+        return self.walk or ("skewed" if LEARNED_ARM in self.arms else "uniform")
+
+    def check(self) -> None:
+        """ValueError for settings that cannot make a sound audit."""
+        unknown = [arm for arm in self.arms if arm not in ARM_OPTIONS]
+        if unknown:
+            raise ValueError(f"unknown arm(s) {', '.join(unknown)} (arms: {', '.join(ARM_OPTIONS)})")
+        if self.walk_kind not in WALKS:
+            raise ValueError(f"unknown walk {self.walk!r} (walks: {', '.join(WALKS)})")
+        if LEARNED_ARM in self.arms and self.train < 1:
+            raise ValueError("the learned arm needs a trained graph: give --train N (N training walks)")
+        if self.train and LEARNED_ARM not in self.arms:
+            raise ValueError("--train trains the learned arm: add 'learned' to --arms, or leave --train out")
+        if self.train < 0 or self.skew < 0:
+            raise ValueError("--train and --skew must be 0 or more")
+
+    def to_json(self) -> dict:
+        values = asdict(self)
+        values.update(out=str(self.out), path_file=str(self.path_file) if self.path_file else None,
+                      walk=self.walk_kind)
+        return values
+
+
+@dataclass
+class Progress:
+    """What the command line shows while it works (no-ops by default)."""
+
+    phase: Callable[[str], None] = lambda text: None
+    step: Callable[[str, int, Step], None] = lambda arm, run, step: None
+
+
+class Audit:
+    def __init__(self, settings: AuditSettings, progress: Progress | None = None) -> None:
+        self.settings = settings
+        self.progress = progress or Progress()
+        self.raw = settings.out / "raw"
+        self.deadline = time.monotonic() + settings.deadline_s
+        self.runs: list[dict] = []
+        self.console_errors: list[dict] = []
+        self.training: dict | None = None
+        self._proxies: list[ProxyProcess] = []
+
+    @property
+    def uses_cdp(self) -> bool:
+        """Chromium prerenders only without Playwright attached: the learned arm needs the
+        DevTools-pipe driver, and then every arm gets it, so arms differ only in the proxy."""
+        return LEARNED_ARM in self.settings.arms
+
+    @property
+    def traversal_file(self) -> Path:
+        return self.raw / "traversal.json"
+
+    def chooser(self):
+        s = self.settings
+        return SkewedChoice(s.seed, s.skew) if s.walk_kind == "skewed" else uniform_choice
+
+    # ---- the proxies ---------------------------------------------------------------------
+
+    def proxy_options(self, arm: str | None, name: str) -> dict[str, str]:
+        s = self.settings
+        options = {
+            "prefetch_rules": s.rules,
+            "prefetch_eagerness": s.eagerness,
+            "prefetch_refusal_status": str(s.refusal_status),
+            **(ARM_OPTIONS[arm] if arm else ARM_OPTIONS["control"]),
+        }
+        if arm:  # the measured proxies: distance emulated, everything recorded
+            options.update(
+                prefetch_edge_delay_ms=str(s.edge_delay_ms),
+                prefetch_origin_delay_ms=str(s.origin_delay_ms),
+                prefetch_audit_file=str(self.raw / f"{name}.trail.jsonl"),
+                hardump=str(self.raw / f"{name}.har"),
+            )
+        if name == "train":  # learns, from nothing (the graph file was removed), and records what it saw
+            options.update(prefetch_learn="true", prefetch_traversal_file=str(self.traversal_file),
+                           prefetch_audit_file=str(self.raw / "train.trail.jsonl"))
+        if arm == LEARNED_ARM:  # its own copy of the trained graph, kept as it was: no learning
+            options.update(prefetch_traversal_file=str(self.raw / f"{name}.traversal.json"), prefetch_learn="false")
+        if arm == LEARNED_ARM or name == "train":
+            if s.learned_thresholds:
+                options["prefetch_learned_thresholds"] = s.learned_thresholds
+        if s.insecure_origin:
+            options["ssl_insecure"] = "true"
+        return options
+
+    def start_proxy(self, arm: str | None, name: str) -> ProxyProcess:
+        extra = [f"--mode=reverse:{self.site_origin}"] if self.settings.reverse else []
+        proxy = ProxyProcess(self.confdir, self.proxy_options(arm, name), extra_args=extra,
+                             log_file=self.raw / f"{name}.mitmdump.log")
+        self._proxies.append(proxy)
+        return proxy
+
+    def stop_proxy(self, proxy: ProxyProcess) -> None:
+        proxy.stop()
+        self._proxies.remove(proxy)
+
+    @property
+    def site_origin(self) -> str:
+        parts = urlsplit(self.settings.url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def site_url(self, proxy: ProxyProcess, url: str) -> str:
+        """In reverse mode the browser talks to the proxy's own address."""
+        if self.settings.reverse and url.startswith(self.site_origin):
+            return proxy.address + url[len(self.site_origin):]
+        return url
+
+    def site_path(self, proxy: ProxyProcess, url: str) -> str:
+        """The walk is kept in the site's own URLs, whatever proxy address a run used."""
+        if self.settings.reverse and url.startswith(proxy.address):
+            return self.site_origin + url[len(proxy.address):]
+        return url
+
+    # ---- the audit -----------------------------------------------------------------------
+
+    def check_deadline(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise AuditAborted(f"the audit's deadline ({self.settings.deadline_s:.0f} s) passed")
+
+    def run(self) -> dict:
+        s = self.settings
+        s.check()
+        self.raw.mkdir(parents=True, exist_ok=True)
+        policy = WalkPolicy([load_rules([DEFAULT_RULES]), RuleSource.parse(s.rules).load()])
+        path_entries = parse_path_file(s.path_file.read_text(encoding="utf-8")) if s.path_file else None
+        # A CA of this run's own (never the user's ~/.mitmproxy), trusted by this run's browser.
+        self.confdir = Path(tempfile.mkdtemp(prefix="prefetch-lab-ca-"))
+        browser = None
+        complete, problem = True, None
+        try:
+            self.progress.phase("planning the walk")
+            planner = self.start_proxy(None, "plan")
+            driver = CdpBrowser if self.uses_cdp else AuditBrowser
+            browser = driver(find_chromium(s.chromium), ca_spki(self.confdir), s.throttle, s.mobile)
+            self.chromium_version = browser.version
+            self.plan = self.plan_walk(browser, planner, policy, path_entries)
+            self.stop_proxy(planner)
+            if s.train:
+                self.train(browser, policy)
+            for run, arm in schedule(s.arms, s.runs):
+                self.check_deadline()
+                self.measure(browser, arm, run)
+        except AuditAborted as e:
+            complete, problem = False, str(e)
+        except KeyboardInterrupt:
+            complete, problem = False, "interrupted"
+        except Exception as e:  # a browser or proxy that died: keep what was measured, say why
+            logger.exception("audit failed")
+            complete, problem = False, f"failed: {type(e).__name__}: {e}"
+        finally:
+            for proxy in list(self._proxies):
+                self.stop_proxy(proxy)
+            if browser:
+                try:
+                    browser.close()
+                except Exception as e:  # after Ctrl-C its connection may be broken: still write what was measured
+                    logger.warning(f"closing the browser: {type(e).__name__}: {e}")
+            shutil.rmtree(self.confdir, ignore_errors=True)
+        return self.write(complete, problem)
+
+    def in_site_urls(self, proxy: ProxyProcess, open_page: Callable[[str], tuple[str, list[dict]]]):
+        """`open_page` (a session's visible_links or follow) taking and giving the site's URLs."""
+        def visible_links(url: str) -> tuple[str, list[dict]]:
+            self.check_deadline()
+            final, links = open_page(self.site_url(proxy, url))
+            rebase = lambda u: self.site_path(proxy, u)
+            return rebase(final), [{**link, "href": rebase(link["href"])} for link in links]
+        return visible_links
+
+    def plan_walk(self, browser, proxy: ProxyProcess, policy: WalkPolicy, path_entries) -> list[Step]:
+        s = self.settings
+        with browser.session(proxy.address, s.moves, throttled=False) as session:
+            visible_links = self.in_site_urls(proxy, session.visible_links)
+            if path_entries:
+                return plan_from_path(path_entries, s.url, policy, visible_links)
+            return plan_random_walk(s.url, s.pages, s.seed, policy, visible_links, self.chooser())
+
+    def train(self, browser: CdpBrowser, policy: WalkPolicy) -> None:
+        """`--train N` walks, pressing links as a visitor would (so the edge sees each page view
+        with its Referer), through a proxy that learns and does not speculate. Each walk is
+        another visitor, in a fresh profile: in one profile a page seen before comes from the
+        browser's HTTP cache (heuristic freshness, without Cache-Control) and the edge never
+        sees the view."""
+        s = self.settings
+        self.traversal_file.unlink(missing_ok=True)  # an earlier audit's graph in the same folder
+        proxy = self.start_proxy(None, "train")
+        walks: list[list[str]] = []
+        errors: list[dict] = []
+        try:
+            for index in range(s.train):
+                self.progress.phase(f"training walk {index + 1}/{s.train}")
+                # Not measured: the graph counts page views, not how long they took.
+                with browser.session(proxy.address, TRAINING_MOVES, throttled=False) as session:
+                    opened: list[str] = []
+
+                    def open_page(url: str) -> tuple[str, list[dict]]:
+                        # The walk starts by address; then it presses links.
+                        opened.append(url)
+                        return session.follow(url) if len(opened) > 1 else session.visible_links(url)
+
+                    try:
+                        walk = plan_random_walk(s.url, s.pages, training_seed(s.seed, index), policy,
+                                                self.in_site_urls(proxy, open_page), self.chooser())
+                    except (CdpError, TimeoutError) as e:  # the pages it reached were counted: go on
+                        errors.append({"walk": index, "url": self.site_path(proxy, opened[-1]) if opened else None, "error": f"{type(e).__name__}: {e}"})
+                        walk = [Step(i, self.site_path(proxy, url), "link") for i, url in enumerate(opened)]
+                    walks.append([step.url for step in walk])
+        finally:
+            self.stop_proxy(proxy)  # writes the graph
+            self.training = {"walks": len(walks), "pages": sum(map(len, walks)), "graph": "raw/traversal.json",
+                             "seeds": [training_seed(s.seed, i) for i in range(len(walks))], "urls": walks,
+                             "errors": errors}
+        if not self.traversal_file.exists():
+            raise RuntimeError(f"the training proxy wrote no traversal graph ({self.traversal_file}); "
+                               f"see {self.raw / 'train.mitmdump.log'}")
+
+    def warm_urls(self, plan: list[Step], proxy: ProxyProcess) -> list[str]:
+        """What the popular traffic keeps warm: the walk's pages, and with training the training
+        walks' pages too (that traffic is what the model learnt from; warming only the measured
+        walk's pages would tell the learned rules, which offer only what the edge holds, where
+        the held-out walk goes)."""
+        urls = [st.url for st in plan]
+        for walk in (self.training or {}).get("urls", []):
+            urls += [self.site_url(proxy, url) for url in walk]
+        return list(dict.fromkeys(urls))
+
+    def measure(self, browser: AuditBrowser, arm: str, run: int) -> dict:
+        s = self.settings
+        name = f"{arm}-run{run}"
+        if arm == LEARNED_ARM:
+            shutil.copyfile(self.traversal_file, self.raw / f"{name}.traversal.json")
+        proxy = self.start_proxy(arm, name)
+        try:
+            plan = [Step(st.step, self.site_url(proxy, st.url), st.via, st.text) for st in self.plan]
+            if s.edge == "warm":
+                self.progress.phase(f"{arm} run {run + 1}: warming the edge")
+                with browser.session(proxy.address, s.moves, throttled=False) as warmer:  # other visitors
+                    warmer.warm(self.warm_urls(plan, proxy))
+            measure_start = time.time()
+            with browser.session(proxy.address, s.moves) as session:
+                def before(step: Step) -> None:
+                    self.check_deadline()
+                    self.progress.step(arm, run, step)
+
+                try:
+                    session.walk(plan, before)
+                finally:  # also when the deadline or Ctrl-C cut the walk short: keep its steps
+                    measure_end = time.time()
+                    self.stop_proxy(proxy)  # writes the HAR and closes the trail
+                    self.keep_run(arm, run, proxy, session, measure_start, measure_end)
+        finally:
+            if proxy in self._proxies:
+                self.stop_proxy(proxy)
+
+    def keep_run(self, arm: str, run: int, proxy: ProxyProcess, session, measure_start: float, measure_end: float) -> None:
+        for step in session.steps:
+            step["url"] = self.site_path(proxy, step["url"])
+        self.console_errors += [{"arm": arm, "run": run, "text": text} for text in session.console_errors]
+        trail_path = self.raw / f"{arm}-run{run}.trail.jsonl"
+        self.runs.append({
+            "arm": arm, "run": run, "measure_start": measure_start, "measure_end": measure_end,
+            "proxy_address": proxy.address, "trail": list(audit.read_records(trail_path)) if trail_path.exists() else [],
+            "preload_events": session.preload_events, "steps": session.steps,
+        })
+
+    def write(self, complete: bool, problem: str | None) -> dict:
+        results = auditanalysis.analyze(self.runs)
+        document = {
+            "schema": SCHEMA,
+            "url": self.settings.url,
+            "complete": complete,
+            "problem": problem,
+            "settings": self.settings.to_json(),
+            "environment": {**environment(getattr(self, "chromium_version", None)),
+                            "driver": "devtools-pipe" if self.uses_cdp else "playwright",
+                            "network": network_description(self.settings.throttle)},
+            "walk": [step.to_dict() for step in getattr(self, "plan", [])],
+            "training": self.training,
+            **results,
+            "console_errors": self.console_errors,
+            "raw": {"runs": "raw/runs.json", "trails": sorted(p.name for p in self.raw.glob("*.trail.jsonl")),
+                    "hars": sorted(p.name for p in self.raw.glob("*.har"))},
+        }
+        write_json(self.raw / "runs.json", {"schema": SCHEMA + "/raw", "runs": [
+            {k: v for k, v in r.items() if k != "trail"} for r in self.runs]})
+        write_json(self.settings.out / "audit.json", document)
+        try:
+            report.write_report(document, self.settings.out)
+        except Exception as e:  # the measurements are written; a report can be rendered again later
+            logger.error(f"report.html not written ({type(e).__name__}: {e}); try scripts/report {self.settings.out / 'audit.json'}")
+        return document
+
+
+def schedule(arms: list[str], runs: int) -> list[tuple[int, str]]:
+    """Run r measures the arms rotated by r: A B C, B C A, C A B, ..."""
+    return [(run, arms[(run + i) % len(arms)]) for run in range(runs) for i in range(len(arms))]
+
+
+def ca_spki(confdir: Path, timeout: float = 10) -> str:
+    """base64 SHA-256 of the proxy CA's SubjectPublicKeyInfo, for Chromium's
+    --ignore-certificate-errors-spki-list (mitmproxy writes the CA when it first starts)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    pem = confdir / "mitmproxy-ca-cert.pem"
+    deadline = time.monotonic() + timeout
+    while not pem.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    cert = x509.load_pem_x509_certificate(pem.read_bytes())
+    spki = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
+
+
+def network_description(throttle: str) -> str:
+    found = network_profile(throttle)
+    if found is None:
+        return "unthrottled (loopback, plus the emulated edge distance)"
+    return f"{throttle}: {found.describe()}, for every request, between the browser and the proxy (netshaper.py)"
+
+
+def environment(chromium_version: str | None) -> dict:
+    import mitmproxy.version
+
+    return {
+        "prefetch_lab": __version__,
+        "chromium": chromium_version,
+        "mitmproxy": mitmproxy.version.VERSION,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+        "argv": sys.argv,
+    }
+
+
+def write_json(path: Path, value: dict) -> None:
+    """Atomically: a reader never sees half a file."""
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.write_text(json.dumps(value, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    temporary.replace(path)

@@ -1,0 +1,562 @@
+"""inject.py's injection, fed the body in pieces: the page flows on while the tag finds its place.
+
+`StreamInjector.feed(chunk)` returns the bytes that can go to the client now, `finish()` the rest.
+It runs inject.py's own tokenizer (`_tokens`) and region scan (`_regions`) over the bytes not yet
+settled, and holds back only what could still be the insertion point:
+
+- `head` placement: the bytes from the earliest fallback position (after `<head>`, `<html>`, the
+  prolog) until the first real `</head>` or `<body>`; then from that point until the head's
+  `<meta>` tags are all seen (at `<body>`) and the 4 KB charset prescan is complete.
+- `body` placement: the bytes from the last real `</body>` (else `</html>`) seen, until a later one
+  or the end shows which one is last; while no candidate was seen, only an unfinished comment or
+  raw-text element (it may stay open: the tag then goes before it) and the last few bytes, where
+  a tag may be cut in two.
+
+With `max_hold=None` the result is exactly `inject_script`'s on the whole body. With a limit, once
+more than `max_hold` bytes are held the injector decides with what it has seen: the candidate it
+holds (a later `</body>` is then missed), or the fallback. Head placement also cannot know of an
+install.js the page itself loads after its head: it injects (the whole-body injector would skip,
+`already-present`). After the head, an origin's own install.js is recognised in the `<script>`
+elements of the region scan (the whole-body check also parses structure tags' attribute values).
+
+A decision's inputs that only the stream can give (the head's `<meta>` tags, for the CSP) go to
+`tag_for`, which returns the tag to insert or the reason not to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prefetch_lab.html import inject
+from prefetch_lab.html.inject import (
+    _COMMENT_END, _END_TAG, _ANY_TAG, _LEADING_WS, _NOT_HTML_PREFIXES, _PRESCAN_BYTES, _TAG_REST, _TERMINATOR, _TOKEN, _UTF8_BOM,
+    _RAW_TEXT, _REGION_TOKEN, INSTALL_MARKER, Placement, _Span, _is_wide_encoding, _prolog_end, _tokens,
+)
+
+import re
+
+DEFAULT_MAX_HOLD = 16 * 1024
+# Past this much retained for a scan that cannot finish (a comment or script never closed), the
+# injector stops waiting: the page passes on without the tag.
+MAX_RETAINED = 4 * 1024 * 1024
+# The longest token opener with its terminator (`<plaintext>`) fits in this many bytes: a `<`
+# closer than that to the end of what arrived may still become a token (see _frontier).
+_TAIL = 16
+_NAME = re.compile(rb"[a-zA-Z]+")
+# inject.py's region scan (`_WHOLE_REGION`) with one more branch: a `</body` or `</html` end tag.
+# One pass finds the regions and, between them, the end tags outside every region (the real
+# ones): finditer steps over a region whole, and an end tag holds no `<` where a region could
+# start, so the regions found are exactly `_regions`'s.
+assert inject._WHOLE_REGION.pattern.startswith(b"<[") and inject._WHOLE_REGION.groups == 1
+# The lookahead leaves every other `</` (about half of a page's tags) at one check: 11 % faster.
+_REGION_OR_END = re.compile(
+    rb"<(?:/(?=[bBhH])(?P<end>body|html)" + _TERMINATOR + rb"|" + inject._WHOLE_REGION.pattern[1:] + rb")",
+    re.IGNORECASE,
+)
+_END_GROUP, _HARD_GROUP = _REGION_OR_END.groupindex["end"], _REGION_OR_END.groupindex["hard"]
+_WS = b"\t\n\f\r "
+
+TagFor = Callable[[list[bytes]], "bytes | str"]
+
+
+def _settled(buf: bytes, start: int, end: int, last_quotes: tuple[int, int]) -> bool:
+    """Would more bytes leave the token `buf[start:end]` as it is? Only an attribute value opened
+    with a quote (`="`) and closed nowhere in `buf` can change: `_TAG_REST` then reads the quote as
+    a plain character, and a closing quote arriving later would move the tag's end.
+    `last_quotes`: where `"` and `'` last occur in `buf`."""
+    for quote, last in zip(b'"\'', last_quotes):
+        if last >= end:
+            continue  # any quoted value opened in the span closed inside it
+        i = buf.rfind(quote, start, end)
+        if i < 0:
+            continue
+        j = i - 1
+        while j > start and buf[j] in _WS:
+            j -= 1
+        if buf[j] == 0x3D:  # `=`
+            return False
+    return True
+
+
+def _last_quotes(buf: bytes) -> tuple[int, int]:
+    return buf.rfind(b'"'), buf.rfind(b"'")
+
+
+def _void_raw_text(buf: bytes, start: int, stop: int) -> bool:
+    """Is the region `buf[start:stop]` a `<style/>`-like start tag taken as void because no end tag
+    follows it? A later end tag would make it a raw-text element: only the end settles it."""
+    if buf[stop - 2:stop] != b"/>":
+        return False
+    name = _NAME.match(buf, start + 1)
+    rest = _TAG_REST.match(buf, name.end()) if name else None
+    return rest is not None and rest.end() == stop
+
+
+_OPENERS = tuple(
+    b"<" + name for name in (
+        b"!--", b"?", *_RAW_TEXT, b"head", b"/head", b"html", b"/html", b"body", b"/body", b"meta", b"/meta",
+    )
+)
+
+
+# Every prefix of an opener: `opener.startswith(rest)` for some opener, as one set lookup.
+_OPENER_PREFIXES = frozenset(opener[:n] for opener in _OPENERS for n in range(1, len(opener) + 1))
+
+
+def _frontier(buf: bytes, lo: int) -> int:
+    """Where the settled text ends: at the first `<` among the last few bytes that may still grow
+    into a token opener (`</bo` may become `</body>`; `</h1>` or `<p` will not)."""
+    i = buf.find(b"<", max(lo, len(buf) - _TAIL))
+    while i >= 0:
+        if buf[i:].lower() in _OPENER_PREFIXES:
+            return i
+        i = buf.find(b"<", i + 1)
+    return len(buf)
+
+
+def _regions_and_ends(buf: bytes, pos: int) -> tuple[list, int, list[int]]:
+    """inject._regions(buf, pos), and the starts of the `</body`/`</html` end tags outside them."""
+    regions: list = []
+    ends: list[int] = []
+    while True:
+        found = list(_REGION_OR_END.finditer(buf, pos))
+        hard = found.pop() if found and found[-1].lastindex == _HARD_GROUP else None
+        if found:
+            found_ends = [match.start() for match in found if match.lastindex == _END_GROUP]
+            if found_ends:
+                ends += found_ends
+                found = [match for match in found if match.lastindex != _END_GROUP]
+            regions += found
+        if hard is None:
+            return regions, len(buf), ends
+        token = next(_tokens(buf, _REGION_TOKEN, hard.start()))
+        if token.unclosed:
+            return regions, token.start, ends
+        regions.append(_Span(token.start, token.end))
+        pos = token.end
+
+
+class StreamInjector:
+    def __init__(
+        self,
+        tag_for: TagFor,
+        placement: Placement = "body",
+        charset: str | None = None,
+        marker: bytes = INSTALL_MARKER,
+        max_hold: int | None = DEFAULT_MAX_HOLD,
+    ) -> None:
+        if placement not in ("head", "body"):
+            raise ValueError(f"placement must be 'head' or 'body', got {placement!r}")
+        if max_hold is not None and max_hold < _PRESCAN_BYTES:
+            raise ValueError(f"max_hold must be at least {_PRESCAN_BYTES} (the charset prescan)")
+        self._tag_for, self._placement, self._charset, self._marker = tag_for, placement, charset, marker
+        self._max_hold = max_hold
+        # Bytes from absolute offset `_base` on: not yet sent, or still needed by a scan.
+        self._buf = b""
+        self._base = 0
+        self._out = 0  # sent up to here
+        self._total = 0
+        self._prefix = b""  # the first _PRESCAN_BYTES bytes, for the charset checks
+        self._tail = b""  # the last bytes seen, for searches across chunk boundaries
+        self._content_start: int | None = None  # after a UTF-8 BOM
+        self._nonws_seen = False
+        self._any_tag = False
+        self._marker_seen = False
+        # The token scan (`_TOKEN`): head placement, the head's <meta> tags, the page's own install.js.
+        self._tok: int | None = 0
+        self._tok_stopped_at: int | None = None  # where it stopped (at <body>), regions take over
+        self._metas: list[bytes] = []
+        self._metas_done = False
+        self._install_seen = False
+        self._region_installs: list[int] = []
+        self._head_decided: tuple[int, str] | None = None
+        self._head_start_end: int | None = None
+        self._html_start_end: int | None = None
+        # The region scan (`_regions`), body placement.
+        self._reg: int | None = None
+        self._open_at: int | None = None  # a region not (yet) closed, or not settled, starts here
+        self._open_region: tuple[int, int, tuple[bytes, int]] | None = None  # see _note_open
+        self._body_end: int | None = None  # the last real </body> seen
+        self._html_end: int | None = None
+        self._released = False  # bytes past what the scans settled went out (hold limit)
+        # The outcome.
+        self._done = False
+        self._insert_at: int | None = None
+        self._tag = b""
+        self.injected = False
+        self.reason: str | None = None
+        self.offset: int | None = None
+
+    # ---- public ----------------------------------------------------------------------------
+
+    def feed(self, data: bytes) -> bytes:
+        if not data:
+            return b""
+        if self._done and not self._buf:
+            self._total += len(data)
+            return data
+        self._append(data)
+        if not self._done:
+            self._advance(eof=False)
+        return self._emit()
+
+    def finish(self) -> bytes:
+        if not self._done:
+            self._advance(eof=True)
+        return self._emit()
+
+    # ---- input -----------------------------------------------------------------------------
+
+    def _append(self, data: bytes) -> None:
+        start = self._total
+        self._total += len(data)
+        if start < _PRESCAN_BYTES:
+            self._prefix += data[:_PRESCAN_BYTES - start]
+        self._buf = self._buf + data if self._buf else data
+        if self._done:
+            return
+        tail = self._tail
+        if not self._any_tag:
+            self._any_tag = _ANY_TAG.search(tail + data) is not None
+        marker = self._marker
+        if marker and not self._marker_seen:
+            # In `tail + data`, without copying the chunk: wholly in it, or across its start.
+            self._marker_seen = marker in data or marker in tail + data[:len(marker) - 1]
+        self._tail = data[-32:] if len(data) >= 32 else (tail + data)[-32:]
+        if self._content_start is None and self._total >= len(_UTF8_BOM):
+            self._content_start = len(_UTF8_BOM) if self._prefix.startswith(_UTF8_BOM) else 0
+        if not self._nonws_seen:
+            self._nonws_seen = _LEADING_WS.match(data).end() < len(data)
+
+    # ---- scanning --------------------------------------------------------------------------
+
+    def _advance(self, eof: bool) -> None:
+        if self._content_start is None:
+            if not eof:
+                return
+            self._content_start = len(_UTF8_BOM) if self._prefix.startswith(_UTF8_BOM) else 0
+        if self._tok is not None:
+            self._scan_tokens(eof)
+        if self._placement == "body":
+            if self._reg is None:
+                self._reg = self._content_start
+            self._scan_regions(eof)
+            self._decide_body(eof)
+        else:
+            self._decide_head(eof)
+        if not self._done and self._total - self._base > MAX_RETAINED:
+            self._stop_token_scan()  # auxiliary for body placement: stop keeping bytes for it
+            self._trim()
+            if self._total - self._base > MAX_RETAINED:
+                self._skip("passed-in-stream")
+
+    def _scan_tokens(self, eof: bool) -> None:
+        buf, base = self._buf, self._base
+        pos = self._tok - base
+        quotes = _last_quotes(buf)
+        for token in _tokens(buf, _TOKEN, pos):
+            if not eof and (
+                token.unclosed
+                or (token.kind[1] != 0x21 and not _settled(buf, token.start, token.end, quotes))
+                or (token.end == token.tag_end and token.kind[1:] in _RAW_TEXT)  # `<style/>`: see _void_raw_text
+            ):
+                self._tok = base + token.start  # no token before it
+                return
+            self._on_token(token, buf, base)
+            if token.unclosed or self._tok is None:  # the scans of the whole-body injector stop here
+                self._stop_token_scan(base + token.end)
+                return
+            self._tok = base + token.end
+        settled = len(buf) if eof else _frontier(buf, self._tok - base)
+        self._tok = max(self._tok, base + settled)
+        if eof:
+            self._stop_token_scan()
+
+    def _on_token(self, token, buf: bytes, base: int) -> None:
+        kind = token.kind
+        if kind == b"<script":
+            if self._marker_seen and inject._is_install_tag(buf, token.start, token.tag_end, self._marker):
+                self._install_seen = True
+        elif token.unclosed:
+            return
+        elif kind == b"<meta":
+            self._metas.append(buf[token.start:token.end])
+        elif kind == b"<body":
+            if self._head_decided is None:
+                self._head_decided = (base + token.start, "before-body")
+            self._tok = None  # the head is over: the <meta> tags are all known
+        elif kind == b"</head":
+            if self._head_decided is None:
+                self._head_decided = (base + token.start, "before-head-end")
+        elif kind == b"<head":
+            if self._head_start_end is None and self._head_decided is None:
+                self._head_start_end = base + token.end
+        elif kind == b"<html":
+            if self._html_start_end is None and self._head_decided is None:
+                self._html_start_end = base + token.end
+
+    def _stop_token_scan(self, at: int | None = None) -> None:
+        if self._tok is not None or self._tok_stopped_at is None:
+            self._tok_stopped_at = at if at is not None else self._tok if self._tok is not None else self._total
+        self._tok = None
+        self._metas_done = True
+
+    def _scan_regions(self, eof: bool) -> None:
+        buf, base = self._buf, self._base
+        pos = self._reg - base
+        found = self._resume_open(buf, base, pos) if self._open_region is not None else None
+        regions, end, ends = found if found is not None else _regions_and_ends(buf, pos)
+        if regions:
+            quotes = double, single = buf.rfind(b'"'), buf.rfind(b"'")
+            # A region ending before the last of each quote (absent: none to close) closed its values.
+            size = len(buf)
+            surely_settled = min(double if double >= 0 else size, single if single >= 0 else size)
+        settled = pos
+        open_at = None
+        marker_seen = self._marker_seen
+        for region in regions:
+            start, stop = region.start(), region.end()
+            if not eof and buf[start + 1] != 0x21 and (  # `<!`: comments settle
+                (stop > surely_settled and not _settled(buf, start, stop, quotes))
+                or (buf[stop - 2] == 0x2F and _void_raw_text(buf, start, stop))
+            ):
+                open_at = start
+                break
+            if marker_seen and buf[start + 1:start + 7].lower() == b"script":
+                rest = _TAG_REST.match(buf, start + 7)
+                if rest and inject._is_install_tag(buf, start, rest.end(), self._marker):
+                    self._region_installs.append(base + start)
+            settled = stop
+        else:
+            if end < len(buf):  # a region still open (at the end: the document ends before it)
+                open_at = end
+                if not eof and self._open_region is None:  # else _resume_open updated it
+                    self._note_open(buf, base, end)
+            else:
+                settled = len(buf) if eof else _frontier(buf, settled)
+        hi = settled if open_at is None else open_at
+        if ends:
+            self._end_candidates(buf, base, hi, ends)
+        self._open_at = None if open_at is None else base + open_at
+        self._reg = base + hi
+
+    # An element or comment left open at the end of what arrived is not scanned again from its
+    # start on every chunk: `_open_region` says what the scan found in it (nothing that could close
+    # it, up to `scanned`), so the next scan looks only at the bytes after, less what an end could
+    # straddle. The cases where more state would be needed (an escaped script, an end tag cut
+    # before its `>`, a start tag not closed yet) are scanned from the start as before.
+
+    def _note_open(self, buf: bytes, base: int, start: int) -> None:
+        """The region at `start` runs to the end of `buf` (`_tokens` found it unclosed)."""
+        match = _REGION_TOKEN.match(buf, start)
+        if match is None:
+            return
+        kind, after, size = match.group().lower(), match.end(), len(buf)
+        if kind == b"<!--":
+            if size - after < 2:
+                return  # `<!-->`, `<!--->` are still possible
+            state = (kind, after)
+        elif kind in (b"<!", b"<?"):
+            if kind == b"<!" and size - start < 4:
+                return  # `<!-` may still become `<!--`
+            state = (b"<!", start + 2)
+        else:
+            name = kind[1:]
+            rest = _TAG_REST.match(buf, after)
+            if rest is None:
+                return
+            tag_end = rest.end()
+            if name == b"plaintext":
+                state = (kind, tag_end)
+            elif name == b"script" and buf.find(b"<!--", tag_end) >= 0:
+                return  # the escape states (tested first: such a script mostly starts with `<!--`)
+            elif _END_TAG[name].search(buf, tag_end) is not None:
+                return  # an end tag cut before its `>`
+            else:
+                state = (kind, tag_end)
+        self._open_region = (base + start, base + size, state)
+
+    def _resume_open(self, buf: bytes, base: int, pos: int):
+        """`_regions_and_ends(buf, pos)` for a scan that starts at the open region `_note_open`
+        saw, from the bytes that arrived since; None when it must be scanned from its start."""
+        start, scanned, (kind, after) = self._open_region
+        self._open_region = None
+        if start != base + pos:
+            return None
+        scanned -= base
+        after -= base
+        if kind == b"<!--":
+            close = _COMMENT_END.search(buf, max(after, scanned - 3))  # `--!>` straddles at most 3
+            end = close.end() if close else -1
+        elif kind == b"<!":
+            end = buf.find(b">", max(after, scanned)) + 1 or -1
+        elif kind == b"<plaintext":
+            end = -1
+        else:
+            name = kind[1:]
+            # The first end tag after `after` starts here or later: one before would have been
+            # whole (with its terminator) in what was scanned.
+            lo = max(after, scanned - len(name) - 2)
+            found = _END_TAG[name].search(buf, lo)
+            if name == b"script" and buf.find(b"<!--", lo, found.start() if found else len(buf)) >= 0:
+                return None
+            if found is None:
+                end = -1
+            else:
+                rest = _TAG_REST.match(buf, found.start() + 2 + len(name))
+                if rest is None:
+                    return None
+                end = rest.end()
+        if end < 0:
+            self._open_region = (start, base + len(buf), (kind, base + after))
+            return [], pos, []
+        regions, stop, ends = _regions_and_ends(buf, end)
+        return [_Span(pos, end), *regions], stop, ends
+
+    def _end_candidates(self, buf: bytes, base: int, hi: int, ends: list[int]) -> None:
+        """The last real `</body>` and `</html>` in settled text (before `hi`), from the end tags
+        outside every region (`ends`, in order)."""
+        body = html = None
+        for pos in reversed(ends):
+            if pos >= hi:
+                continue
+            if buf[pos + 2] | 0x20 == 0x62:  # `b`
+                if body is None:
+                    body = pos
+                    if html is not None:
+                        break
+            elif html is None:
+                html = pos
+                if body is not None:
+                    break
+        if body is not None:
+            self._body_end = base + body
+        if html is not None and (body is None or html > body):
+            self._html_end = base + html
+
+    # ---- deciding --------------------------------------------------------------------------
+
+    def _decide_body(self, eof: bool) -> None:
+        candidate = self._body_end if self._body_end is not None else self._html_end
+        if eof:
+            if candidate is not None:
+                self._commit(candidate, "before-body-end" if self._body_end is not None else "before-html-end")
+            else:
+                self._commit(self._open_at if self._open_at is not None else self._total, "document-end")
+        elif candidate is not None and self._over_limit(candidate):
+            self._commit(candidate, "before-body-end" if self._body_end is not None else "before-html-end")
+        elif candidate is None and self._over_limit(self._out):
+            self._released = True  # an open region outgrew the hold: let it go on unscanned
+
+    def _decide_head(self, eof: bool) -> None:
+        if self._head_decided is not None:
+            position, reason = self._head_decided
+            prescanned = self._total >= _PRESCAN_BYTES
+            if eof or (self._metas_done and prescanned) or self._over_limit(position):
+                self._commit(position, reason)
+            return
+        fallback, reason = self._head_fallback()
+        if eof or self._over_limit(fallback):
+            self._commit(fallback, reason)
+
+    def _head_fallback(self) -> tuple[int, str]:
+        if self._head_start_end is not None:
+            return self._head_start_end, "after-head-start"
+        if self._html_start_end is not None:
+            return self._html_start_end, "after-html-start"
+        start = self._content_start
+        # Nothing past the content start went out yet (the hold starts there).
+        prolog_end = self._base + _prolog_end(self._buf, start - self._base)
+        if prolog_end > start:
+            return prolog_end, "after-prolog"
+        return start, "document-start"
+
+    def _over_limit(self, held_from: int) -> bool:
+        return self._max_hold is not None and self._total - held_from > self._max_hold
+
+    def _commit(self, position: int, reason: str) -> None:
+        if position < self._out:
+            self._skip("passed-in-stream")
+            return
+        decision = self._tag_for(self._metas)
+        if isinstance(decision, str):
+            self._skip(decision)
+            return
+        skip = self._skip_reason()
+        if skip:
+            self._skip(skip)
+            return
+        self._done = True
+        self._insert_at, self._tag = position, decision
+        self.injected, self.reason, self.offset = True, reason, position
+
+    def _skip_reason(self) -> str | None:
+        """inject_script's skips, in its order, from what the stream showed."""
+        if not self._nonws_seen:
+            return "empty"
+        if _is_wide_encoding(self._prefix, self._charset):
+            return "unsupported-charset"
+        # The first bytes after the BOM and whitespace (looked for in the prefix: a page whose
+        # first 4 KB are blank is judged by its tags alone).
+        first = _LEADING_WS.match(self._prefix, self._content_start).end()
+        if self._prefix.startswith(_NOT_HTML_PREFIXES, first) or not self._any_tag:
+            return "not-html"
+        if self._marker_seen:
+            stopped = self._tok_stopped_at
+            if self._install_seen or any(stopped is not None and start >= stopped for start in self._region_installs):
+                return "already-present"
+        return None
+
+    def _skip(self, reason: str) -> None:
+        self._done = True
+        self.injected, self.reason, self.offset = False, reason, None
+
+    # ---- output ----------------------------------------------------------------------------
+
+    def _limit(self) -> int:
+        """Up to where the bytes can go out now."""
+        if self._done:
+            return self._total
+        if self._placement == "head":
+            if self._head_decided is not None:
+                return self._head_decided[0]
+            return self._head_fallback()[0] if self._content_start is not None else 0
+        candidate = self._body_end if self._body_end is not None else self._html_end
+        if candidate is not None:
+            return max(self._out, candidate)
+        if self._released:
+            return max(self._out, self._total - _TAIL)
+        if self._reg is None:
+            return 0
+        return self._open_at if self._open_at is not None else self._reg
+
+    def _emit(self) -> bytes:
+        limit = self._limit()
+        out = b""
+        if limit > self._out:
+            lo, hi = self._out - self._base, limit - self._base
+            insert = self._insert_at
+            if insert is not None and self._out <= insert <= limit:
+                cut = insert - self._base
+                out = b"".join((self._buf[lo:cut], self._tag, self._buf[cut:hi]))
+                self._insert_at = None
+            else:
+                out = self._buf[lo:hi]
+            self._out = limit
+        elif self._insert_at is not None and self._insert_at == limit == self._out:
+            out, self._insert_at = self._tag, None
+        self._trim()
+        return out
+
+    def _trim(self) -> None:
+        keep = self._out
+        if not self._done:
+            if self._tok is not None:
+                keep = min(keep, self._tok)
+            if self._reg is not None:
+                keep = min(keep, self._reg)
+            if self._placement == "head" and self._head_decided is None and self._content_start is not None:
+                keep = min(keep, self._content_start)  # the prolog fallback looks from there
+        if keep > self._base:
+            self._buf = self._buf[keep - self._base:]
+            self._base = keep
