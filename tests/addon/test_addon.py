@@ -1,4 +1,4 @@
-"""The addon in mitmproxy's test context: hooks, options, commands (no network)."""
+"""The edge (the shim's stages) in mitmproxy's test context: hooks, options, commands (no network)."""
 
 from __future__ import annotations
 
@@ -9,33 +9,34 @@ from pathlib import Path
 import brotli
 import pytest
 from mitmproxy import exceptions, http
-from mitmproxy.test import taddons, tflow
+from mitmproxy.test import tflow
 
-from prefetch_lab.edge.lab import PrefetchLab
 from prefetch_lab.rules.model import RuleSet
+from tests.addon.route import Route, route_context
 
 INSTALL = b'<script src="/__edgio__/prefetch/install.js" defer'
 STREAM_CHUNK = 16  # small, so that every test also splits its bodies
 PAGE = b"<!doctype html><html><head><title>t</title></head><body><p>hello</p></body></html>"
 
 
-class Edge:
-    """An addon in a test context, plus a tiny origin that counts what reaches it."""
+class Edge(Route):
+    """The edge's stages in a test context, plus a tiny origin that counts what reaches it."""
 
-    def __init__(self, tctx, addon: PrefetchLab) -> None:
-        self.tctx, self.addon = tctx, addon
+    def __init__(self, tctx, shim) -> None:
+        super().__init__(tctx, shim)
         self.origin_hits: list[str] = []
 
     def fetch(self, url: str, origin: http.Response | None = None, method: str = "GET", **headers) -> http.HTTPFlow:
-        """What mitmproxy does for one request: request hook; the origin answers unless the
-        addon already did; then the response hooks (which also run for the addon's own answers)."""
+        """What mitmproxy does for one request: request hooks; the origin answers unless the
+        edge already did; then the response hooks (which also run for the edge's own answers)."""
         flow = tflow.tflow()
         flow.request = http.Request.make(method, url, b"", headers)
-        self.addon.request(flow)
+        flow.response = None
+        self.request(flow)
         if flow.response is None:
             self.origin_hits.append(flow.request.url)
             flow.response = (origin or html_response()).copy()
-        self.addon.responseheaders(flow)
+        self.responseheaders(flow)
         stream = flow.response.stream
         if callable(stream):
             # As mitmproxy streams: each chunk through the callable, then b""; `response` runs with
@@ -44,10 +45,10 @@ class Edge:
             sent = []
             for piece in [raw[i:i + STREAM_CHUNK] for i in range(0, len(raw), STREAM_CHUNK)] + [b""]:
                 sent += stream(piece)
-            self.addon.response(flow)
+            self.response(flow)
             flow.response.raw_content = b"".join(sent)
         else:
-            self.addon.response(flow)
+            self.response(flow)
         return flow
 
 
@@ -60,18 +61,10 @@ def html_response(body: bytes = PAGE, status: int = 200, **headers: str) -> http
     return response
 
 
-def start(tctx, addon: PrefetchLab, **options) -> None:
-    """What mitmdump does at start: configure with every option (taddons only passes the given ones)."""
-    current = {name: getattr(tctx.options, name) for name in tctx.options.keys() if name.startswith("prefetch_")}
-    tctx.configure(addon, **{**current, **options})
-
-
 @pytest.fixture()
 def edge(tmp_path):
-    addon = PrefetchLab()
-    with taddons.context(addon) as tctx:
-        start(tctx, addon, prefetch_audit_file=str(tmp_path / "audit.jsonl"))
-        yield Edge(tctx, addon)
+    with route_context(Edge, prefetch_audit_file=str(tmp_path / "audit.jsonl")) as route:
+        yield route
 
 
 def audit(tmp_path: Path) -> list[dict]:
@@ -93,40 +86,35 @@ def audit(tmp_path: Path) -> list[dict]:
     ],
 )
 def test_bad_option_values_are_refused_with_a_reason(option, value, message):
-    addon = PrefetchLab()
-    with taddons.context(addon) as tctx:
+    with route_context() as route:
         with pytest.raises(exceptions.OptionsError, match=message):
-            tctx.configure(addon, **{option: value})
+            route.configure(**{option: value})
 
 
 def test_choice_options_reject_unknown_values():
-    addon = PrefetchLab()
-    with taddons.context(addon) as tctx:
+    with route_context() as route:
         with pytest.raises(exceptions.OptionsError):
-            tctx.configure(addon, prefetch_inject="sometimes")
+            route.configure(prefetch_inject="sometimes")
 
 
 def test_a_broken_rules_file_at_start_names_file_and_line(tmp_path):
     rules = tmp_path / "broken.yaml"
     rules.write_text("rules:\n  - match:\n      path: /a\n    caching:\n      max_age: soon\n")
-    addon = PrefetchLab()
-    with taddons.context(addon) as tctx:
+    with route_context() as route:
         with pytest.raises(exceptions.OptionsError, match=r"broken\.yaml:5"):
-            tctx.configure(addon, prefetch_rules=str(rules))
+            route.configure(prefetch_rules=str(rules))
 
 
 def test_a_broken_edit_keeps_the_last_good_rules(tmp_path):
     rules = tmp_path / "site.yaml"
     rules.write_text("rules:\n  - match: {path: /a}\n    caching: {max_age: 1h, service_worker_max_age: 1h}\n")
-    addon = PrefetchLab()
-    with taddons.context(addon) as tctx:
-        tctx.configure(addon, prefetch_rules=str(rules), prefetch_audit_file=str(tmp_path / "audit.jsonl"))
+    with route_context(prefetch_rules=str(rules), prefetch_audit_file=str(tmp_path / "audit.jsonl")) as route:
         rules.write_text("rules:\n  - match: {path: /a\n")
-        addon.reload_rules()
-        assert len(addon.rules.rules) == 1
+        route.stage("prefetch.rules").reload_rules()
+        assert len(route.context.rules.rules) == 1
         rules.write_text("rules:\n  - match: {path: /b}\n    caching: {max_age: 1h, service_worker_max_age: 1h}\n")
-        addon.reload_rules()
-        assert addon.rules.rules[0].paths == ("/b",)
+        route.stage("prefetch.rules").reload_rules()
+        assert route.context.rules.rules[0].paths == ("/b",)
     events = [r["event"] for r in audit(tmp_path)]
     assert events == ["rules-loaded", "rules-error", "rules-loaded"]
 
@@ -205,7 +193,7 @@ def test_csp_without_nonce_blocks_injection_and_says_why(edge, tmp_path):
 
 
 def test_inject_off_keeps_the_page_and_the_gate(edge):
-    edge.tctx.configure(edge.addon, prefetch_inject="off")
+    edge.configure(prefetch_inject="off")
     flow = edge.fetch("http://shop.test/a", html_response())
     assert flow.response.raw_content == PAGE
     assert "speculation-rules" not in flow.response.headers
@@ -218,7 +206,7 @@ def test_existing_speculation_rules_header_is_kept_and_ours_appended(edge):
 
 
 def test_include_cache_misses_and_force_ratio_reach_the_tag(edge):
-    edge.tctx.configure(edge.addon, prefetch_include_cache_misses=True, prefetch_force_ratio="0.5", prefetch_inject_at="head")
+    edge.configure(prefetch_include_cache_misses=True, prefetch_force_ratio="0.5", prefetch_inject_at="head")
     body = edge.fetch("http://shop.test/", html_response()).response.raw_content
     assert b'data-include-cache-misses="true"' in body and b'data-force-prefetch-ratio="0.5"' in body
     assert body.index(INSTALL) < body.index(b"</head>")
@@ -227,10 +215,10 @@ def test_include_cache_misses_and_force_ratio_reach_the_tag(edge):
 def test_streamed_response_gets_edge_headers_in_responseheaders(edge):
     flow = tflow.tflow()
     flow.request = http.Request.make("GET", "http://shop.test/big.html")
-    edge.addon.request(flow)
+    edge.request(flow)
     flow.response = html_response()
     flow.response.stream = True
-    edge.addon.responseheaders(flow)
+    edge.responseheaders(flow)
     assert flow.response.headers["x-edg-caching-status"] == "body-too-big"
     assert flow.response.headers["speculation-rules"] == '"/__edgio__/speculation-rules.json"'
 
@@ -251,7 +239,7 @@ def test_prefetch_gate_refuses_then_serves_from_cache(edge):
 
 
 def test_refusal_status_option_gives_503_without_retry_after(edge):
-    edge.tctx.configure(edge.addon, prefetch_refusal_status=503)
+    edge.configure(prefetch_refusal_status=503)
     flow = edge.fetch("http://shop.test/x", **{"Sec-Purpose": "prefetch"})
     assert flow.response.status_code == 503 and "retry-after" not in flow.response.headers
 
@@ -317,7 +305,7 @@ def test_edgio_params_never_reach_the_origin(edge):
 
 
 def test_rfc_mode_follows_the_origin_headers_alone(edge):
-    edge.tctx.configure(edge.addon, prefetch_rules="none")
+    edge.configure(prefetch_rules="none")
     edge.fetch("http://shop.test/plain")
     assert edge.fetch("http://shop.test/plain?edgio_prefetch=1").response.status_code == 412
     edge.fetch("http://shop.test/fresh", html_response(cache_control="max-age=60"))
@@ -326,9 +314,9 @@ def test_rfc_mode_follows_the_origin_headers_alone(edge):
 
 def test_cache_commands(edge):
     edge.fetch("http://shop.test/s")
-    assert "entries=1" in edge.addon.cache_stats()
-    edge.addon.clear_cache()
-    assert "entries=0" in edge.addon.cache_stats()
+    assert "entries=1" in edge.stage("prefetch.store").cache_stats()
+    edge.stage("prefetch.store").clear_cache()
+    assert "entries=0" in edge.stage("prefetch.store").cache_stats()
 
 
 # ---- edge files ----------------------------------------------------------------------------
@@ -384,7 +372,8 @@ class ExplodingRules(RuleSet):
 
 
 def test_an_edge_failure_refuses_prefetches_instead_of_forwarding_them(edge):
-    edge.addon._use_rules(edge.addon.rule_source, ExplodingRules([], []))
+    edge.context.use_rules(ExplodingRules([], []))
+    edge.expect_addon_errors = True  # the classification raises; mitmproxy logs it, the gate still refuses
     assert edge.fetch("http://shop.test/x?edgio_prefetch=1").response.status_code == 412
     assert edge.fetch("http://shop.test/x", **{"Sec-Purpose": "prefetch"}).response.status_code == 412
     assert edge.origin_hits == []
@@ -394,7 +383,7 @@ def test_an_edge_failure_refuses_prefetches_instead_of_forwarding_them(edge):
 def test_binary_report_beacon_is_audited_not_forwarded(edge, tmp_path):
     flow = tflow.tflow()
     flow.request = http.Request.make("POST", "http://shop.test/__edgio__/lab/report", b"\xff\xfe\x00binary")
-    edge.addon.request(flow)
+    edge.request(flow)
     assert flow.response.status_code == 204
     assert [r for r in audit(tmp_path) if r["event"] == "client-report"]
 
@@ -403,7 +392,7 @@ def test_undecodable_url_bytes_are_audited_without_crashing(edge, tmp_path):
     flow = tflow.tflow()
     flow.request = http.Request.make("GET", "http://shop.test/")
     flow.request.path = b"/caf\xe9?edgio_prefetch=1"
-    edge.addon.request(flow)
+    edge.request(flow)
     assert flow.response.status_code == 412
     assert [r for r in audit(tmp_path) if r["event"] == "prefetch-refused"]
 
@@ -414,21 +403,21 @@ def test_streamed_prefetch_and_edge_requests_are_buffered_for_the_edge(edge):
         flow = tflow.tflow()
         flow.request = http.Request.make("GET", url, b"", headers)
         flow.request.stream = True
-        edge.addon.requestheaders(flow)
+        edge.requestheaders(flow)
         assert flow.request.stream is False
     upload = tflow.tflow()
     upload.request = http.Request.make("POST", "http://shop.test/upload")
     upload.request.stream = True
-    edge.addon.requestheaders(upload)
+    edge.requestheaders(upload)
     assert upload.request.stream is True
 
 
 def test_cache_budget_zero_disables_the_cache_and_the_proxy_still_runs(edge):
-    edge.tctx.configure(edge.addon, prefetch_cache_mb=0)
+    edge.configure(prefetch_cache_mb=0)
     assert edge.fetch("http://shop.test/z").response.headers["x-edg-caching-status"] == "bypassed"
     refused = edge.fetch("http://shop.test/z?edgio_prefetch=1")
     assert refused.response.status_code == 412 and "cache-disabled" in refused.response.headers["x-prefetch-lab-refused"]
-    edge.tctx.configure(edge.addon, prefetch_cache_mb=8)
+    edge.configure(prefetch_cache_mb=8)
     edge.fetch("http://shop.test/z")
     assert edge.fetch("http://shop.test/z?edgio_prefetch=1").response.status_code == 200
 
@@ -464,19 +453,19 @@ def test_a_flow_replayed_by_the_user_is_decided_anew(edge):
     edge.fetch("http://shop.test/r")
     hit = edge.fetch("http://shop.test/r")
     assert hit.response.headers["x-edg-caching-status"] == "hit"
-    edge.addon.clear_cache()
+    edge.stage("prefetch.store").clear_cache()
     hit.response = None
-    edge.addon.request(hit)
+    edge.request(hit)
     assert hit.response is None  # to the origin now, and stored again on its way back
     hit.response = html_response()
-    edge.addon.response(hit)
+    edge.response(hit)
     assert hit.response.headers["x-edg-caching-status"] == "cached"
 
 
 def test_refusals_are_not_stored_by_browsers_and_carry_no_rule_headers(edge, tmp_path):
     rules = tmp_path / "headers.yaml"
     rules.write_text("rules:\n  - headers: {set_response_headers: {x-site: one}}\n")
-    edge.tctx.configure(edge.addon, prefetch_rules=str(rules))
+    edge.configure(prefetch_rules=str(rules))
     refused = edge.fetch("http://shop.test/n?edgio_prefetch=1")
     assert refused.response.headers["cache-control"] == "private, no-store"
     assert "x-site" not in refused.response.headers
@@ -500,17 +489,13 @@ def test_flow_metadata_summarises_the_decision(edge):
 
 @pytest.mark.parametrize("value", [-1, -30])
 def test_origin_timeout_must_be_zero_or_more(value):
-    addon = PrefetchLab()
-    with taddons.context(addon) as tctx:
+    with route_context() as route:
         with pytest.raises(exceptions.OptionsError, match="prefetch_origin_timeout"):
-            tctx.configure(addon, prefetch_origin_timeout=value)
+            route.configure(prefetch_origin_timeout=value)
 
 
 def test_a_streamed_page_over_the_object_limit_is_not_cached(tmp_path):
-    addon = PrefetchLab()
-    with taddons.context(addon) as tctx:
-        start(tctx, addon, prefetch_audit_file=str(tmp_path / "audit.jsonl"), prefetch_cache_mb=1)
-        edge = Edge(tctx, addon)
+    with route_context(Edge, prefetch_audit_file=str(tmp_path / "audit.jsonl"), prefetch_cache_mb=1) as edge:
         big = PAGE.replace(b"<p>hello</p>", b"<p>x</p>" * 40000)  # 320 KB > 1 MiB / 8
         origin = html_response(big, transfer_encoding="chunked")
         del origin.headers["content-length"]
@@ -525,7 +510,7 @@ def test_a_streamed_page_over_the_object_limit_is_not_cached(tmp_path):
 
 
 def test_a_304_to_a_revalidation_freshens_the_entry_and_serves_the_stored_body(edge, monkeypatch):
-    edge.tctx.configure(edge.addon, prefetch_rules="none")
+    edge.configure(prefetch_rules="none")
     clock = [1_000_000.0]
     monkeypatch.setattr("time.time", lambda: clock[0])
     url = "http://example.com/doc"

@@ -1,25 +1,19 @@
-"""prefetch_client (ClientFiles) and how the edge classifies Edgio's own client's prefetches."""
+"""prefetch_client (the edge files stage) and how the edge classifies Edgio's own client's prefetches."""
 
 from __future__ import annotations
 
 import pytest
 from mitmproxy import exceptions
-from mitmproxy.test import taddons
 
-from prefetch_lab.edge.lab import PrefetchLab
-from prefetch_lab.edge.stages.client_files import ClientFiles
-from tests.addon.test_addon import Edge, audit, start
+from tests.addon.route import route_context
+from tests.addon.test_addon import Edge, audit
 from tests.unit.test_edgefiles import edgio_package
 
 
 @pytest.fixture()
 def lab(tmp_path):
-    addon = PrefetchLab()
-    client = ClientFiles(addon.edge_files)
-    with taddons.context(addon, client) as tctx:
-        start(tctx, addon, prefetch_audit_file=str(tmp_path / "audit.jsonl"))
-        tctx.configure(client, prefetch_client="ours")
-        yield tctx, client, Edge(tctx, addon)
+    with route_context(Edge, prefetch_audit_file=str(tmp_path / "audit.jsonl"), prefetch_client="ours") as edge:
+        yield edge.tctx, edge.stage("prefetch.edgefiles"), edge
 
 
 def test_prefetch_client_serves_edgio_files_and_keeps_our_manifest(lab, tmp_path):

@@ -4,43 +4,35 @@ stale entry inside its window, in mitmproxy's test context (hooks called as mitm
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from mitmproxy import http
-from mitmproxy.test import taddons, tflow
+from mitmproxy.test import tflow
 
-from prefetch_lab.edge.lab import PrefetchLab
 from prefetch_lab.edge.origin_fetches import MAX_BACKGROUND
+from tests.addon.route import Route, route_context
 
 URL = "http://shop.test/asset"
 BODY = bytes(range(256)) * 8
 
 
-def run_hooks(lab: PrefetchLab, flow: http.HTTPFlow, origin: http.Response | None) -> None:
+def run_hooks(lab: Route, flow: http.HTTPFlow, origin: http.Response | None) -> None:
     """request, then (if it went to the origin) the origin's answer through the response hooks,
-    PrefetchLab's first, then its sub-addons', awaiting what a hook returns."""
-    async def hooks() -> None:
-        for name in ("request", "responseheaders", "response"):
-            if name != "request" and flow.response is None:
-                flow.response = origin.copy()
-            for addon in (lab, *lab.addons):
-                result = getattr(addon, name, lambda _: None)(flow)
-                if asyncio.iscoroutine(result):
-                    await result
-
-    asyncio.run(hooks())
+    every stage's in the route's order, awaiting what a hook returns (as mitmproxy does)."""
+    flow.response = None
+    lab.request(flow)
+    if flow.response is None:
+        flow.response = origin.copy()
+    lab.responseheaders(flow)
+    lab.response(flow)
 
 
 @pytest.fixture()
 def lab():
-    addon = PrefetchLab()
-    with taddons.context(addon) as tctx:
-        tctx.configure(addon, prefetch_rules="none")
-        yield addon
+    with route_context(prefetch_rules="none") as route:
+        yield route
 
 
-def store_then_fill_the_background_slots(lab: PrefetchLab, cache_control: str) -> list:
+def store_then_fill_the_background_slots(lab: Route, cache_control: str) -> list:
     flow = tflow.tflow()
     flow.request = http.Request.make("GET", URL)
     run_hooks(lab, flow, http.Response.make(200, BODY, {"content-type": "application/octet-stream",
@@ -48,11 +40,11 @@ def store_then_fill_the_background_slots(lab: PrefetchLab, cache_control: str) -
     assert flow.response.headers["x-edg-caching-status"] == "cached"
     busy = [tflow.tflow() for _ in range(MAX_BACKGROUND)]
     for other in busy:
-        lab.origin._running[other] = lambda: None
+        lab.context.origin._running[other] = lambda: None
     return busy
 
 
-def request_after(lab: PrefetchLab, seconds: float, origin: http.Response, **headers) -> http.HTTPFlow:
+def request_after(lab: Route, seconds: float, origin: http.Response, **headers) -> http.HTTPFlow:
     for entry in lab.store._entries.values():  # age the stored entry instead of waiting
         entry.stored_at -= seconds
     flow = tflow.tflow()
@@ -70,14 +62,14 @@ def test_a_503_to_a_forwarded_request_is_swapped_for_the_stale_entry_inside_its_
     assert flow.response.status_code == 200 and flow.response.raw_content == BODY
     assert flow.response.headers["x-edg-caching-status"] == "stale-if-error"
     assert "stale-if-error" in flow.comment
-    assert lab.stale_if_error.served_stale == 1 and busy
+    assert lab.stage("prefetch.staleiferror").served_stale == 1 and busy
 
 
 def test_past_the_window_or_forced_by_the_client_the_503_passes(lab):
     busy = store_then_fill_the_background_slots(lab, "max-age=10, stale-if-error=60")
     assert request_after(lab, 20, UNAVAILABLE, **{"cache-control": "no-cache"}).response.status_code == 503
     assert request_after(lab, 70, UNAVAILABLE).response.status_code == 503
-    assert lab.stale_if_error.served_stale == 0 and busy
+    assert lab.stage("prefetch.staleiferror").served_stale == 0 and busy
 
 
 def test_a_200_to_a_forwarded_request_replaces_the_entry(lab):

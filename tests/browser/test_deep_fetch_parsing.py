@@ -10,7 +10,7 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
-STATIC = Path(__file__).resolve().parents[2] / "addon" / "prefetch_lab" / "static"
+STATIC = Path(__file__).resolve().parents[2] / "addon" / "prefetch_lab" / "client" / "static"
 
 HTML = """<!doctype html><html><head><base href="/shop/">
 <!-- <img class="hero" src="/commented.png"> -->

@@ -16,7 +16,7 @@ from prefetch_lab.rules.rule_file import load_rules, load_rules_text
 
 pytestmark = pytest.mark.browser
 
-STATIC = Path(__file__).resolve().parents[2] / "addon" / "prefetch_lab" / "static"
+STATIC = Path(__file__).resolve().parents[2] / "addon" / "prefetch_lab" / "client" / "static"
 DEFAULT_RULES = Path(__file__).resolve().parents[2] / "rules" / "default.yaml"
 
 PATTERNS = {

@@ -11,21 +11,18 @@ import pytest
 from mitmproxy import exceptions, http
 from mitmproxy.test import taddons, tflow
 
-from prefetch_lab.edge.lab import PrefetchLab
+from prefetch_lab.edge.context import EdgeContext
 from prefetch_lab.learn.learned_rules import Thresholds
 from prefetch_lab.edge.stages.learning import Learning
-from prefetch_lab.rules.rule_source import RuleSource
+from tests.addon.route import route_context
 
 NAVIGATE = {"sec-fetch-dest": "document", "sec-fetch-mode": "navigate"}
 
 
 @pytest.fixture
 def addons():
-    lab = PrefetchLab()
-    learning = Learning(lab)
-    with taddons.context(learning, lab) as tctx:
-        tctx.configure(lab, prefetch_rules=RuleSource.DEFAULT)
-        yield tctx, learning, lab
+    with route_context() as route:  # the whole edge, default rules
+        yield route.tctx, route.stage("prefetch.learning"), route.context
 
 
 def navigation(url: str, referer: str | None = None) -> http.HTTPFlow:
@@ -102,7 +99,7 @@ def test_a_changed_graph_is_saved_periodically_off_the_event_loop(tmp_path):
     path = tmp_path / "graph.json"
 
     async def scenario() -> dict:
-        learning = Learning(PrefetchLab())
+        learning = Learning(EdgeContext())
         learning.file.path, learning.save_interval_s = path, 0.05
         learning.running()
         try:

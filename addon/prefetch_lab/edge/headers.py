@@ -5,6 +5,8 @@ call (about 2.5 µs a lookup; the edge reads a dozen per request). These read `H
 the (name, value) byte pairs mitmproxy keeps, once: same names (ASCII case-insensitive), same
 folding of repeated fields (", "), same decoding (UTF-8 with surrogateescape).
 
+`query_param_names` is a plain helper for the classification and the gate.
+
 `pretty_url` is `Request.pretty_url` (about 12 µs: it parses and validates the Host header on
 every call) with the parsed Host header remembered, since a site sends the same few.
 """
@@ -12,6 +14,7 @@ every call) with the parsed Host header remembered, since a site sends the same 
 from __future__ import annotations
 
 import functools
+from urllib.parse import unquote
 
 from mitmproxy import http
 from mitmproxy.net.http import url
@@ -75,3 +78,8 @@ def pretty_url(request: http.Request) -> str:
 def _pretty_authority(scheme: str, host_header: str) -> tuple[str, int]:
     host, port = url.parse_authority(host_header, check=False)
     return host, port or url.default_port(scheme) or 443
+
+
+def query_param_names(query: str) -> set[str]:
+    """The (decoded) names of a query's parameters."""
+    return {unquote(pair.partition("=")[0]) for pair in query.split("&") if pair}

@@ -1,20 +1,17 @@
 """Invalidation on unsafe methods (RFC 9111 4.4): a non-error response to a POST, PUT, DELETE or
 any method not known to be safe drops the stored responses for its URL and for the same-origin
 URLs in its `Location` and `Content-Location` (another origin's entries are left alone: a response
-must not be able to purge a site it is not). A sub-addon of PrefetchLab (its `addons`).
+must not be able to purge a site it is not). After the store in the route.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 from mitmproxy import http
 
+from prefetch_lab.edge.context import EdgeContext
 from prefetch_lab.http.cachestore import DEFAULT_PORTS, cache_key
-
-if TYPE_CHECKING:
-    from prefetch_lab.edge.lab import PrefetchLab
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
@@ -45,8 +42,10 @@ def invalidated_keys(method: str, url: str, status: int, location: str | None, c
 
 
 class Invalidation:
-    def __init__(self, lab: "PrefetchLab") -> None:
-        self.lab = lab
+    name = "prefetch.invalidate"
+
+    def __init__(self, edge: EdgeContext) -> None:
+        self.edge = edge
 
     def response(self, flow: http.HTTPFlow) -> None:
         if flow.is_replay == "response" or flow.response is None:
@@ -56,7 +55,7 @@ class Invalidation:
             return  # nearly every request: skip building its URL and reading headers for nothing
         keys = invalidated_keys(req.method, req.url, resp.status_code, resp.headers.get("location"),
                                 resp.headers.get("content-location"), req.host_header)
-        dropped = sum(self.lab.store.delete(key) for key in keys)
+        dropped = sum(self.edge.store.delete(key) for key in keys)
         if dropped:
-            self.lab.record("cache-bypass", flow, status=resp.status_code, caching_status="method",
+            self.edge.record("cache-bypass", flow, status=resp.status_code, caching_status="method",
                             reason=f"{req.method} invalidated {dropped} stored response(s)")

@@ -13,8 +13,8 @@ Both delays are asynchronous sleeps awaited in the flow's own hook (mitmproxy ru
 so other flows go on meanwhile. The origin delay waits in `responseheaders`: it delays the start
 of the response, and a streamed body then flows as the origin sends it, never buffered.
 
-This addon must come after PrefetchLab in the addons list: a response present when its `request`
-hook runs was made by the edge.
+After every stage that may answer a request in the route: a response present when its
+`request` hook runs was made by the edge.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ MAX_DELAY_MS = 60_000
 
 
 class EdgeLatency:
+    name = "prefetch.latency"
+
     def __init__(self) -> None:
         self.edge_delay = 0.0
         self.origin_delay = 0.0

@@ -14,7 +14,7 @@ same-origin Referer; never the edge's own background fetches or replays. A navig
 prefetch or prerender served never reaches the edge, so it is not counted: train without
 speculation (docs/learned-speculation.md, "The feedback loop").
 
-The document (`request`, before PrefetchLab, which would serve the fixed file; answered when
+The document (`request`, before stages.edge_files, which would serve the fixed file; answered when
 `learned` or prefetch_edgio_predicted is on):
 `/__edgio__/speculation-rules.json?page=<page key>` gets build_learned_document for that page:
 its predictions, the rules' exclusions, and `held` = what the prefetch gate would serve a
@@ -23,8 +23,8 @@ an uncached speculation through the gate, so nothing else is held. The answer de
 page and the edge alone, never on the visitor's request (cookies included), so it may be shared:
 `public, max-age=RULES_MAX_AGE_S`. A `learned-rules` trail record lists what was offered.
 
-Placed before PrefetchLab in the shim's list: it must answer the rules URL first. Handed the lab
-for its rules, cache, edge files and trail.
+First of the request stages in the route: it must answer the rules URL before stages.edge_files
+would serve the fixed file. Reads the context's rules, cache, edge files and trail.
 """
 
 from __future__ import annotations
@@ -33,21 +33,18 @@ import asyncio
 import dataclasses
 import logging
 import time
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from mitmproxy import command, ctx, exceptions, http
 
 from prefetch_lab.edge import responses
+from prefetch_lab.edge.context import EdgeContext
 from prefetch_lab.http.cachestore import cache_key
 from prefetch_lab.learn.graph_file import SAVE_INTERVAL_S, GraphFile
 from prefetch_lab.learn.learned_rules import LearnedRules, Thresholds, build_learned_document, page_from_rules_url, rules_url
 from prefetch_lab.learn.page_views import DEFAULT_THRESHOLDS, is_page_view, parse_thresholds, referring_page
 from prefetch_lab.rules.speculation import RULES_PATH
 from prefetch_lab.learn.traversal import TraversalGraph, normalise_host, page_key, site_of
-
-if TYPE_CHECKING:
-    from prefetch_lab.edge.lab import PrefetchLab
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +61,10 @@ TEXT = {"content-type": "text/plain; charset=utf-8"}
 
 
 class Learning:
-    def __init__(self, lab: "PrefetchLab") -> None:
-        self.lab = lab
+    name = "prefetch.learning"
+
+    def __init__(self, edge: EdgeContext) -> None:
+        self.edge = edge
         self.graph = TraversalGraph()
         self.thresholds = Thresholds()
         self.learn = True
@@ -116,12 +115,12 @@ class Learning:
                 raise exceptions.OptionsError(
                     f"prefetch_speculation must be one of {', '.join(MODES)}, got {opts.prefetch_speculation!r}")
             learned = opts.prefetch_speculation == "learned"
-            self.lab.edge_files.page_rules_url = page_rules_url if learned else None
+            self.edge.edge_files.page_rules_url = page_rules_url if learned else None
         if "prefetch_edgio_predicted" in updated:
             if opts.prefetch_edgio_predicted not in PREDICTED_MODES:
                 raise exceptions.OptionsError(f"prefetch_edgio_predicted must be one of {', '.join(PREDICTED_MODES)}, "
                                               f"got {opts.prefetch_edgio_predicted!r}")
-            self.lab.edge_files.use_predictions(opts.prefetch_edgio_predicted)
+            self.edge.edge_files.use_predictions(opts.prefetch_edgio_predicted)
         if "prefetch_learned_thresholds" in updated:
             try:
                 self.thresholds = parse_thresholds(opts.prefetch_learned_thresholds)
@@ -190,7 +189,7 @@ class Learning:
             return
         if flow.is_replay == "request":
             return  # the edge's own background fetch (or a replay): no visitor
-        state = self.lab.state_of(flow)
+        state = self.edge.state_of(flow)
         if state is not None and state.background:
             return
         from_page = referring_page(headers.get("referer"), headers.get("sec-fetch-site"), req.scheme, req.host, req.port)
@@ -202,11 +201,11 @@ class Learning:
     # ---- the per-page document -----------------------------------------------------------
 
     def request(self, flow: http.HTTPFlow) -> None:
-        edge_files = self.lab.edge_files
+        edge_files = self.edge.edge_files
         if (edge_files.page_rules_url is None and edge_files.predicted == "off") or flow.response or flow.error:
             return
         path, _, query = flow.request.path.partition("?")
-        if path == RULES_PATH and query:  # without a query: the fixed file, PrefetchLab's
+        if path == RULES_PATH and query:  # without a query: the fixed file, stages.edge_files'
             self._serve_rules(flow)
 
     def _serve_rules(self, flow: http.HTTPFlow) -> None:
@@ -216,11 +215,11 @@ class Learning:
             flow.response = http.Response.make(
                 400, b"prefetch-lab: expected ?page=<a page's path and query>, once\n", TEXT)
             flow.response.headers["x-edg-caching-status"] = "bypassed"
-            self.lab.record("synthetic", flow, status=400)
+            self.edge.record("synthetic", flow, status=400)
             return
         host = normalise_host(req.host, req.port, req.scheme)
         learned = self._build(f"{req.scheme}://{host}", page, req.scheme, req.host_header, time.time())
-        status, headers, body = self.lab.edge_files.learned_rules(
+        status, headers, body = self.edge.edge_files.learned_rules(
             learned.document, RULES_MAX_AGE_S, req.headers.get("if-none-match"))
         flow.response = http.Response.make(status, body, headers)
         flow.response.headers["x-edg-caching-status"] = "bypassed"
@@ -233,7 +232,7 @@ class Learning:
         flow.comment = "; ".join(filter(None, [flow.comment, (
             f"prefetch-lab: learned rules for {page}: prerender {', '.join(prerender) or 'none'}; "
             f"prefetch {', '.join(offered['prefetch-moderate']) or 'none'}")]))
-        self.lab.record(
+        self.edge.record(
             "learned-rules", flow, status=status, page=page, prerender=prerender,
             prerender_immediate=offered["prerender-immediate"], prefetch=offered["prefetch-moderate"],
             excluded={d.url: d.reason for d in learned.decisions if d.action == "excluded"} or None,
@@ -242,18 +241,18 @@ class Learning:
     def _build(self, origin: str, page: str, scheme: str, host_header: str | None, now: float) -> LearnedRules:
         """The document for `page` (a page key) on `origin` ('https://host[:port]')."""
         host = origin.partition("://")[2]
-        store = self.lab.store
+        store = self.edge.store
 
         def held(url: str) -> bool:
-            if not self.lab.cache_enabled:
+            if not self.edge.options.cache_enabled:
                 return False
             parts = urlsplit(url)
             key = cache_key("GET", scheme, parts.hostname or "", parts.port, parts.path, parts.query, host_header)
             entry = store.find(key, PREFETCH_REQUEST_HEADERS)  # no bookkeeping: nothing was served
             return entry is not None and entry.status != 204 and entry.state(now) != "expired"
 
-        thresholds = dataclasses.replace(self.thresholds, fallback_eagerness=ctx.options.prefetch_eagerness)
-        return build_learned_document(origin + page, self.graph.next_pages(host, page, now), self.lab.rules,
+        thresholds = dataclasses.replace(self.thresholds, fallback_eagerness=self.edge.options.eagerness)
+        return build_learned_document(origin + page, self.graph.next_pages(host, page, now), self.edge.rules,
                                       held, thresholds)
 
 

@@ -24,6 +24,8 @@ PREFIX = "prefetch_"
 
 
 class OptionCheck:
+    name = "prefetch.optioncheck"
+
     def load(self, loader) -> None:
         options = loader.master.options
         ours = sorted(name for name in options.keys() if name.startswith(PREFIX))

@@ -8,7 +8,8 @@
   by mechanism and outcome, refusals by reason, edge cache hits, stores and bypasses, and how to
   turn the trail into a report.
 
-It counts the audit records PrefetchLab makes (with or without a trail file).
+It counts the trail records the stages make (with or without a trail file), as an observer
+of the context's trail.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import logging
 
 from mitmproxy import command, ctx
 
-from prefetch_lab import trail as audit
+from prefetch_lab import trail
+from prefetch_lab.edge.context import EdgeContext
 
 logger = logging.getLogger(__name__)
 COLD_EDGE_HINT = (
@@ -32,9 +34,9 @@ def describe(record: dict) -> str | None:
     """What the edge did, in a few words (None: nothing worth a line)."""
     event, reason = record["event"], record.get("reason")
     because = f" ({reason})" if reason else ""
-    if event in audit.PREFETCH_OUTCOMES:
+    if event in trail.PREFETCH_OUTCOMES:
         status = f" {record['status']}" if record.get("status") else ""
-        return f"{record.get('prefetch') or 'a'} prefetch {audit.PREFETCH_OUTCOMES[event]}{status}{because}"
+        return f"{record.get('prefetch') or 'a'} prefetch {trail.PREFETCH_OUTCOMES[event]}{status}{because}"
     return {
         "injected": "install.js injected",
         "inject-skipped": f"install.js not injected{because}",
@@ -48,11 +50,13 @@ def describe(record: dict) -> str | None:
 
 
 class SessionSummary:
-    def __init__(self, lab) -> None:
-        self.tally = audit.TrailTally()
+    name = "prefetch.summary"
+
+    def __init__(self, edge: EdgeContext) -> None:
+        self.tally = trail.TrailTally()
         self.hinted = False
         self.flow_detail: int | None = None  # kept from configure (a ctx.options read deep-copies)
-        lab.observers.append(self.add)
+        edge.observers.append(self.add)
 
     def configure(self, updated: set[str]) -> None:
         if "flow_detail" in updated:
@@ -68,17 +72,19 @@ class SessionSummary:
             logger.warning(COLD_EDGE_HINT)
         # One line per edge decision, beside mitmdump's own flow lines (which leave out flow
         # comments); quiet with flow_detail=0, as mitmdump's own lines are.
-        flow_detail = ctx.options.flow_detail if self.flow_detail is None else self.flow_detail
+        flow_detail = self.flow_detail
+        if flow_detail is None:  # no configure yet; embedded without mitmdump's dumper: its default
+            flow_detail = ctx.options.flow_detail if "flow_detail" in ctx.options else 1
         if flow_detail >= 1 and (line := describe(record)):
             logger.info("prefetch-lab: %s: %s", record.get("url"), line)
 
     @command.command("prefetch.summary")
     def summary(self) -> str:
         """What the edge did in this session: injections, prefetches by outcome, cache use."""
-        lines = audit.summary_lines(self.tally.summary())
-        trail = ctx.options.prefetch_audit_file
-        if trail:
-            lines.append(f"report: scripts/report {trail.lstrip('+')} -o report.html")
+        lines = trail.summary_lines(self.tally.summary())
+        path = ctx.options.prefetch_audit_file
+        if path:
+            lines.append(f"report: scripts/report {path.lstrip('+')} -o report.html")
         else:
             lines.append("report: --set prefetch_audit_file=trail.jsonl keeps a trail; scripts/report trail.jsonl renders it")
         return "\n".join(lines)

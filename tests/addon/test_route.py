@@ -1,0 +1,73 @@
+"""EdgeRoute: the stages in order, each isolated, awaiting what a hook returns (as mitmproxy
+does for addons), in mitmproxy's test context."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from mitmproxy import exceptions
+from mitmproxy.proxy.layers import http as http_layer
+from mitmproxy.test import taddons, tflow
+
+from prefetch_lab.edge.route import EdgeRoute
+
+
+class Stage:
+    def __init__(self, name: str, calls: list, fail: bool = False, wait: bool = False) -> None:
+        self.name, self.calls, self.fail, self.wait = name, calls, fail, wait
+
+    def response(self, flow):
+        self.calls.append(self.name)
+        if self.fail:
+            raise RuntimeError(f"{self.name} failed")
+        return self._later() if self.wait else None
+
+    async def _later(self):
+        await asyncio.sleep(0)
+        self.calls.append(f"{self.name} (after its wait)")
+
+
+def run(route: EdgeRoute) -> None:
+    with taddons.context(route) as tctx:
+        tctx.master.event_loop.run_until_complete(tctx.master.addons.trigger_event(http_layer.HttpResponseHook(tflow.tflow(resp=True))))
+
+
+def test_a_failing_stage_does_not_skip_the_next_ones(caplog):
+    calls: list[str] = []
+    run(EdgeRoute([Stage("a", calls), Stage("b", calls, fail=True), Stage("c", calls)]))
+    assert calls == ["a", "b", "c"]
+    assert "prefetch-lab: stage b failed in response" in caplog.text
+
+
+def test_an_awaited_hook_finishes_before_the_next_stage_runs():
+    calls: list[str] = []
+    run(EdgeRoute([Stage("a", calls, wait=True), Stage("b", calls), Stage("c", calls, wait=True), Stage("d", calls)]))
+    assert calls == ["a", "a (after its wait)", "b", "c", "c (after its wait)", "d"]
+
+
+def test_a_stage_may_switch_a_hook_off_and_on():
+    calls: list[str] = []
+    quiet = Stage("quiet", calls)
+    route = EdgeRoute([quiet, Stage("b", calls)])
+    quiet.response = None
+    route.configure(set())
+    run(route)
+    assert calls == ["b"]
+
+
+def test_option_errors_are_not_swallowed():
+    class Strict:
+        name = "strict"
+
+        def load(self, loader):
+            loader.add_option("strict_value", int, 1, "a value")
+
+        def configure(self, updated):
+            if "strict_value" in updated and taddons_ctx.options.strict_value < 0:
+                raise exceptions.OptionsError("strict_value must be 0 or more")
+
+    route = EdgeRoute([Strict()])
+    with taddons.context(route) as taddons_ctx:
+        with pytest.raises(exceptions.OptionsError, match="0 or more"):
+            taddons_ctx.configure(route, strict_value=-1)
