@@ -87,7 +87,8 @@ def is_void_raw_text(buf: bytes, start: int, stop: int) -> bool:
 
 def frontier(buf: bytes, lo: int) -> int:
     """Where the settled text ends: at the first `<` among the last few bytes that may still grow
-    into a token opener (`</bo` may become `</body>`; `</h1>` or `<p` will not)."""
+    into a token opener (`</bo` may become `</body>`, `<p` may become `<plaintext>`; `</h1>` or `<a`
+    will not)."""
     i = buf.find(b"<", max(lo, len(buf) - TAIL))
     while i >= 0:
         if buf[i:].lower() in _OPENER_PREFIXES:
@@ -122,7 +123,7 @@ def regions_and_ends(buf: bytes, pos: int) -> RegionsAndEnds:
 # start on every chunk: its `OpenRegion` says what the scan found in it (nothing that could close
 # it, up to `scanned`), so the next scan looks only at the bytes after, less what an end could
 # straddle. The cases where more state would be needed (an escaped script, an end tag cut
-# before its `>`, a start tag not closed yet) are scanned from the start as before.
+# before its `>`, a start tag not closed yet or not settled) are scanned from the start as before.
 
 def open_region_state(buf: bytes, base: int, start: int) -> OpenRegion | None:
     """What to remember of the region at `start`, which runs to the end of `buf` (`_tokens` found
@@ -145,6 +146,8 @@ def open_region_state(buf: bytes, base: int, start: int) -> OpenRegion | None:
         if rest is None:
             return None
         tag_end = rest.end()
+        if not is_settled(buf, start, tag_end, (buf.rfind(b'"', tag_end), buf.rfind(b"'", tag_end))):
+            return None  # a quoted value not closed yet (`<style title=">x`): the tag may end later
         if name == b"plaintext":
             state = (kind, tag_end)
         elif name == b"script" and buf.find(b"<!--", tag_end) >= 0:
