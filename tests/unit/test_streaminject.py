@@ -93,6 +93,8 @@ STATIC = [
     b"<html><head a='unclosed quote></head><body>",
     b'<html><head><meta content="a>b" name=x></head><body><div a="x>y">z</div></body></html>',
     b'<body><style data-x=">x</style>">p{}</style></body>',
+    # A chunk ending at `">x` once saved the start tag as ended at that `>`: `</body>` was then real.
+    b'<body><style data-x=">x</style></body>">p{}</style><p>no real end',
 ]
 
 

@@ -2,7 +2,8 @@
 
 `StreamInjector.feed(chunk)` returns the bytes that can go to the client now, `finish()` the rest.
 It runs inject.py's own tokenizer (`_tokens`) and region scan (`_regions`) over the bytes not yet
-settled, and holds back only what could still be the insertion point:
+settled (what more bytes could still change is stream_scan.py's), and holds back only what could
+still be the insertion point:
 
 - `head` placement: the bytes from the earliest fallback position (after `<head>`, `<html>`, the
   prolog) until the first real `</head>` or `<body>`; then from that point until the head's
@@ -29,111 +30,20 @@ from collections.abc import Callable
 
 from prefetch_lab.html import inject
 from prefetch_lab.html.inject import (
-    _COMMENT_END, _END_TAG, _ANY_TAG, _LEADING_WS, _NOT_HTML_PREFIXES, _PRESCAN_BYTES, _TAG_REST, _TERMINATOR, _TOKEN, _UTF8_BOM,
-    _RAW_TEXT, _REGION_TOKEN, INSTALL_MARKER, Placement, _Span, _is_wide_encoding, _prolog_end, _tokens,
+    _ANY_TAG, _LEADING_WS, _NOT_HTML_PREFIXES, _PRESCAN_BYTES, _RAW_TEXT, _TAG_REST, _TOKEN, _UTF8_BOM,
+    INSTALL_MARKER, Placement, _is_wide_encoding, _prolog_end, _tokens,
 )
-
-import re
+from prefetch_lab.html.stream_scan import (
+    TAIL, OpenRegion, frontier, is_settled, is_void_raw_text, last_quotes, open_region_state, regions_and_ends,
+    resume_open_region,
+)
 
 DEFAULT_MAX_HOLD = 16 * 1024
 # Past this much retained for a scan that cannot finish (a comment or script never closed), the
 # injector stops waiting: the page passes on without the tag.
 MAX_RETAINED = 4 * 1024 * 1024
-# The longest token opener with its terminator (`<plaintext>`) fits in this many bytes: a `<`
-# closer than that to the end of what arrived may still become a token (see _frontier).
-_TAIL = 16
-_NAME = re.compile(rb"[a-zA-Z]+")
-# inject.py's region scan (`_WHOLE_REGION`) with one more branch: a `</body` or `</html` end tag.
-# One pass finds the regions and, between them, the end tags outside every region (the real
-# ones): finditer steps over a region whole, and an end tag holds no `<` where a region could
-# start, so the regions found are exactly `_regions`'s.
-assert inject._WHOLE_REGION.pattern.startswith(b"<[") and inject._WHOLE_REGION.groups == 1
-# The lookahead leaves every other `</` (about half of a page's tags) at one check: 11 % faster.
-_REGION_OR_END = re.compile(
-    rb"<(?:/(?=[bBhH])(?P<end>body|html)" + _TERMINATOR + rb"|" + inject._WHOLE_REGION.pattern[1:] + rb")",
-    re.IGNORECASE,
-)
-_END_GROUP, _HARD_GROUP = _REGION_OR_END.groupindex["end"], _REGION_OR_END.groupindex["hard"]
-_WS = b"\t\n\f\r "
 
 TagFor = Callable[[list[bytes]], "bytes | str"]
-
-
-def _settled(buf: bytes, start: int, end: int, last_quotes: tuple[int, int]) -> bool:
-    """Would more bytes leave the token `buf[start:end]` as it is? Only an attribute value opened
-    with a quote (`="`) and closed nowhere in `buf` can change: `_TAG_REST` then reads the quote as
-    a plain character, and a closing quote arriving later would move the tag's end.
-    `last_quotes`: where `"` and `'` last occur in `buf`."""
-    for quote, last in zip(b'"\'', last_quotes):
-        if last >= end:
-            continue  # any quoted value opened in the span closed inside it
-        i = buf.rfind(quote, start, end)
-        if i < 0:
-            continue
-        j = i - 1
-        while j > start and buf[j] in _WS:
-            j -= 1
-        if buf[j] == 0x3D:  # `=`
-            return False
-    return True
-
-
-def _last_quotes(buf: bytes) -> tuple[int, int]:
-    return buf.rfind(b'"'), buf.rfind(b"'")
-
-
-def _void_raw_text(buf: bytes, start: int, stop: int) -> bool:
-    """Is the region `buf[start:stop]` a `<style/>`-like start tag taken as void because no end tag
-    follows it? A later end tag would make it a raw-text element: only the end settles it."""
-    if buf[stop - 2:stop] != b"/>":
-        return False
-    name = _NAME.match(buf, start + 1)
-    rest = _TAG_REST.match(buf, name.end()) if name else None
-    return rest is not None and rest.end() == stop
-
-
-_OPENERS = tuple(
-    b"<" + name for name in (
-        b"!--", b"?", *_RAW_TEXT, b"head", b"/head", b"html", b"/html", b"body", b"/body", b"meta", b"/meta",
-    )
-)
-
-
-# Every prefix of an opener: `opener.startswith(rest)` for some opener, as one set lookup.
-_OPENER_PREFIXES = frozenset(opener[:n] for opener in _OPENERS for n in range(1, len(opener) + 1))
-
-
-def _frontier(buf: bytes, lo: int) -> int:
-    """Where the settled text ends: at the first `<` among the last few bytes that may still grow
-    into a token opener (`</bo` may become `</body>`; `</h1>` or `<p` will not)."""
-    i = buf.find(b"<", max(lo, len(buf) - _TAIL))
-    while i >= 0:
-        if buf[i:].lower() in _OPENER_PREFIXES:
-            return i
-        i = buf.find(b"<", i + 1)
-    return len(buf)
-
-
-def _regions_and_ends(buf: bytes, pos: int) -> tuple[list, int, list[int]]:
-    """inject._regions(buf, pos), and the starts of the `</body`/`</html` end tags outside them."""
-    regions: list = []
-    ends: list[int] = []
-    while True:
-        found = list(_REGION_OR_END.finditer(buf, pos))
-        hard = found.pop() if found and found[-1].lastindex == _HARD_GROUP else None
-        if found:
-            found_ends = [match.start() for match in found if match.lastindex == _END_GROUP]
-            if found_ends:
-                ends += found_ends
-                found = [match for match in found if match.lastindex != _END_GROUP]
-            regions += found
-        if hard is None:
-            return regions, len(buf), ends
-        token = next(_tokens(buf, _REGION_TOKEN, hard.start()))
-        if token.unclosed:
-            return regions, token.start, ends
-        regions.append(_Span(token.start, token.end))
-        pos = token.end
 
 
 class StreamInjector:
@@ -175,7 +85,7 @@ class StreamInjector:
         # The region scan (`_regions`), body placement.
         self._reg: int | None = None
         self._open_at: int | None = None  # a region not (yet) closed, or not settled, starts here
-        self._open_region: tuple[int, int, tuple[bytes, int]] | None = None  # see _note_open
+        self._open_region: OpenRegion | None = None  # see stream_scan.open_region_state
         self._body_end: int | None = None  # the last real </body> seen
         self._html_end: int | None = None
         self._released = False  # bytes past what the scans settled went out (hold limit)
@@ -253,12 +163,12 @@ class StreamInjector:
     def _scan_tokens(self, eof: bool) -> None:
         buf, base = self._buf, self._base
         pos = self._tok - base
-        quotes = _last_quotes(buf)
+        quotes = last_quotes(buf)
         for token in _tokens(buf, _TOKEN, pos):
             if not eof and (
                 token.unclosed
-                or (token.kind[1] != 0x21 and not _settled(buf, token.start, token.end, quotes))
-                or (token.end == token.tag_end and token.kind[1:] in _RAW_TEXT)  # `<style/>`: see _void_raw_text
+                or (token.kind[1] != 0x21 and not is_settled(buf, token.start, token.end, quotes))
+                or (token.end == token.tag_end and token.kind[1:] in _RAW_TEXT)  # `<style/>`: see is_void_raw_text
             ):
                 self._tok = base + token.start  # no token before it
                 return
@@ -267,7 +177,7 @@ class StreamInjector:
                 self._stop_token_scan(base + token.end)
                 return
             self._tok = base + token.end
-        settled = len(buf) if eof else _frontier(buf, self._tok - base)
+        settled = len(buf) if eof else frontier(buf, self._tok - base)
         self._tok = max(self._tok, base + settled)
         if eof:
             self._stop_token_scan()
@@ -304,8 +214,11 @@ class StreamInjector:
     def _scan_regions(self, eof: bool) -> None:
         buf, base = self._buf, self._base
         pos = self._reg - base
-        found = self._resume_open(buf, base, pos) if self._open_region is not None else None
-        regions, end, ends = found if found is not None else _regions_and_ends(buf, pos)
+        if self._open_region is not None:
+            found, self._open_region = resume_open_region(buf, base, pos, self._open_region)
+        else:
+            found = None
+        regions, end, ends = found if found is not None else regions_and_ends(buf, pos)
         if regions:
             quotes = double, single = buf.rfind(b'"'), buf.rfind(b"'")
             # A region ending before the last of each quote (absent: none to close) closed its values.
@@ -317,8 +230,8 @@ class StreamInjector:
         for region in regions:
             start, stop = region.start(), region.end()
             if not eof and buf[start + 1] != 0x21 and (  # `<!`: comments settle
-                (stop > surely_settled and not _settled(buf, start, stop, quotes))
-                or (buf[stop - 2] == 0x2F and _void_raw_text(buf, start, stop))
+                (stop > surely_settled and not is_settled(buf, start, stop, quotes))
+                or (buf[stop - 2] == 0x2F and is_void_raw_text(buf, start, stop))
             ):
                 open_at = start
                 break
@@ -330,88 +243,15 @@ class StreamInjector:
         else:
             if end < len(buf):  # a region still open (at the end: the document ends before it)
                 open_at = end
-                if not eof and self._open_region is None:  # else _resume_open updated it
-                    self._note_open(buf, base, end)
+                if not eof and self._open_region is None:  # else resume_open_region updated it
+                    self._open_region = open_region_state(buf, base, end)
             else:
-                settled = len(buf) if eof else _frontier(buf, settled)
+                settled = len(buf) if eof else frontier(buf, settled)
         hi = settled if open_at is None else open_at
         if ends:
             self._end_candidates(buf, base, hi, ends)
         self._open_at = None if open_at is None else base + open_at
         self._reg = base + hi
-
-    # An element or comment left open at the end of what arrived is not scanned again from its
-    # start on every chunk: `_open_region` says what the scan found in it (nothing that could close
-    # it, up to `scanned`), so the next scan looks only at the bytes after, less what an end could
-    # straddle. The cases where more state would be needed (an escaped script, an end tag cut
-    # before its `>`, a start tag not closed yet) are scanned from the start as before.
-
-    def _note_open(self, buf: bytes, base: int, start: int) -> None:
-        """The region at `start` runs to the end of `buf` (`_tokens` found it unclosed)."""
-        match = _REGION_TOKEN.match(buf, start)
-        if match is None:
-            return
-        kind, after, size = match.group().lower(), match.end(), len(buf)
-        if kind == b"<!--":
-            if size - after < 2:
-                return  # `<!-->`, `<!--->` are still possible
-            state = (kind, after)
-        elif kind in (b"<!", b"<?"):
-            if kind == b"<!" and size - start < 4:
-                return  # `<!-` may still become `<!--`
-            state = (b"<!", start + 2)
-        else:
-            name = kind[1:]
-            rest = _TAG_REST.match(buf, after)
-            if rest is None:
-                return
-            tag_end = rest.end()
-            if name == b"plaintext":
-                state = (kind, tag_end)
-            elif name == b"script" and buf.find(b"<!--", tag_end) >= 0:
-                return  # the escape states (tested first: such a script mostly starts with `<!--`)
-            elif _END_TAG[name].search(buf, tag_end) is not None:
-                return  # an end tag cut before its `>`
-            else:
-                state = (kind, tag_end)
-        self._open_region = (base + start, base + size, state)
-
-    def _resume_open(self, buf: bytes, base: int, pos: int):
-        """`_regions_and_ends(buf, pos)` for a scan that starts at the open region `_note_open`
-        saw, from the bytes that arrived since; None when it must be scanned from its start."""
-        start, scanned, (kind, after) = self._open_region
-        self._open_region = None
-        if start != base + pos:
-            return None
-        scanned -= base
-        after -= base
-        if kind == b"<!--":
-            close = _COMMENT_END.search(buf, max(after, scanned - 3))  # `--!>` straddles at most 3
-            end = close.end() if close else -1
-        elif kind == b"<!":
-            end = buf.find(b">", max(after, scanned)) + 1 or -1
-        elif kind == b"<plaintext":
-            end = -1
-        else:
-            name = kind[1:]
-            # The first end tag after `after` starts here or later: one before would have been
-            # whole (with its terminator) in what was scanned.
-            lo = max(after, scanned - len(name) - 2)
-            found = _END_TAG[name].search(buf, lo)
-            if name == b"script" and buf.find(b"<!--", lo, found.start() if found else len(buf)) >= 0:
-                return None
-            if found is None:
-                end = -1
-            else:
-                rest = _TAG_REST.match(buf, found.start() + 2 + len(name))
-                if rest is None:
-                    return None
-                end = rest.end()
-        if end < 0:
-            self._open_region = (start, base + len(buf), (kind, base + after))
-            return [], pos, []
-        regions, stop, ends = _regions_and_ends(buf, end)
-        return [_Span(pos, end), *regions], stop, ends
 
     def _end_candidates(self, buf: bytes, base: int, hi: int, ends: list[int]) -> None:
         """The last real `</body>` and `</html>` in settled text (before `hi`), from the end tags
@@ -525,7 +365,7 @@ class StreamInjector:
         if candidate is not None:
             return max(self._out, candidate)
         if self._released:
-            return max(self._out, self._total - _TAIL)
+            return max(self._out, self._total - TAIL)
         if self._reg is None:
             return 0
         return self._open_at if self._open_at is not None else self._reg
