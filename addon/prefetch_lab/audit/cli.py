@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from prefetch_lab.audit import analysis as auditanalysis
-from prefetch_lab.rules import speculation
+from prefetch_lab.rules import speculation_rules as speculation
 from prefetch_lab.audit.gather.playwright_driver import Moves
 from prefetch_lab.audit.gather.netprofile import PROFILES, THROTTLE_CHOICES
 from prefetch_lab.audit.run import ARM_OPTIONS, WALKS, Audit, AuditSettings, Progress as AuditProgress, schedule
