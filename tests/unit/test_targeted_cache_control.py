@@ -41,7 +41,7 @@ def test_cdn_cache_control_then_surrogate_control_govern_the_edge(headers, store
 
 # RFC 9213 2.1: a targeted field is a Structured Field Dictionary; one that does not parse, or whose
 # directive breaks its type, is ignored as a whole and the next field (finally Cache-Control) decides.
-INVALID_TARGETED = ["max-age=abc", "max-age=60,,", '"quoted', 'max-age="600"', "max-age=60.5", "MAX-AGE=600",
+INVALID_TARGETED = ["max-age=abc", "max-age=60,,", '"quoted', 'max-age="600"', "max-age=60.5", "max-age = 600",
                     "max-age=-1", "max-age", "no-store=?0", "private=1", "max-age=600, ", "", "max-age=60 s"]
 
 
@@ -54,13 +54,21 @@ def test_an_invalid_targeted_field_is_ignored_and_cache_control_decides(field, i
     assert (refused.store, refused.caching_status) == (False, "private")
 
 
-@pytest.mark.parametrize("invalid", ["max-age=60+30", "max-age=600;Other-CDN", "max-age=600;prefetch-lab,",
-                                     "max-age=abc;prefetch-lab, max-age=600"])
+@pytest.mark.parametrize("invalid", ["max-age=60+30", "max-age=600;prefetch-lab,", "max-age=abc;prefetch-lab, max-age=600"])
 def test_a_surrogate_control_outside_structured_syntax_is_ignored(invalid):
-    # Edge Architecture's stale extension (+30) and upper-case device tokens are not RFC 9651 syntax;
-    # an ill-typed directive targeted at us spoils the field even beside a valid untargeted one.
+    # Edge Architecture's stale extension (+30) is not RFC 9651 syntax; an ill-typed directive
+    # targeted at us spoils the field even beside a valid untargeted one.
     decision = decide([("Cache-Control", "max-age=300"), ("Surrogate-Control", invalid)])
     assert (decision.store, decision.ttl) == (True, 300)
+
+
+def test_surrogate_control_is_case_insensitive_where_cdn_cache_control_is_not():
+    # Surrogate-Control predates Structured Fields (its names are case-insensitive, as Cache-Control's);
+    # CDN-Cache-Control is a Dictionary by RFC 9213, where an upper-case key does not parse.
+    assert decide([("Cache-Control", "no-store"), ("Surrogate-Control", "MaX-aGe=600")]).ttl == 600
+    assert decide([("Cache-Control", "no-store"), ("Surrogate-Control", f"max-age=5, max-age=600;{SURROGATE_TOKEN.upper()}")]).ttl == 600
+    assert decide([("Cache-Control", "max-age=300"), ("Surrogate-Control", "max-age=600;Other-CDN")]).ttl == 300
+    assert decide([("Cache-Control", "max-age=300"), ("CDN-Cache-Control", "MAX-AGE=600")]).ttl == 300
 
 
 def test_an_invalid_cdn_cache_control_falls_back_to_surrogate_control():

@@ -14,8 +14,12 @@ Surrogate-Control targets a directive with a device token as its parameter
 per device (`max-age=5, max-age=900;prefetch-lab`), and a Dictionary keeps only the last
 `max-age`. So the field must parse as a Dictionary (the syntax check), and its members are then
 read one by one; among those for one device, a repeated directive's last value wins, as in a
-Dictionary. What the Edge Architecture allows and RFC 9651 does not makes the field invalid,
-hence ignored: `max-age=60+30` (its stale extension), device tokens with upper-case letters.
+Dictionary. Surrogate-Control predates Structured Fields, and its directive names and device
+tokens are case-insensitive, as Cache-Control's are (the cache-tests suite's
+`surrogate-max-age-case-insensitive`: `MaX-aGe=3600`), so it is lower-cased before parsing;
+CDN-Cache-Control is not (RFC 9213: `MAX-AGE=60` is not a valid Dictionary). What the Edge
+Architecture allows and RFC 9651 does not makes the field invalid, hence ignored:
+`max-age=60+30` (its stale extension), `max-age = 60`.
 
 Pure module: no mitmproxy.
 """
@@ -50,11 +54,12 @@ def cdn_cache_control(field_lines: Sequence[str]) -> list[Directive] | None:
 def surrogate_control(field_lines: Sequence[str], device: str) -> list[Directive] | None:
     """Surrogate-Control's directives for `device`, else its untargeted ones (those for other
     devices left out); None: ignore it (Cache-Control decides)."""
-    if not field_lines or structured.parse_dictionary(field_lines) is None:
+    lines = [line.lower() for line in field_lines]
+    if not lines or structured.parse_dictionary(lines) is None:
         return None
     ours: dict[str, object] = {}
     untargeted: dict[str, object] = {}
-    for member in _MEMBER.findall(", ".join(field_lines)):
+    for member in _MEMBER.findall(", ".join(lines)):
         ((name, (value, devices)),) = structured.parse_dictionary(member.strip(" \t")).items()
         if device in devices:
             ours[name] = value
