@@ -15,13 +15,9 @@ from pathlib import Path
 import pytest
 
 from prefetch_lab.rules.model import Regex
+from prefetch_lab.rules.regex_to_js import querystring_search, regex_pathname, translate_regex
 from prefetch_lab.rules.rule_file import load_rules
-from prefetch_lab.rules.speculation import (
-    build_rules_document,
-    querystring_search,
-    regex_pathname,
-    translate_regex,
-)
+from prefetch_lab.rules.speculation_rules import build_rules_document
 from tests.harness import Origin, Reply, launch_chromium
 
 pytestmark = [pytest.mark.browser]

@@ -264,21 +264,6 @@ def test_an_age_that_is_not_one_non_negative_integer_makes_the_response_stale(ag
     assert (decision.store, decision.caching_status) == (False, "no-max-age")
 
 
-@pytest.mark.parametrize("headers, stored, ttl", [
-    ([("Cache-Control", "no-store"), ("CDN-Cache-Control", "max-age=600")], True, 600),
-    ([("Cache-Control", "max-age=600"), ("CDN-Cache-Control", "no-store")], False, 0),
-    ([("Cache-Control", "max-age=60"), ("CDN-Cache-Control", "max-age=600"), ("Surrogate-Control", "max-age=5")], True, 600),
-    ([("Cache-Control", "no-store"), ("Surrogate-Control", "max-age=300")], True, 300),
-    ([("Cache-Control", "max-age=300"), ("Surrogate-Control", "no-store")], False, 0),
-    ([("Cache-Control", "max-age=300"), ("Surrogate-Control", "max-age=5;other-cdn")], True, 300),
-    ([("Cache-Control", "private"), ("CDN-Cache-Control", "private")], False, 0),
-])
-def test_cdn_cache_control_then_surrogate_control_govern_the_edge(headers, stored, ttl):
-    decision = decide(headers)
-    assert decision.store is stored
-    if stored:
-        assert decision.ttl == ttl
-
 
 # -------------------------------------------------------------------------------- stale-while-revalidate
 
@@ -449,11 +434,3 @@ def test_not_modified_headers_keep_only_304_fields_in_order():
 )
 def test_client_accepts_encoding(accept, content, expected):
     assert client_accepts_encoding(accept, content) is expected
-
-
-def test_surrogate_control_targeted_at_this_edge_wins_over_untargeted():
-    from prefetch_lab.http.cachepolicy import SURROGATE_TOKEN
-
-    headers = [("Cache-Control", "no-store"), ("Surrogate-Control", f"max-age=5, max-age=900;{SURROGATE_TOKEN}")]
-    assert decide(headers).ttl == 900
-    assert decide([("Surrogate-Control", "no-store;other, max-age=30")]).ttl == 30

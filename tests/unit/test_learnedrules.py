@@ -14,7 +14,7 @@ from prefetch_lab.learn.learned_rules import (
     rules_url,
 )
 from prefetch_lab.rules.rule_file import load_rules
-from prefetch_lab.rules.speculation import RULES_PATH, TAG, build_rules_document
+from prefetch_lab.rules.speculation_rules import RULES_PATH, TAG, build_rules_document
 from prefetch_lab.learn.traversal import TraversalGraph
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from prefetch_lab.audit import analysis as auditanalysis
-from prefetch_lab.rules import speculation
+from prefetch_lab.rules import speculation_rules
 from prefetch_lab.audit.gather.playwright_driver import Moves
 from prefetch_lab.audit.gather.netprofile import PROFILES, THROTTLE_CHOICES
 from prefetch_lab.audit.run import ARM_OPTIONS, WALKS, Audit, AuditSettings, Progress as AuditProgress, schedule
@@ -61,7 +61,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="the visitor's network, between the browser and the proxy: "
                         + "; ".join(f"{name}: {p.describe()}" for name, p in PROFILES.items()))
     p.add_argument("--mobile", action="store_true", help="a phone's viewport and user agent (Pixel 7)")
-    p.add_argument("--eagerness", choices=speculation.EAGERNESS, default="conservative",
+    p.add_argument("--eagerness", choices=speculation_rules.EAGERNESS, default="conservative",
                    help="eagerness of the served speculation rules (default: conservative, as Speed Brain)")
     p.add_argument("--rules", default=None, help="rules files or folders for the proxy (default: the project's rules/)")
     p.add_argument("--refusal-status", type=int, default=412, help="status of a refused prefetch: 412 Edgio, 503 Speed Brain")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from prefetch_lab import __version__
 from prefetch_lab.rules import manifest
-from prefetch_lab.rules import speculation
+from prefetch_lab.rules import speculation_rules
 from prefetch_lab.rules.model import RuleSet
 
 STATIC = Path(__file__).parent / "static"
@@ -110,33 +110,33 @@ class EdgeFiles:
             return status, headers, body
         if path == MANIFEST_JS:
             return self._answer(self._manifest(host), JS_TYPE, if_none_match)
-        if path == speculation.RULES_PATH:
-            return self._answer(self.speculation_rules(host, scheme, eagerness), speculation.MEDIA_TYPE, if_none_match)
+        if path == speculation_rules.RULES_PATH:
+            return self._answer(self.speculation_rules(host, scheme, eagerness), speculation_rules.MEDIA_TYPE, if_none_match)
         return 404, {"content-type": "text/plain; charset=utf-8"}, b"prefetch-lab: no such edge file\n"
 
     def speculation_rules(self, host: str, scheme: str, eagerness: str) -> bytes:
-        return speculation.encode(self._speculation_document(host, scheme, eagerness))
+        return speculation_rules.encode(self._speculation_document(host, scheme, eagerness))
 
     def speculation_rules_url(self, page_path: str) -> str:
         """The rules URL a page's Speculation-Rules header names (`page_path`: path + query)."""
         if self.page_rules_url is None:
-            return speculation.RULES_PATH
+            return speculation_rules.RULES_PATH
         return self.page_rules_url(page_path)
 
     def has_speculation_rules(self, host: str, scheme: str, eagerness: str) -> bool:
         """Chromium rejects an empty rule set: with nothing prefetchable, send no header."""
-        return speculation.has_rules(self._speculation_document(host, scheme, eagerness))
+        return speculation_rules.has_rules(self._speculation_document(host, scheme, eagerness))
 
     def _speculation_document(self, host: str, scheme: str, eagerness: str) -> dict:
         key = ("speculation", host, scheme, eagerness)
         if key not in self._per_host:
-            self._per_host[key] = speculation.build_rules_document(self.rules, host, eagerness, scheme)
+            self._per_host[key] = speculation_rules.build_rules_document(self.rules, host, eagerness, scheme)
         return self._per_host[key]
 
     def learned_rules(self, document: dict, max_age: int, if_none_match: str | None) -> Answer:
         """A per-page learned rules document (learning.py builds it): shareable for `max_age` s,
         as it depends on the page alone."""
-        return self._answer(speculation.encode(document), speculation.MEDIA_TYPE, if_none_match,
+        return self._answer(speculation_rules.encode(document), speculation_rules.MEDIA_TYPE, if_none_match,
                             f"public, max-age={max_age}")
 
     def _manifest(self, host: str) -> bytes:

@@ -15,10 +15,11 @@ from prefetch_lab.edge.context import EdgeContext, FlowState, note
 from prefetch_lab.edge.html_rewrite import is_html_document
 from prefetch_lab.http import cachepolicy
 from prefetch_lab.http.cachestore import CacheEntry
-from prefetch_lab.rules import speculation
+from prefetch_lab.http.speculation_headers import merge_header
+from prefetch_lab.rules.speculation_rules import RULES_PATH
 
 PRERENDER_REFUSAL_STATUS = 503  # as Speed Brain refuses speculations (and Chromium expects)
-OUR_SPECULATION_HEADER = speculation.merge_header([], speculation.RULES_PATH)
+OUR_SPECULATION_HEADER = merge_header([], RULES_PATH)
 
 
 def serve_entry(edge: EdgeContext, flow: http.HTTPFlow, state: FlowState, entry: CacheEntry, stale: bool,
@@ -102,6 +103,6 @@ def _speculation_rules_header(edge: EdgeContext, flow: http.HTTPFlow, headers: h
     theirs = headers.get_all("speculation-rules")
     ours = edge.edge_files.speculation_rules_url(flow.request.path)  # fixed, or the page's own
     header_reads.set(headers, b"speculation-rules", (
-        OUR_SPECULATION_HEADER if not theirs and ours == speculation.RULES_PATH
-        else speculation.merge_header(theirs, ours)
+        OUR_SPECULATION_HEADER if not theirs and ours == RULES_PATH
+        else merge_header(theirs, ours)
     ))

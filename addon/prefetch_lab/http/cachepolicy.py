@@ -18,10 +18,12 @@ Deliberate choices (all on the safe side):
 - Invalid or conflicting freshness values (`max-age=soon`, two different `max-age`s, two
   different `Expires`) make the response stale (RFC 9111 4.2.1 / 5.3), never fresher.
 - The edge's own freshness and storability come from `CDN-Cache-Control` (RFC 9213) if the
-  origin sent it, else from `Surrogate-Control` (directives targeted at this edge, else the
-  untargeted ones; those for other devices left out), else from `Cache-Control`. A field for
-  the edge is the origin speaking to shared caches: like `public`, it shares the response
-  whatever the visitor's cookies.
+  origin sent a valid one, else from `Surrogate-Control` (directives targeted at this edge, else
+  the untargeted ones; those for other devices left out), else from `Cache-Control`. Both are
+  read as Structured Field Dictionaries (targeted_cache_control.py): one that does not parse,
+  or whose directive breaks its type (`max-age=abc`, `max-age="60"`), is ignored as a whole and
+  the next field decides. A field for the edge is the origin speaking to shared caches: like
+  `public`, it shares the response whatever the visitor's cookies.
 - An `Age` that is not exactly one non-negative integer (`abc`, `-1`, `1.0`, `0, 0`, two lines,
   `7200;x=y`) makes the response stale: its age is unknown, so it is not assumed young.
 - The initial age is the origin's `Age` only; apparent age from `Date` is left out because
@@ -44,6 +46,7 @@ from email.utils import parsedate_to_datetime
 from typing import Literal
 
 from prefetch_lab.http import stale_window as staleiferror
+from prefetch_lab.http import targeted_cache_control as targeted
 
 Headers = Sequence[tuple[str, str]]
 FreshnessState = Literal["fresh", "stale-revalidate", "expired"]
@@ -141,10 +144,11 @@ def parse_http_date(value: str | None) -> float | None:
 
 
 class CacheControl:
-    """Directives of all Cache-Control lines, names lower-cased, values unquoted."""
+    """Directives of all Cache-Control lines, names lower-cased, values unquoted; or `directives`
+    already read that way (a targeted field's, targeted_cache_control.py)."""
 
-    def __init__(self, field_values: Iterable[str]):
-        self.directives: list[tuple[str, str | None]] = []
+    def __init__(self, field_values: Iterable[str] = (), directives: Iterable[tuple[str, str | None]] = ()):
+        self.directives: list[tuple[str, str | None]] = list(directives)
         for field_value in field_values:
             for item in split_list(field_value):
                 name, sep, raw = item.partition("=")
@@ -293,17 +297,13 @@ def _age_header(headers: Headers) -> int:
 
 
 def edge_cache_control(headers: Headers) -> CacheControl:
-    """The directives that govern the edge's own caching: CDN-Cache-Control (RFC 9213), else
-    Surrogate-Control's untargeted ones, else Cache-Control."""
-    cdn = header_values(headers, "cdn-cache-control")
-    if cdn:
-        return CacheControl(cdn)
-    items = [item for value in header_values(headers, "surrogate-control") for item in split_list(value)]
-    ours = [item.rpartition(";")[0] for item in items if item.rpartition(";")[2].strip().lower() == SURROGATE_TOKEN]
-    untargeted = [item for item in items if ";" not in item]
-    if ours or untargeted:  # targeted at this edge wins over untargeted (Edge Architecture 1.0)
-        return CacheControl(ours or untargeted)
-    return CacheControl.of(headers)
+    """The directives that govern the edge's own caching: the first valid, non-empty field of
+    CDN-Cache-Control (RFC 9213), Surrogate-Control (targeted at this edge, else untargeted),
+    else Cache-Control."""
+    directives = targeted.cdn_cache_control(header_values(headers, "cdn-cache-control"))
+    if directives is None:
+        directives = targeted.surrogate_control(header_values(headers, "surrogate-control"), SURROGATE_TOKEN)
+    return CacheControl.of(headers) if directives is None else CacheControl(directives=directives)
 
 
 # ------------------------------------------------------------------------------- serving side

@@ -8,7 +8,7 @@ From the traversal graph's predictions for the page (`[(page key, probability)]`
 - `prerender`, `eagerness: "moderate"`: p >= `prerender` (default 0.5). Rendered on hover or
   pointerdown, so a wrong guess costs little.
 - `prefetch`, `eagerness: "moderate"`: p >= `prefetch` (default 0.2). Only the document.
-- the fixed document rule (`speculation.build_rules_document`, `conservative` by default) for
+- the fixed document rule (`speculation_rules.build_rules_document`, `conservative` by default) for
   every other prefetchable link: the fallback, exactly as without learning.
 
 Probabilities for one page sum to at most 1, so at most one URL can reach 0.5 and at most four
@@ -43,7 +43,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 from prefetch_lab.client.edge_files import is_edge_path
 from prefetch_lab.rules.model import RequestInfo, RuleSet
-from prefetch_lab.rules.speculation import RULES_PATH, build_rules_document
+from prefetch_lab.rules.speculation_rules import RULES_PATH, build_rules_document
 from prefetch_lab.learn.traversal import page_key, site_of
 
 PAGE_PARAM = "page"

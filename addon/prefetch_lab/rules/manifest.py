@@ -27,7 +27,7 @@ from typing import Any
 
 from prefetch_lab.rules.path_pattern import js_regex_problem
 from prefetch_lab.rules.model import QueryCondition, Regex, Rule, RuleSet
-from prefetch_lab.rules.speculation import _query_text_regex
+from prefetch_lab.rules.regex_to_js import query_text_regex
 
 VERSION = "0.2.0"
 IGNORE_MARKER = "cache-manifest-ignore"
@@ -85,7 +85,7 @@ def _querystring_condition(spec: str | Regex) -> dict[str, Any]:
 def present_regex(name: str) -> str | None:
     """A JS regex on the raw query string: some pair decodes to the name `name` (`%2D` for
     "-", `+` for a space...; with or without a value). None when that has no regex."""
-    encoded = _query_text_regex(name, in_value=False)
+    encoded = query_text_regex(name, in_value=False)
     return None if encoded is None else f"(?:^|&){encoded}(?:[=&]|$)"
 
 

@@ -14,7 +14,7 @@ from mitmproxy import http
 from prefetch_lab.edge import headers as header_reads
 from prefetch_lab.edge.context import EdgeContext, FlowState
 from prefetch_lab.http.cachestore import cache_key, strip_edgio_params
-from prefetch_lab.rules import speculation
+from prefetch_lab.http import speculation_headers
 from prefetch_lab.rules.model import RequestInfo
 
 
@@ -57,12 +57,12 @@ class Classify:
         elif "edgio_dt_pf" in params:
             state.prefetch = "edgio"  # include-cache-misses: the origin may answer (and so fill the cache)
             return "include-cache-misses"
-        elif speculation.is_speculative(purpose := header_reads.get(headers, b"sec-purpose")):
-            if speculation.is_prerender_subresource(purpose, headers.get("sec-fetch-dest")):
+        elif speculation_headers.is_speculative(purpose := header_reads.get(headers, b"sec-purpose")):
+            if speculation_headers.is_prerender_subresource(purpose, headers.get("sec-fetch-dest")):
                 return None  # a prerendered page's own subresource: an ordinary request
-            state.prerender = speculation.is_prerender(purpose)
+            state.prerender = speculation_headers.is_prerender(purpose)
             state.prefetch = "speculation"
-            state.gated = speculation.refusal_applies(headers.get("sec-speculation-tags"))
+            state.gated = speculation_headers.refusal_applies(headers.get("sec-speculation-tags"))
             if not state.gated:
                 return "site-speculation"
         return None

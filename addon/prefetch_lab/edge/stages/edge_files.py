@@ -19,7 +19,7 @@ from prefetch_lab.client.edge_files import OURS, REPORT_PATH, client_folder, cli
 from prefetch_lab.edge import headers as header_reads
 from prefetch_lab.edge import responses
 from prefetch_lab.edge.context import EdgeContext, FlowState
-from prefetch_lab.rules import speculation
+from prefetch_lab.rules.speculation_rules import EAGERNESS
 
 logger = logging.getLogger(__name__)
 MAX_REPORT = 4000  # bytes of a beacon kept on the trail
@@ -42,15 +42,15 @@ class EdgeFilesStage:
             "prefetch_eagerness", str, "conservative",
             "Eagerness of the served speculation rules (Chromium: conservative = pointer down, "
             "moderate/eager = hover, immediate = at load).",
-            choices=speculation.EAGERNESS,
+            choices=EAGERNESS,
         )
 
     def configure(self, updated: set[str]) -> None:
         opts = ctx.options
         if "prefetch_eagerness" in updated:
             # mitmproxy shows `choices` in its UIs but does not enforce them on --set.
-            if opts.prefetch_eagerness not in speculation.EAGERNESS:
-                raise exceptions.OptionsError(f"prefetch_eagerness must be one of {', '.join(speculation.EAGERNESS)}, "
+            if opts.prefetch_eagerness not in EAGERNESS:
+                raise exceptions.OptionsError(f"prefetch_eagerness must be one of {', '.join(EAGERNESS)}, "
                                               f"got {opts.prefetch_eagerness!r}")
             self.edge.options.eagerness = opts.prefetch_eagerness
         if "prefetch_client" in updated:

@@ -18,7 +18,7 @@ from mitmproxy import ctx, exceptions, http
 from prefetch_lab.edge import answers, responses, storage
 from prefetch_lab.edge import headers as header_reads
 from prefetch_lab.edge.context import META, Action, EdgeContext, FlowState
-from prefetch_lab.rules import speculation
+from prefetch_lab.http import speculation_headers
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 def looks_like_prefetch(path: str, request: http.Request) -> bool:
     """Conservative, for when the full classification could not run (`path` as received)."""
     query = path.partition("?")[2]
-    return "edgio_prefetch" in header_reads.query_param_names(query) or speculation.is_speculative(request.headers.get("sec-purpose"))
+    return "edgio_prefetch" in header_reads.query_param_names(query) or speculation_headers.is_speculative(request.headers.get("sec-purpose"))
 
 
 class PrefetchGate:

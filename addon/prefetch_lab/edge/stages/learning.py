@@ -43,7 +43,7 @@ from prefetch_lab.http.cachestore import cache_key
 from prefetch_lab.learn.graph_file import SAVE_INTERVAL_S, GraphFile
 from prefetch_lab.learn.learned_rules import LearnedRules, Thresholds, build_learned_document, page_from_rules_url, rules_url
 from prefetch_lab.learn.page_views import DEFAULT_THRESHOLDS, is_page_view, parse_thresholds, referring_page
-from prefetch_lab.rules.speculation import RULES_PATH
+from prefetch_lab.rules.speculation_rules import RULES_PATH
 from prefetch_lab.learn.traversal import TraversalGraph, normalise_host, page_key, site_of
 
 logger = logging.getLogger(__name__)
