@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from prefetch_lab.html import stream_codec as streamcodec
+from prefetch_lab.html import stream_codec
 from prefetch_lab.html.stream_inject import StreamInjector
 
 logger = logging.getLogger(__name__)
@@ -34,8 +34,8 @@ class BodyStream:
         self.undecodable = undecodable
         self.cut_short = False  # the body stopped decoding after re-encoded bytes went out
         self.injector = injector
-        self._decoder = streamcodec.decoder(encoding) if injector and encoding else None
-        self._encoder = streamcodec.encoder(encoding) if injector and encoding else None
+        self._decoder = stream_codec.decoder(encoding) if injector and encoding else None
+        self._encoder = stream_codec.encoder(encoding) if injector and encoding else None
         self._raw_until_output: list[bytes] | None = [] if self._decoder else None  # to fall back on
 
     @property
@@ -70,7 +70,7 @@ class BodyStream:
             return self.injector.feed(data)
         try:
             decoded = self._decoder.feed(data)
-        except streamcodec.CodecError:
+        except stream_codec.CodecError:
             return self._undecodable(data)
         out = self._encoder.feed(self.injector.feed(decoded))
         if self._raw_until_output is not None:
@@ -98,7 +98,7 @@ class BodyStream:
             return self.injector.finish()
         try:
             tail = self._decoder.finish()
-        except streamcodec.CodecError:
+        except stream_codec.CodecError:
             if self._raw_until_output is not None:
                 return self._undecodable(b"")
             self.undecodable = True

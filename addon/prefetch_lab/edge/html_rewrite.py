@@ -16,7 +16,7 @@ import brotli
 from mitmproxy import http
 
 from prefetch_lab.html import csp
-from prefetch_lab.edge import headers as headerlookup
+from prefetch_lab.edge import headers as header_reads
 from prefetch_lab.html import inject
 from prefetch_lab.client.edge_files import INSTALL_JS
 
@@ -43,7 +43,7 @@ def set_body(response: http.Response, body: bytes) -> None:
 
 def is_html_document(flow: http.HTTPFlow) -> bool:
     response = flow.response
-    content_type = (headerlookup.get(response.headers, b"content-type") or "").split(";")[0].strip().lower()
+    content_type = (header_reads.get(response.headers, b"content-type") or "").split(";")[0].strip().lower()
     return (
         flow.request.method == "GET"
         and response.status_code == 200

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from mitmproxy import http
 
 from prefetch_lab.http import cachepolicy
-from prefetch_lab.edge import headers as headerlookup
+from prefetch_lab.edge import headers as header_reads
 from prefetch_lab.http.cachestore import CacheEntry
 
 HOP_BY_HOP = frozenset({
@@ -36,7 +36,7 @@ def storable_headers(headers: Iterable[tuple[str, str]], body_length: int) -> tu
 def from_entry(entry: CacheEntry, now: float) -> http.Response:
     """The stored response as the origin encoded it, with its current Age."""
     headers = make_headers(entry.headers)
-    headerlookup.set(headers, b"age", str(entry.age(now)))
+    header_reads.set(headers, b"age", str(entry.age(now)))
     return http.Response(
         http_version=b"HTTP/1.1", status_code=entry.status, reason=b"", headers=headers,
         content=entry.body, trailers=None, timestamp_start=now, timestamp_end=now,

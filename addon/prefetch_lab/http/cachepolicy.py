@@ -45,7 +45,7 @@ from datetime import timezone
 from email.utils import parsedate_to_datetime
 from typing import Literal
 
-from prefetch_lab.http import stale_window as staleiferror
+from prefetch_lab.http import stale_window
 from prefetch_lab.http import targeted_cache_control as targeted
 
 Headers = Sequence[tuple[str, str]]
@@ -91,7 +91,7 @@ class StorageDecision:
     initial_age: int
     reason: str
     by_cookies: bool = False  # stored as a variant of the visitor's cookies (cachestore.COOKIE_VARIANT)
-    sie: int = 0  # stale-if-error seconds past the TTL (staleiferror.py)
+    sie: int = 0  # stale-if-error seconds past the TTL (stale_window.py)
 
 
 # ---------------------------------------------------------------------------- header helpers
@@ -192,40 +192,20 @@ def storage_decision(
     rules_active: bool,
 ) -> StorageDecision:
     """Should this response be stored at the edge, and for how long?"""
-
-    def refuse(caching_status: str, reason: str, ttl: int = 0, swr: int = 0, age: int = 0) -> StorageDecision:
-        return StorageDecision(False, caching_status, ttl, swr, age, reason)
-
-    if rule.bypass_cache:
-        return refuse("bypassed", "rule bypass_cache")
-    if method.upper() != "GET":
-        return refuse("method", f"method {method.upper()} is not cached")
-
-    if not rules_active and CacheControl.of(request_headers).has("no-store"):
-        return refuse("private", "request Cache-Control: no-store")
-    if any(token == "*" for value in header_values(response_headers, "vary") for token in split_list(value)):
-        return refuse("private", "Vary: * (response varies beyond the request)")
-
     response_cc = edge_cache_control(response_headers)
+    client_cc = CacheControl.of(response_headers)
     ignores_no_cache = (
         rule.ignore_origin_no_cache is True
         or (isinstance(rule.ignore_origin_no_cache, tuple) and status in rule.ignore_origin_no_cache)
     )
-    if not ignores_no_cache:
-        for directive in ("no-store", "private", "no-cache"):
-            if response_cc.has(directive):
-                return refuse("private", f"response Cache-Control: {directive}")
-    # RFC 9111 3.5: only these directives let a shared cache reuse an authenticated response.
-    client_cc = CacheControl.of(response_headers)
-    if header_values(request_headers, "authorization") and not any(
-        client_cc.has(d) or response_cc.has(d) for d in ("public", "s-maxage", "must-revalidate")
-    ):
-        return refuse("private", "request had Authorization; response not public/s-maxage/must-revalidate")
+    refused = _not_shareable(method, request_headers, response_headers, rule, rules_active, response_cc, client_cc,
+                             ignores_no_cache)
+    if refused is not None:
+        return refused
 
     rule_codes = rule.cacheable_status_codes or EDGIO_DEFAULT_CACHEABLE
     rule_ttl_applies = rule.max_age is not None and status in rule_codes
     origin_ttl, origin_source = _origin_freshness(response_headers, response_cc, now)
-
     if rules_active:
         status_ok = status in rule_codes
     else:
@@ -233,10 +213,9 @@ def storage_decision(
             status in CACHEABLE_WITH_EXPLICIT_FRESHNESS and origin_source is not None
         )
     if not status_ok and not rule_ttl_applies:
-        return refuse("code", f"status {status} is not cacheable")
-
+        return _refuse("code", f"status {status} is not cacheable")
     if header_values(response_headers, "set-cookie"):
-        return refuse("set-cookie", "response sets a cookie")
+        return _refuse("set-cookie", "response sets a cookie")
 
     if rule_ttl_applies:
         # The rule's TTL is the edge's own: it overrides origin freshness headers, Age included.
@@ -244,7 +223,50 @@ def storage_decision(
     else:
         ttl, initial_age = origin_ttl, _age_header(response_headers)
         source = origin_source or "no origin freshness"
+    swr, swr_source, sie, sie_source = _stale_windows(rule, response_cc, ignores_no_cache)
 
+    detail = f"{source}, swr={swr} ({swr_source}), age={initial_age}" + (f", sie={sie} ({sie_source})" if sie else "")
+    if ttl + swr <= initial_age:
+        return _refuse("no-max-age", f"no freshness left: {detail}", ttl, swr, initial_age)
+    if body_size > max_object_size:
+        return _refuse("body-too-big", f"body {body_size} B > max object {max_object_size} B", ttl, swr, initial_age)
+    by_cookies = rules_active and not rule.ignore_cookies and not (
+        client_cc.has("public") or client_cc.has("s-maxage")
+        or response_cc.directives != client_cc.directives  # the origin addressed the edge itself
+    )
+    return StorageDecision(True, "cached", ttl, swr, initial_age, detail, by_cookies, sie)
+
+
+def _refuse(caching_status: str, reason: str, ttl: int = 0, swr: int = 0, age: int = 0) -> StorageDecision:
+    return StorageDecision(False, caching_status, ttl, swr, age, reason)
+
+
+def _not_shareable(method: str, request_headers: Headers, response_headers: Headers, rule: RuleCaching,
+                   rules_active: bool, response_cc: CacheControl, client_cc: CacheControl,
+                   ignores_no_cache: bool) -> StorageDecision | None:
+    """Why a shared cache may not store this answer at all (None: it may, by these rules)."""
+    if rule.bypass_cache:
+        return _refuse("bypassed", "rule bypass_cache")
+    if method.upper() != "GET":
+        return _refuse("method", f"method {method.upper()} is not cached")
+    if not rules_active and CacheControl.of(request_headers).has("no-store"):
+        return _refuse("private", "request Cache-Control: no-store")
+    if any(token == "*" for value in header_values(response_headers, "vary") for token in split_list(value)):
+        return _refuse("private", "Vary: * (response varies beyond the request)")
+    if not ignores_no_cache:
+        for directive in ("no-store", "private", "no-cache"):
+            if response_cc.has(directive):
+                return _refuse("private", f"response Cache-Control: {directive}")
+    # RFC 9111 3.5: only these directives let a shared cache reuse an authenticated response.
+    if header_values(request_headers, "authorization") and not any(
+        client_cc.has(d) or response_cc.has(d) for d in ("public", "s-maxage", "must-revalidate")
+    ):
+        return _refuse("private", "request had Authorization; response not public/s-maxage/must-revalidate")
+    return None
+
+
+def _stale_windows(rule: RuleCaching, response_cc: CacheControl, ignores_no_cache: bool) -> tuple[int, str, int, str]:
+    """stale-while-revalidate and stale-if-error seconds, each with where it comes from."""
     if rule.stale_while_revalidate is not None:
         swr, swr_source = rule.stale_while_revalidate, "rule"
     else:
@@ -254,20 +276,8 @@ def storage_decision(
         forbidding.append("no-cache")
     if forbidding and swr:
         swr, swr_source = 0, f"{forbidding[0]} forbids stale"
-    sie, sie_source = staleiferror.window(rule.stale_if_error, response_cc.seconds("stale-if-error"), forbidding)
-
-    detail = f"{source}, swr={swr} ({swr_source}), age={initial_age}" + (f", sie={sie} ({sie_source})" if sie else "")
-    if ttl + swr <= initial_age:
-        return refuse("no-max-age", f"no freshness left: {detail}", ttl, swr, initial_age)
-    if body_size > max_object_size:
-        return refuse(
-            "body-too-big", f"body {body_size} B > max object {max_object_size} B", ttl, swr, initial_age
-        )
-    by_cookies = rules_active and not rule.ignore_cookies and not (
-        client_cc.has("public") or client_cc.has("s-maxage")
-        or response_cc.directives != client_cc.directives  # the origin addressed the edge itself
-    )
-    return StorageDecision(True, "cached", ttl, swr, initial_age, detail, by_cookies, sie)
+    sie, sie_source = stale_window.window(rule.stale_if_error, response_cc.seconds("stale-if-error"), forbidding)
+    return swr, swr_source, sie, sie_source
 
 
 def _origin_freshness(headers: Headers, cc: CacheControl, now: float) -> tuple[int, str | None]:
