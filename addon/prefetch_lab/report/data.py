@@ -1,11 +1,9 @@
 """What the report shows of an audit (`prefetch-lab-audit/1`) and its raw runs, as one dict for the
-template: the verdict sentences (verdicts.py), the tables with every cell already formatted and a
+template: the verdict sentences (verdicts.py), the tables with every cell formatted and given a
 sort key (tables.py), and the plain series the charts are drawn from (series.py, waterfall.py;
-charts.py turns them into Plotly figures).
-
-Pure modules: plain dicts in, plain dicts out; no mitmproxy, no Playwright, no Plotly. Numbers
-become text in formatting.py only, so a value reads the same in a sentence, a table and a chart
-label.
+charts.py turns them into Plotly figures). Pure, like the modules it assembles: plain dicts in,
+plain dicts out, no Plotly; numbers become text in formatting.py only, so a value reads the same
+in a sentence, a table and a chart label.
 """
 
 from __future__ import annotations
