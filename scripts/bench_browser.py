@@ -14,10 +14,11 @@ Two prefetch paths, each with its own proxy:
 
 from __future__ import annotations
 
-import statistics
 from pathlib import Path
 
-from tests.harness import Mitmdump, Origin, Reply, chromium_through
+from tests.harness import Mitmdump, Origin, Reply, chromium_through  # first: it puts addon/ on sys.path
+
+from prefetch_lab.stats import median
 
 from bench_origin import no_nagle
 
@@ -144,11 +145,6 @@ def measure_path(path_name: str, options: dict[str, str], trials: int, workdir: 
 
 def quiet(request, client_address) -> None:
     pass
-
-
-def median(values: list[float | None]) -> float | None:
-    present = [v for v in values if v is not None]
-    return statistics.median(present) if present else None
 
 
 def run(trials: int, workdir: Path) -> dict:

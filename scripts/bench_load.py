@@ -17,7 +17,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.harness import Mitmdump
+from tests.harness import Mitmdump  # first: it puts addon/ on sys.path
+
+from prefetch_lab.stats import percentile
 
 # url_for(client_index, request_index) -> absolute URL
 UrlFor = Callable[[int, int], str]
@@ -50,11 +52,9 @@ class Stats:
         self.error_sample = self.error_sample or other.error_sample
 
     def percentile_ms(self, q: float) -> float | None:
-        if not self.latencies:
-            return None
-        ordered = sorted(self.latencies)
-        rank = min(len(ordered) - 1, max(0, round(q * len(ordered) + 0.5) - 1))  # nearest rank
-        return ordered[rank] * 1000
+        """The q-quantile (0.5, 0.99) of the latencies in ms, as the audit computes its percentiles."""
+        value = percentile(self.latencies, round(q * 100))
+        return None if value is None else value * 1000
 
     @property
     def rps(self) -> float | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import http.client
-import statistics
 import time
 import zlib
 from contextlib import ExitStack
@@ -13,8 +12,10 @@ from pathlib import Path
 from typing import Callable
 
 from bench_origin import make_page
-from tests.harness import Mitmdump, launch_chromium
+from tests.harness import Mitmdump, launch_chromium  # before prefetch_lab: it puts addon/ on sys.path
 from tests.streaming_origin import Flush, FlushingOrigin
+
+from prefetch_lab.stats import median
 
 KB = 1024
 LATE = 0.8  # seconds between the early flush and the rest of the page
@@ -64,8 +65,8 @@ def early_flush(trials: int, proxies: dict[str, Mitmdump | None]) -> dict:
                 for name in names[trial % len(names):] + names[:trial % len(names)]:  # take turns
                     samples[name].append(first_byte(proxies[name], url))
             result[encoding] = {
-                name: {"first_byte_ms": statistics.median(s[0] for s in values),
-                       "complete_ms": statistics.median(s[1] for s in values)}
+                name: {"first_byte_ms": median([s[0] for s in values]),
+                       "complete_ms": median([s[1] for s in values])}
                 for name, values in samples.items()
             }
     return result
@@ -98,7 +99,7 @@ def chromium_fcp(trials: int, proxies: dict[str, Mitmdump | None]) -> dict:
                 fcps[name].append(page.evaluate(FCP_SCRIPT))
                 page.wait_for_load_state("load")
                 context.close()
-    return {name: {"fcp_ms": statistics.median(values)} for name, values in fcps.items()}
+    return {name: {"fcp_ms": median(values)} for name, values in fcps.items()}
 
 
 def codec_floor_ms(size: int, repeats: int = 5) -> float:

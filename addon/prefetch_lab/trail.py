@@ -1,7 +1,8 @@
 """The audit trail: one JSON object per line, one line per decision the edge makes.
 
 Reports and plots are built on these records, so field names and event names are stable
-(listed in EVENTS and in docs/DESIGN.md). Pure module: no mitmproxy.
+(listed in EVENTS and in docs/DESIGN.md; the groups its readers join on follow EVENTS). Pure
+module: no mitmproxy.
 """
 
 from __future__ import annotations
@@ -30,9 +31,26 @@ EVENTS = (
     "client-report",
     "rules-loaded",
     "rules-error",
-    "learned-rules",  # a per-page learned Speculation-Rules document served (learning.py)
+    "learned-rules",  # a per-page learned Speculation-Rules document served (edge/stages/learning.py)
 )
 _EVENT_NAMES = frozenset(EVENTS)
+
+# Groups of EVENTS the trail's readers (the audit, the report) join on.
+PREFETCH_EVENTS = ("prefetch-hit", "prefetch-refused", "prefetch-forwarded")  # one per prefetch the edge saw
+ORIGIN_EVENTS = ("cache-store", "cache-bypass", "origin-error")  # one per origin response
+# How a request was answered, from the edge's cache or by the origin (a forwarded prefetch's
+# origin answer too: such records carry `prefetch`).
+CACHE_OR_ORIGIN_EVENTS = ("cache-hit", "cache-stale", *ORIGIN_EVENTS)
+# What the edge answered itself: an error on such a flow is the client leaving (a prefetch
+# cancelled while the edge delay ran), not an origin request.
+EDGE_ANSWER_EVENTS = ("prefetch-hit", "prefetch-refused", "cache-hit", "cache-stale", "synthetic", "client-report")
+
+
+def is_origin_answer(record: dict[str, Any]) -> bool:
+    """A response the origin sent: stored or not (or an error), or a 304 to a revalidation (which
+    freshens the stored entry and writes `revalidated` instead of a store)."""
+    event = record.get("event")
+    return event in ORIGIN_EVENTS or (event == "revalidated" and record.get("status") == 304)
 
 
 def make_record(event: str, **fields: Any) -> dict[str, Any]:

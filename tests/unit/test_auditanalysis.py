@@ -8,8 +8,12 @@ import math
 
 import pytest
 
+from prefetch_lab.audit.analyze import analyze
 from prefetch_lab.audit.findings import advice as auditadvice
-from prefetch_lab.audit.analysis import analyze, normalize_url, percentile, summary_rows, top_advice
+from prefetch_lab.audit.findings.advice import top_advice
+from prefetch_lab.audit.findings.summary_table import summary_rows
+from prefetch_lab.stats import percentile
+from prefetch_lab.url_keys import normalize_url
 
 T0 = 1_700_000_000.0
 SITE = "https://shop.example"

@@ -1,5 +1,5 @@
-"""The report's data shaping (reportdata, reporttrail) and its HTML rendering, on small audits
-and trails written by hand."""
+"""The report's data shaping (report.data and its parts, report.trail_view) and its HTML
+rendering, on small audits and trails written by hand."""
 
 from __future__ import annotations
 
@@ -8,10 +8,14 @@ import re
 
 import pytest
 
+from prefetch_lab import formatting
 from prefetch_lab.report import render as report
 from prefetch_lab.report import charts as reportcharts
-from prefetch_lab.report import data as reportdata
+from prefetch_lab.report import series as reportseries
+from prefetch_lab.report import tables as reporttables
 from prefetch_lab.report import trail_view as reporttrail
+from prefetch_lab.report import verdicts as reportverdicts
+from prefetch_lab.report import waterfall as reportwaterfall
 
 SITE = "http://shop.test/"
 
@@ -58,15 +62,15 @@ def small_audit() -> dict:
 
 
 def test_numbers_are_formatted_one_way():
-    assert reportdata.fmt_ms(1240.4) == "1,240 ms" and reportdata.fmt_ms(None) == "–"
-    assert reportdata.fmt_ratio(0.25) == "0.25×" and reportdata.fmt_ratio(1) == "1.00×"
-    assert reportdata.fmt_percent(0.6667) == "67 %"
-    assert reportdata.fmt_bytes(812) == "812 B" and reportdata.fmt_bytes(2048) == "2.0 KB"
-    assert reportdata.fmt_signed_ms(-12.4) == "-12 ms" and reportdata.fmt_signed_ms(900) == "+900 ms"
+    assert formatting.fmt_ms(1240.4) == "1,240 ms" and formatting.fmt_ms(None) == "–"
+    assert formatting.fmt_ratio(0.25) == "0.25×" and formatting.fmt_ratio(1) == "1.00×"
+    assert formatting.fmt_percent(0.6667) == "67 %"
+    assert formatting.fmt_bytes(812) == "812 B" and formatting.fmt_bytes(2048) == "2.0 KB"
+    assert formatting.fmt_signed_ms(-12.4) == "-12 ms" and formatting.fmt_signed_ms(900) == "+900 ms"
 
 
 def test_verdict_names_the_change_the_reach_and_why_the_rest_was_not_prefetched():
-    assert reportdata.verdicts(small_audit()) == [
+    assert reportverdicts.verdicts(small_audit()) == [
         "With speculation rules, LCP p50 went from 1,240 ms to 310 ms (0.25×); 2 of 3 navigations were prefetched; "
         "1 was not prefetched because the edge was cold."]
 
@@ -74,16 +78,16 @@ def test_verdict_names_the_change_the_reach_and_why_the_rest_was_not_prefetched(
 def test_verdict_without_a_control_arm_and_with_control_alone():
     audit = small_audit()
     del audit["summary"]["control"]
-    assert reportdata.verdicts(audit)[0].startswith("With speculation rules, LCP p50 was 310 ms (no control arm")
+    assert reportverdicts.verdicts(audit)[0].startswith("With speculation rules, LCP p50 was 310 ms (no control arm")
     audit = small_audit()
     del audit["summary"]["speculation"]
-    assert reportdata.verdicts(audit)[0].startswith("Control only: LCP p50 was 1,240 ms over 3 navigations")
+    assert reportverdicts.verdicts(audit)[0].startswith("Control only: LCP p50 was 1,240 ms over 3 navigations")
 
 
 def test_p75_of_ttfb_and_fcp_is_computed_like_the_summary():
     # speculation's TTFBs after the landing page: 10, 10, 300 → p75 at rank 1.5: 10 + 0.5·290
-    assert reportdata.p75(small_audit(), "speculation", "ttfb_ms") == 155.0
-    timings = reportdata.timing_table(small_audit())
+    assert reporttables.p75(small_audit(), "speculation", "ttfb_ms") == 155.0
+    timings = reporttables.timing_table(small_audit())
     assert [c["label"] for c in timings["columns"]][:5] == ["arm", "navigations", "TTFB p50", "TTFB p75", "TTFB p50 ratio"]
     speculation = timings["rows"][1]
     assert [c["text"] for c in speculation[2:5]] == ["10 ms", "155 ms", "0.03×"]
@@ -91,7 +95,7 @@ def test_p75_of_ttfb_and_fcp_is_computed_like_the_summary():
 
 
 def test_per_page_series_pairs_arms_page_by_page():
-    series = reportdata.per_page_series(small_audit(), "lcp_ms")
+    series = reportseries.per_page_series(small_audit(), "lcp_ms")
     assert [a["arm"] for a in series["arms"]] == ["control", "speculation"] and series["runs"] == 1
     assert series["arms"][1]["pages"] == ["1 /p/1", "2 /p/2", "3 /p/3"]
     assert series["arms"][1]["values"] == [310, 300, 1250] and series["arms"][1]["texts"][0] == "310 ms"
@@ -100,10 +104,10 @@ def test_per_page_series_pairs_arms_page_by_page():
 
 
 def test_outcomes_and_reasons_count_what_became_of_prefetches_and_navigations():
-    outcomes = reportdata.outcome_series(small_audit())
+    outcomes = reportseries.outcome_series(small_audit())
     assert outcomes["arms"] == ["speculation rules"]
     assert [(o["name"], o["counts"]) for o in outcomes["outcomes"]] == [("used", [1]), ("refused: not-cached", [1])]
-    reasons = reportdata.reason_series(small_audit())
+    reasons = reportseries.reason_series(small_audit())
     assert reasons["labels"] == ["the edge was cold"] and reasons["arms"][0]["counts"] == [1]
 
 
@@ -115,7 +119,7 @@ def test_waterfall_places_requests_prefetches_and_paint_lines_on_the_page_clock(
                           {"name": "http://cdn.test/x.png", "startTime": 80, "responseEnd": 130}]}
     runs = [{"arm": "speculation", "run": 0, "steps": [{"step": 0, "page": page}]},
             {"arm": "control", "run": 0, "steps": [{"step": 0, "page": page}, {"step": 1, "page": None}]}]
-    waterfalls = reportdata.waterfall_series(audit, runs)
+    waterfalls = reportwaterfall.waterfall_series(audit, runs)
     assert [w["key"] for w in waterfalls] == ["run0-step0"]
     control, speculation = waterfalls[0]["arms"]
     assert control["arm"] == "control" and speculation["arm"] == "speculation"
@@ -134,7 +138,7 @@ def test_waterfall_in_reverse_mode_names_the_sites_urls_not_the_proxys():
     page = {"url": proxy + "/p/0", "time_origin": 1.0, "nav": {"responseEnd": 10},
             "resources": [{"name": proxy + "/app.css", "startTime": 1, "responseEnd": 2}]}
     run = {"arm": "control", "run": 0, "proxy_address": proxy, "steps": [{"step": 0, "url": "http://shop.test/p/0", "page": page}]}
-    drawn = reportdata.waterfall_series(small_audit(), [run])[0]["arms"][0]
+    drawn = reportwaterfall.waterfall_series(small_audit(), [run])[0]["arms"][0]
     assert [b["label"] for b in drawn["bars"]] == ["document /p/0", "/app.css"]
 
 
@@ -224,8 +228,8 @@ def learned_audit() -> dict:
 
 
 def test_the_learned_arm_is_shown_beside_the_fixed_rules_and_the_control():
-    assert reportdata.learned_comparison(small_audit()) is None  # no learned arm: no such table
-    table = reportdata.learned_comparison(learned_audit())
+    assert reporttables.learned_comparison(small_audit()) is None  # no learned arm: no such table
+    table = reporttables.learned_comparison(learned_audit())
     assert [c["label"] for c in table["columns"]] == [
         "metric", "control (nothing injected)", "speculation rules", "learned speculation rules"]
     rows = {row[0]["text"]: [v["text"] for v in row[1:]] for row in table["rows"]}
@@ -233,11 +237,11 @@ def test_the_learned_arm_is_shown_beside_the_fixed_rules_and_the_control():
     assert rows["LCP p50 ratio"][2] == "0.10×" and rows["LCP p50"][2] == "120 ms"
     assert rows["prerenders activated / started / offered"] == ["–", "–", "2 / 3 / 5"]
     assert rows["served by a prerender"] == ["0", "0", "2"]
-    prefetching = reportdata.prefetch_table(learned_audit())
+    prefetching = reporttables.prefetch_table(learned_audit())
     learned_row = next(r for r in prefetching["rows"] if r[0]["sort"] == "learned")
     labels = [c["label"] for c in prefetching["columns"]]
     assert learned_row[labels.index("prerenders")]["title"] == "failed: TriggerDestroyed 1"
-    assert "trained on 20 walks" in reportdata.settings_line(learned_audit())
-    assert "20 walks (200 page views)" in reportdata.training_line(learned_audit())
+    assert "trained on 20 walks" in reportverdicts.settings_line(learned_audit())
+    assert "20 walks (200 page views)" in reportverdicts.training_line(learned_audit())
     assert 'id="table-learned"' in report.render_report(learned_audit(), None)
     assert 'id="table-learned"' not in report.render_report(small_audit(), None)

@@ -1,6 +1,6 @@
 """scripts/audit URL --out DIR: audit a site in one command (see README "Auditing a site").
 
-The command line around auditrun.Audit: options, a progress bar (rich), and the summary table
+The command line around run.Audit: options, a progress bar (rich), and the summary table
 and top advice at the end. Exit status: 0 done; 1 bad usage or a failure; 3 the deadline
 passed; 130 interrupted. Once measuring has begun, what was measured is written in every case.
 """
@@ -17,14 +17,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from prefetch_lab.audit import analysis as auditanalysis
+from prefetch_lab.audit.findings.advice import top_advice
+from prefetch_lab.audit.findings.summary_table import summary_rows
 from prefetch_lab.rules import speculation_rules
 from prefetch_lab.audit.gather.playwright_driver import Moves
 from prefetch_lab.audit.gather.netprofile import PROFILES, THROTTLE_CHOICES
 from prefetch_lab.audit.run import ARM_OPTIONS, WALKS, Audit, AuditSettings, Progress as AuditProgress, schedule
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="scripts/audit",
         description="Drive headless Chromium through Prefetch Lab over a walk of a site, with and "
@@ -73,6 +74,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--dwell-ms", type=int, default=Moves.dwell_ms, help="time on each page (default: %(default)s)")
     p.add_argument("--hover-ms", type=int, default=Moves.hover_ms, help="pointer over the link before pressing (default: %(default)s)")
     p.add_argument("--press-ms", type=int, default=Moves.press_ms, help="pointer down to up (default: %(default)s)")
+    return p
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """The options, checked (p.error exits with status 2 and the reason)."""
+    p = parser()
     args = p.parse_args(argv)
     if urlsplit(args.url).scheme not in ("http", "https") or not urlsplit(args.url).hostname:
         p.error(f"the URL must be http:// or https:// with a host, got {args.url!r}")
@@ -114,14 +121,14 @@ def settings_from(args: argparse.Namespace) -> AuditSettings:
 
 
 def print_summary(console: Console, document: dict) -> None:
-    columns, rows = auditanalysis.summary_rows(document)
+    columns, rows = summary_rows(document)
     table = Table(title=f"Prefetch Lab audit of {document['url']}", title_justify="left")
     for i, column in enumerate(columns):
         table.add_column(column, justify="left" if i == 0 else "right")
     for row in rows:
         table.add_row(*[str(cell) for cell in row])
     console.print(table)
-    advice = auditanalysis.top_advice(document, 3)
+    advice = top_advice(document, 3)
     if advice:
         console.print("[bold]Top advice[/bold]")
         for line in advice:

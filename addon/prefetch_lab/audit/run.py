@@ -3,7 +3,7 @@ run, each (arm, run) behind a fresh proxy (same edge state for all) and a fresh 
 arms interleaved run by run (A B C, B C A, ...) so drift on a noisy machine hits them alike.
 
 Writes OUT/audit.json (the measurements and results, docs/audit-json.md), OUT/report.html (the
-same as one self-contained page: report.py), and beside them the raw
+same as one self-contained page: report/render.py), and beside them the raw
 material: OUT/raw/<arm>-run<N>.trail.jsonl (the proxy's audit trail), .har (mitmproxy's savehar)
 and .mitmdump.log, plus OUT/raw/runs.json (what the browser measured, for re-analysis).
 
@@ -13,7 +13,7 @@ speculate (a prefetched or prerendered navigation never reaches the edge, so it 
 counted), writing OUT/raw/traversal.json. Every measured `learned` proxy starts from its own copy
 (OUT/raw/learned-run<N>.traversal.json) with learning off, so each run starts from the same
 trained graph and no run learns the walk it is measured on. Such an audit drives every arm with
-the DevTools-pipe driver (auditcdp.py), the only one under which Chromium prerenders.
+the DevTools-pipe driver (gather/cdp_driver.py), the only one under which Chromium prerenders.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from prefetch_lab import __version__
-from prefetch_lab import trail as audit
-from prefetch_lab.audit import analysis as auditanalysis
+from prefetch_lab import trail
+from prefetch_lab.audit.analyze import analyze
 from prefetch_lab.report import render as report
 from prefetch_lab.audit.gather.cdp_driver import CdpBrowser
 from prefetch_lab.audit.gather.cdp_pipe import CdpError
@@ -64,7 +64,7 @@ ARM_OPTIONS = {
     "speculation": {"prefetch_inject": "speculation"},
     "edgio": {"prefetch_inject": "edgio"},
     "both": {"prefetch_inject": "both"},
-    # Per-page rules from the trained traversal graph (learning.py); its fallback is the fixed rule.
+    # Per-page rules from the trained traversal graph (edge/stages/learning.py); its fallback is the fixed rule.
     "learned": {"prefetch_inject": "speculation", "prefetch_speculation": "learned"},
 }
 LEARNED_ARM = "learned"
@@ -367,12 +367,12 @@ class Audit:
         trail_path = self.raw / f"{arm}-run{run}.trail.jsonl"
         self.runs.append({
             "arm": arm, "run": run, "measure_start": measure_start, "measure_end": measure_end,
-            "proxy_address": proxy.address, "trail": list(audit.read_records(trail_path)) if trail_path.exists() else [],
+            "proxy_address": proxy.address, "trail": list(trail.read_records(trail_path)) if trail_path.exists() else [],
             "preload_events": session.preload_events, "steps": session.steps,
         })
 
     def write(self, complete: bool, problem: str | None) -> dict:
-        results = auditanalysis.analyze(self.runs)
+        results = analyze(self.runs)
         document = {
             "schema": SCHEMA,
             "url": self.settings.url,

@@ -1,6 +1,7 @@
-"""Plotly figures for the report, from reportdata's plain series. Each chart is a dict with its
-element id, the one-sentence caption shown above it, and the figure (data + layout, without a
-template: the page applies one shared template, so it is not repeated in every figure).
+"""Plotly figures for the report, from the plain series of series.py and waterfall.py. Each chart
+is a dict with its element id, the one-sentence caption shown above it, and the figure (data +
+layout, without a template: the page applies one shared template, so it is not repeated in every
+figure).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.subplots import make_subplots
 
-from prefetch_lab.report.data import fmt_ms
+from prefetch_lab.formatting import fmt_ms
 
 ARM_COLORS = {"control": "#8c8c8c", "speculation": "#2f6fb3", "edgio": "#e07b24", "both": "#3c9a5f"}
 OUTCOME_COLORS = {"used": "#3c9a5f", "served, not used": "#e3b23c", "forwarded to the origin": "#8a63b8",
@@ -124,47 +125,15 @@ def waterfall_figure(entry: dict) -> dict:
                         row_heights=[max(s, 2) for s in sizes], subplot_titles=[a["label"] for a in arms])
     latest = max([b["end"] for a in arms for b in a["bars"]] + [p["at"] for a in arms for p in a["points"]] + [1])
     thinnest = latest / 300  # a request served from a cache in 0.1 ms still shows as a sliver
-    in_legend: set[str] = set()
+    in_legend: set[str] = set()  # one legend entry per kind across the rows
     shapes: list[dict] = []
     notes: list[dict] = []
     for row, arm in enumerate(arms, start=1):
-        labels = unique_labels([b["label"] for b in arm["bars"]])
-        kinds = list(dict.fromkeys(b["kind"] for b in arm["bars"]))
-        for kind in kinds:
-            chosen = [(label, b) for label, b in zip(labels, arm["bars"]) if b["kind"] == kind]
-            color = DOCUMENT_COLORS.get(kind) or KIND_COLORS.get(kind, "#9bb7d4")
-            fig.add_trace(go.Bar(
-                y=[label for label, _ in chosen], x=[max(b["end"] - b["start"], thinnest) for _, b in chosen],
-                base=[b["start"] for _, b in chosen], orientation="h", name=kind, legendgroup=kind,
-                showlegend=kind not in in_legend, marker_color=color,
-                customdata=[[fmt_ms(b["start"]), fmt_ms(b["end"]), b["detail"]] for _, b in chosen],
-                hovertemplate="%{y}<br>%{customdata[0]} → %{customdata[1]}<br>%{customdata[2]}<extra></extra>",
-            ), row=row, col=1)
-            in_legend.add(kind)
-        groups: dict[tuple[str, str], list[dict]] = {}
-        for point in arm["points"]:
-            groups.setdefault((point["mechanism"], point["edge"]), []).append(point)
-        for (mechanism, edge), points in groups.items():
-            name = f"prefetch: {mechanism}, edge {edge}"
-            fig.add_trace(go.Scatter(
-                y=[p["label"] for p in points], x=[p["at"] for p in points], mode="markers", name=name,
-                legendgroup=name, showlegend=name not in in_legend,
-                marker=dict(symbol=EDGE_SYMBOLS.get(edge, "diamond"), size=11, color=MECHANISM_COLORS.get(mechanism, "#444"),
-                            line=dict(width=2, color=MECHANISM_COLORS.get(mechanism, "#444"))),
-                customdata=[[fmt_ms(p["at"]), p["detail"]] for p in points],
-                hovertemplate="%{y}<br>edge decided at %{customdata[0]}<br>%{customdata[1]}<extra></extra>",
-            ), row=row, col=1)
-            in_legend.add(name)
-        suffix = "" if row == 1 else str(row)
-        # Lines as plain layout shapes, added after conversion: fig.add_vline and validating
-        # shapes through update_layout cost ~50 ms per line, most of the report's rendering time.
-        for line, at in merged_lines(arm["lines"]).items():
-            color = LINE_COLORS[line.split(" = ")[-1]]
-            shapes.append(dict(type="line", xref=f"x{suffix}", yref=f"y{suffix} domain", x0=at, x1=at, y0=0, y1=1,
-                               line=dict(color=color, width=1.5, dash="dot")))
-            notes.append(dict(xref=f"x{suffix}", yref=f"y{suffix} domain", x=at, y=1 if line != "load" else 0,
-                              yanchor="bottom" if line != "load" else "top", xanchor="left", showarrow=False,
-                              text=f"{line} {fmt_ms(at)}", font=dict(size=10, color=color)))
+        add_request_bars(fig, row, arm["bars"], thinnest, in_legend)
+        add_prefetch_points(fig, row, arm["points"], in_legend)
+        row_shapes, row_notes = paint_line_shapes(row, arm["lines"])
+        shapes += row_shapes
+        notes += row_notes
         fig.update_yaxes(autorange="reversed", automargin=True, tickfont=dict(size=10), row=row, col=1)
     fig.update_xaxes(title_text="ms since navigation start", rangemode="tozero", row=len(arms), col=1)
     fig.update_layout(**{**BASE_LAYOUT, "legend": dict(orientation="h", yanchor="top", y=-0.08 if len(arms) > 1 else -0.2, x=0)},
@@ -173,6 +142,56 @@ def waterfall_figure(entry: dict) -> dict:
     figure["layout"]["shapes"] = shapes
     figure["layout"]["annotations"] = figure["layout"].get("annotations", []) + notes  # after the subplot titles
     return figure
+
+
+def add_request_bars(fig: go.Figure, row: int, bars: list[dict], thinnest: float, in_legend: set[str]) -> None:
+    """One trace per kind of request (the document by its delivery, render-blocking, ...)."""
+    labels = unique_labels([b["label"] for b in bars])
+    for kind in dict.fromkeys(b["kind"] for b in bars):
+        chosen = [(label, b) for label, b in zip(labels, bars) if b["kind"] == kind]
+        color = DOCUMENT_COLORS.get(kind) or KIND_COLORS.get(kind, "#9bb7d4")
+        fig.add_trace(go.Bar(
+            y=[label for label, _ in chosen], x=[max(b["end"] - b["start"], thinnest) for _, b in chosen],
+            base=[b["start"] for _, b in chosen], orientation="h", name=kind, legendgroup=kind,
+            showlegend=kind not in in_legend, marker_color=color,
+            customdata=[[fmt_ms(b["start"]), fmt_ms(b["end"]), b["detail"]] for _, b in chosen],
+            hovertemplate="%{y}<br>%{customdata[0]} → %{customdata[1]}<br>%{customdata[2]}<extra></extra>",
+        ), row=row, col=1)
+        in_legend.add(kind)
+
+
+def add_prefetch_points(fig: go.Figure, row: int, points: list[dict], in_legend: set[str]) -> None:
+    """One trace per (mechanism, edge answer): colour the mechanism, symbol the answer."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for point in points:
+        groups.setdefault((point["mechanism"], point["edge"]), []).append(point)
+    for (mechanism, edge), chosen in groups.items():
+        name = f"prefetch: {mechanism}, edge {edge}"
+        color = MECHANISM_COLORS.get(mechanism, "#444")
+        fig.add_trace(go.Scatter(
+            y=[p["label"] for p in chosen], x=[p["at"] for p in chosen], mode="markers", name=name,
+            legendgroup=name, showlegend=name not in in_legend,
+            marker=dict(symbol=EDGE_SYMBOLS.get(edge, "diamond"), size=11, color=color, line=dict(width=2, color=color)),
+            customdata=[[fmt_ms(p["at"]), p["detail"]] for p in chosen],
+            hovertemplate="%{y}<br>edge decided at %{customdata[0]}<br>%{customdata[1]}<extra></extra>",
+        ), row=row, col=1)
+        in_legend.add(name)
+
+
+def paint_line_shapes(row: int, lines: dict[str, float]) -> tuple[list[dict], list[dict]]:
+    """The FCP, LCP and load lines of a row, and their labels. Plain layout shapes, added after
+    conversion: fig.add_vline and validating shapes through update_layout cost ~50 ms per line,
+    most of the report's rendering time."""
+    suffix = "" if row == 1 else str(row)
+    shapes, notes = [], []
+    for line, at in merged_lines(lines).items():
+        color = LINE_COLORS[line.split(" = ")[-1]]
+        shapes.append(dict(type="line", xref=f"x{suffix}", yref=f"y{suffix} domain", x0=at, x1=at, y0=0, y1=1,
+                           line=dict(color=color, width=1.5, dash="dot")))
+        notes.append(dict(xref=f"x{suffix}", yref=f"y{suffix} domain", x=at, y=1 if line != "load" else 0,
+                          yanchor="bottom" if line != "load" else "top", xanchor="left", showarrow=False,
+                          text=f"{line} {fmt_ms(at)}", font=dict(size=10, color=color)))
+    return shapes, notes
 
 
 def waterfall_chart(waterfalls: list[dict], default_key: str | None) -> dict | None:

@@ -25,7 +25,7 @@ import plotly
 from markupsafe import Markup
 
 from prefetch_lab import __version__
-from prefetch_lab import trail as trail_audit
+from prefetch_lab import trail
 from prefetch_lab.report import charts as reportcharts
 from prefetch_lab.report import data as reportdata
 from prefetch_lab.report import trail_view as reporttrail
@@ -109,7 +109,7 @@ def render_file(source: Path, raw_dir: Path | None = None) -> str:
         document = None
     if isinstance(document, dict) and "schema" in document:
         return render_report(document, raw_dir or source.parent / "raw")
-    records = list(trail_audit.read_records(source))
+    records = list(trail.read_records(source))
     if not records:
         raise ValueError(f"{source}: neither a {AUDIT_SCHEMA} file nor a proxy trail with records")
     return render_trail_report(records, source.name)

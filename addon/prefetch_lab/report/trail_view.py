@@ -13,12 +13,14 @@ from datetime import datetime, timezone
 
 import plotly.graph_objects as go
 
-from prefetch_lab.trail import summarize
-from prefetch_lab.audit.analysis import EDGE_ANSWER_EVENTS, ORIGIN_EVENTS, PREFETCH_EVENTS, mechanism, normalize_url
+from prefetch_lab.formatting import fmt_bytes
+from prefetch_lab.prefetch_mechanism import mechanism
+from prefetch_lab.report.cells import cell, plural, short_url, table
 from prefetch_lab.report.charts import BASE_LAYOUT, MECHANISM_COLORS, chart
-from prefetch_lab.report.data import cell, fmt_bytes, plural, short_url, table
+from prefetch_lab.trail import CACHE_OR_ORIGIN_EVENTS, EDGE_ANSWER_EVENTS, ORIGIN_EVENTS, PREFETCH_EVENTS, summarize
+from prefetch_lab.url_keys import normalize_url
 
-NORMAL_EVENTS = ("cache-hit", "cache-stale", *ORIGIN_EVENTS)
+NORMAL_EVENTS = CACHE_OR_ORIGIN_EVENTS  # a request's answer, from the edge's cache or the origin
 LANES = {  # timeline lane per event, top to bottom, with its colour
     "prefetch-hit": ("prefetch served from the edge cache", "#3c9a5f"),
     "prefetch-refused": ("prefetch refused by the edge", "#c9473d"),
@@ -124,9 +126,7 @@ def trail_view(records: list[dict], source: str) -> dict:
     span = records[-1]["ts"] - t0 if records else 0.0
     site = guess_site(records)
     prefetches = prefetch_rows(records, site, t0)
-    injected = {r.get("flow_id"): r for r in records if r.get("event") in ("injected", "inject-skipped")}
     sentence, more = headline(records, prefetches, span)
-    totals = summarize(records)
     started = datetime.fromtimestamp(t0, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC") if records else "–"
     return {
         "kind": "trail",
@@ -139,37 +139,52 @@ def trail_view(records: list[dict], source: str) -> dict:
         "headline": sentence,
         "more_verdicts": more,
         "prefetch_rows": prefetches,
-        "prefetches_table": table(
-            ["at", "URL", "mechanism", "edge", "reason", "status", "bytes", "issued from", "rules", "fetched again"],
-            [[cell(fmt_seconds(p["t"]), p["t"]), cell(short_url(p["url"], site), title=p["url"]), cell(p["mechanism"]),
-              cell(p["answer"], tone="bad" if p["answer"] == "refused" else "good" if p["answer"] in ("hit", "stale") else None),
-              cell(p["reason"] or "–"), cell("–" if p["status"] is None else str(p["status"]), p["status"] or 0),
-              cell(fmt_bytes(p["bytes"]), p["bytes"] if p["bytes"] is not None else -1), cell(p["from"]), cell(p["rules"] or "–"),
-              cell("no" if p["again_after"] is None else f"yes, {fmt_seconds(p['again_after'])} later ({p['again_answer']})",
-                   -1 if p["again_after"] is None else p["again_after"])]
-             for p in prefetches],
-            {"at", "status", "bytes", "fetched again"}),
-        "documents_table": table(
-            ["at", "page", "edge", "caching status", "status", "install.js"],
-            [[cell(fmt_seconds(r["ts"] - t0), r["ts"] - t0), cell(short_url(normalize_url(r.get("url")), site), title=r.get("url")),
-              cell(LANES[r["event"]][0].replace("request ", "")), cell(r.get("caching_status") or r.get("reason") or "–"),
-              cell("–" if r.get("status") is None else str(r["status"]), r.get("status") or 0),
-              cell(injection_text(injected.get(r.get("flow_id"))))]
-             for r in records if r.get("event") in NORMAL_EVENTS and r.get("dest") == "document" and not r.get("prefetch")],
-            {"at", "status"}),
-        "counts_table": table(
-            ["what", "count"],
-            [[cell(name), cell(f"{count:,}", count)] for name, count in
-             [*((f"event {e}", c) for e, c in totals["events"].items()),
-              *((f"refused: {r}", c) for r, c in totals["refused_by_reason"].items()),
-              *((f"not cached: {s}", c) for s, c in totals["bypassed_by_status"].items()),
-              *((f"not injected: {s}", c) for s, c in totals["inject_skipped_by_reason"].items())]],
-            {"count"}),
+        "prefetches_table": prefetches_table(prefetches, site),
+        "documents_table": documents_table(records, t0, site),
+        "counts_table": counts_table(summarize(records)),
         "notes": [f"{fmt_seconds(r['ts'] - t0)} {r['event']}: {r.get('detail') or r.get('error') or r.get('reason') or ''} "
                   f"{short_url(r.get('url') or r.get('page'), site) if (r.get('url') or r.get('page')) else ''}".strip()
                   for r in records if r.get("event") in ("client-report", "rules-error")],
         "series": {"timeline": timeline_series(records, t0, site), "answers": answer_series(prefetches)},
     }
+
+
+def prefetches_table(prefetches: list[dict], site: str | None) -> dict:
+    return table(
+        ["at", "URL", "mechanism", "edge", "reason", "status", "bytes", "issued from", "rules", "fetched again"],
+        [[cell(fmt_seconds(p["t"]), p["t"]), cell(short_url(p["url"], site), title=p["url"]), cell(p["mechanism"]),
+          cell(p["answer"], tone="bad" if p["answer"] == "refused" else "good" if p["answer"] in ("hit", "stale") else None),
+          cell(p["reason"] or "–"), cell("–" if p["status"] is None else str(p["status"]), p["status"] or 0),
+          cell(fmt_bytes(p["bytes"]), p["bytes"] if p["bytes"] is not None else -1), cell(p["from"]), cell(p["rules"] or "–"),
+          cell("no" if p["again_after"] is None else f"yes, {fmt_seconds(p['again_after'])} later ({p['again_answer']})",
+               -1 if p["again_after"] is None else p["again_after"])]
+         for p in prefetches],
+        {"at", "status", "bytes", "fetched again"})
+
+
+def documents_table(records: list[dict], t0: float, site: str | None) -> dict:
+    """Every page the browser asked for (not a prefetch): how the edge answered, and install.js."""
+    injected = {r.get("flow_id"): r for r in records if r.get("event") in ("injected", "inject-skipped")}
+    return table(
+        ["at", "page", "edge", "caching status", "status", "install.js"],
+        [[cell(fmt_seconds(r["ts"] - t0), r["ts"] - t0), cell(short_url(normalize_url(r.get("url")), site), title=r.get("url")),
+          cell(LANES[r["event"]][0].replace("request ", "")), cell(r.get("caching_status") or r.get("reason") or "–"),
+          cell("–" if r.get("status") is None else str(r["status"]), r.get("status") or 0),
+          cell(injection_text(injected.get(r.get("flow_id"))))]
+         for r in records if r.get("event") in NORMAL_EVENTS and r.get("dest") == "document" and not r.get("prefetch")],
+        {"at", "status"})
+
+
+def counts_table(totals: dict) -> dict:
+    """The trail's summary (trail.summarize) as one count per line."""
+    return table(
+        ["what", "count"],
+        [[cell(name), cell(f"{count:,}", count)] for name, count in
+         [*((f"event {e}", c) for e, c in totals["events"].items()),
+          *((f"refused: {r}", c) for r, c in totals["refused_by_reason"].items()),
+          *((f"not cached: {s}", c) for s, c in totals["bypassed_by_status"].items()),
+          *((f"not injected: {s}", c) for s, c in totals["inject_skipped_by_reason"].items())]],
+        {"count"})
 
 
 def rules_line(records: list[dict]) -> str:

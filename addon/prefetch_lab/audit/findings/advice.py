@@ -1,8 +1,8 @@
 """Why a navigation was not prefetched, and the remedy a user can apply (the audit's `advice`).
 
-Pure module, used by `auditanalysis.py`. `explain` classifies one navigation from the evidence
-the analysis gathered; `build_advice` counts and ranks the reasons. docs/audit-json.md lists
-every reason code.
+Pure module. `explain` classifies one navigation from the evidence not_prefetched.py gathered;
+`build_advice` counts and ranks the reasons (audit/analyze.py), `top_advice` gives the first few
+as lines for the terminal. docs/audit-json.md lists every reason code.
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
-"""The audit's browser without Playwright: headless Chromium over the DevTools pipe (cdppipe.py),
+"""The audit's browser without Playwright: headless Chromium over the DevTools pipe (cdp_pipe.py),
 so speculation rules can prerender.
 
 Why a second driver: Chromium refuses to prerender in a tab whose page has a DevTools session
 attached directly (`PrerenderingDisabledByDevTools`), which is how Playwright attaches; here
 every page is reached through its tab target, as Puppeteer does. An audit with a `learned` arm
-drives every arm with this one (auditrun.py), so arms differ only in what the proxy serves; the
-others keep Playwright (auditdriver.py), whose sessions are the better-trodden path.
+drives every arm with this one (audit/run.py), so arms differ only in what the proxy serves; the
+others keep Playwright (playwright_driver.py), whose sessions are the better-trodden path.
 
-`CdpBrowser` and `CdpSession` have the interface of auditdriver's `AuditBrowser` and `Session`
+`CdpBrowser` and `CdpSession` have the interface of playwright_driver's `AuditBrowser` and `Session`
 (session(proxy, moves), visible_links, warm, walk, steps, preload_events, console_errors), and
 the same page scripts (OBSERVERS_JS, COLLECT_JS, VISIBLE_LINKS_JS). Each session is its own
 Chromium process with a fresh profile and `--proxy-server`, which is what a fresh Playwright
@@ -237,7 +237,7 @@ class CdpSession:
         return self.chromium.evaluate(self.page, expression, timeout)
 
     def call(self, function_source: str):
-        """Run one of auditdriver's page functions (`() => {...}`) in the current page."""
+        """Run one of playwright_driver's page functions (`() => {...}`) in the current page."""
         return self.evaluate(f"({function_source})()")
 
     def _wait_for_load(self, since: int, allow_activation: bool) -> bool:
@@ -313,7 +313,7 @@ class CdpSession:
 
     @property
     def preload_events(self) -> list[dict]:
-        """Chromium's prefetch and prerender statuses, from every page of the tab, as auditdriver records them."""
+        """Chromium's prefetch and prerender statuses, from every page of the tab, as playwright_driver records them."""
         return [{"event": e["method"].split(".", 1)[1], "ts": e["received"], **e["params"]}
                 for e in self._own_events() if e["method"] in PRELOAD_EVENTS]
 

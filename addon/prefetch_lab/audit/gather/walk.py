@@ -1,7 +1,7 @@
 """The audit's walk: which link a visitor follows next, chosen once and replayed in every arm.
 
 Pure module: takes the links a page showed (plain dicts from the browser) and the rules, returns
-the plan. The browser driver (auditdriver.py) measures the plan; it never chooses.
+the plan. The browser driver (playwright_driver.py, cdp_driver.py) measures the plan; it never chooses.
 """
 
 from __future__ import annotations

@@ -1,0 +1,70 @@
+"""The audit's analysis, the entry point of computed/ and findings/: the raw runs (browser
+timings, CDP preload events, the proxy's trail) in, the results part of `prefetch-lab-audit/1`
+out (navigations, prefetches, double fetches, summary, advice; docs/audit-json.md documents every
+field). `analyze_run` is the pipeline of one (arm, run), in the order each step needs the last.
+Pure module: plain dicts in, plain JSON-serialisable dicts out; no mitmproxy, no Playwright.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from prefetch_lab.audit.computed.contention import contention
+from prefetch_lab.audit.computed.gathered_run import Run
+from prefetch_lab.audit.computed.navigations import build_navigations
+from prefetch_lab.audit.computed.prefetch_use import credit_use, mark_earlier_use
+from prefetch_lab.audit.computed.prefetches import build_prefetches
+from prefetch_lab.audit.computed.summary import summarize
+from prefetch_lab.audit.findings.advice import build_advice
+from prefetch_lab.audit.findings.double_fetches import double_fetches
+from prefetch_lab.audit.findings.not_prefetched import explain_not_prefetched
+
+
+def analyze(runs: list[dict], *, control_arm: str = "control") -> dict:
+    """Raw runs → {"navigations", "prefetches", "double_fetches", "summary", "advice"}."""
+    analyzed = []
+    all_doubles = []
+    for raw in runs or []:
+        if isinstance(raw, dict):
+            run, doubles = analyze_run(raw, control_arm)
+            analyzed.append(run)
+            all_doubles += doubles
+    navigations = [n for run in analyzed for n in run.navigations]
+    prefetches = [p for run in analyzed for p in run.prefetches]
+    summary = summarize(analyzed, all_doubles, control_arm)
+    advice = build_advice(navigations, control_arm)
+    return json_clean({
+        "navigations": navigations,
+        "prefetches": prefetches,
+        "double_fetches": all_doubles,
+        "summary": summary,
+        "advice": advice,
+    })
+
+
+def analyze_run(raw: dict, control_arm: str = "control") -> tuple[Run, list[dict]]:
+    """One (arm, run): its navigations and prefetches (joined), and its double fetches."""
+    run = Run.from_input(raw)
+    run.navigations = build_navigations(run)
+    run.prefetches = build_prefetches(run)  # reads the navigations' URLs
+    credit_use(run)
+    mark_earlier_use(run)
+    doubles = double_fetches(run)  # after the credits: a used prefetch is spent
+    contention(run)
+    explain_not_prefetched(run, control_arm)  # last: reads all of the above
+    return run, doubles
+
+
+def json_clean(value: Any) -> Any:
+    """JSON-safe copy: NaN/inf become None, tuples and sets lists, keys starting with "_" dropped."""
+    if isinstance(value, dict):
+        return {str(k): json_clean(v) for k, v in value.items() if not str(k).startswith("_")}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = sorted(value) if isinstance(value, (set, frozenset)) else value
+        return [json_clean(v) for v in items]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)

@@ -1,0 +1,139 @@
+"""The navigations of a run, one row per walk step the browser measured (audit.json's
+`navigations`): where the document came from (a prefetch, a prerender, the service worker, the
+HTTP cache, the edge or the origin), the edge's record of it, and the page's timings measured from
+its activation. Fields starting with "_" are for the joins and are not written. Pure module.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefetch_lab.audit.computed.gathered_run import Run, navigation_start
+from prefetch_lab.stats import integer, ms, number
+from prefetch_lab.trail import CACHE_OR_ORIGIN_EVENTS
+
+
+def build_navigations(run: Run) -> list[dict]:
+    return [n for n in (build_navigation(run, i) for i in range(len(run.steps))) if n is not None]
+
+
+def build_navigation(run: Run, index: int) -> dict | None:
+    step, page = run.steps[index], run.page(index)
+    if page is None:
+        return None
+    nav = page.get("nav") or {}
+    document = step.get("document") or {}
+    headers = {str(k).lower(): v for k, v in (document.get("headers") or {}).items()}
+    activation = number(nav.get("activationStart")) or 0.0
+    delivery = str(nav.get("deliveryType") or "")
+    record = document_record(run, index)
+    edge_status = headers.get("x-edg-caching-status")
+    doc_bytes, total_bytes = transfer_bytes(page)
+    # A prerender's activation: the driver saw the tab switch to the prerendered page, or the page
+    # says it was activated (activationStart > 0, Navigation Timing).
+    activated = step.get("delivery") == "prerender" or activation > 0
+    return {
+        "arm": run.arm,
+        "run": run.index,
+        "step": integer(step.get("step"), index),
+        "url": run.key(page.get("url") or step.get("url")),
+        "walk_url": step.get("url"),
+        "trigger": step.get("trigger"),
+        "error": step.get("error"),
+        "delivery_type": delivery,
+        "activation_start_ms": ms(activation),
+        "was_prerendered": bool(page.get("was_prerendered")),
+        "served_from": served_from(delivery, record, edge_status, activated),
+        "delivery": step.get("delivery") or delivery_of(delivery, activated),
+        "document_status": document.get("status") if isinstance(document.get("status"), int) else None,
+        "edge_caching_status": edge_status,
+        **timings(page, activation),
+        "transfer_bytes": total_bytes,
+        "document_transfer_bytes": doc_bytes,
+        "prefetched": activated or delivery == "navigational-prefetch",  # service-worker cases: credit_use
+        "contention": None,
+        "not_prefetched_reason": None,
+        "not_prefetched_detail": None,
+        **join_fields(run, index, record, headers),
+    }
+
+
+def timings(page: dict, activation: float) -> dict[str, Any]:
+    """The page's timings in ms from its activation (a prerender's work before it counts as 0)."""
+    nav = page.get("nav") or {}
+    return {
+        "ttfb_ms": since_activation(nav.get("responseStart"), activation),
+        "fcp_ms": since_activation(page.get("fcp"), activation),
+        "lcp_ms": since_activation(page.get("lcp"), activation),
+        "lcp_element": page.get("lcp_element"),
+        "dom_content_loaded_ms": since_activation(nav.get("domContentLoadedEventEnd") or None, activation),
+        "load_ms": since_activation(number(nav.get("loadEventEnd")) or None, activation),
+    }
+
+
+def join_fields(run: Run, index: int, record: dict | None, headers: dict) -> dict[str, Any]:
+    """What the joins need and audit.json leaves out (the "_" fields)."""
+    step, page = run.steps[index], run.page(index) or {}
+    return {
+        "_index": index,
+        "_start": navigation_start(step),
+        "_key": run.key(page.get("url") or step.get("url")),
+        "_keys": {run.key(page.get("url")), run.key(step.get("url"))} - {""},
+        "_record": record,
+        "_vary": headers.get("vary"),
+    }
+
+
+def since_activation(raw: Any, activation: float, floor_zero: bool = True) -> float | None:
+    value = number(raw)
+    if value is None:
+        return None
+    value -= activation
+    return ms(max(0.0, value) if floor_zero else value)
+
+
+def document_record(run: Run, index: int) -> dict | None:
+    """The edge's record of the step's document request, in the step's window."""
+    step, page = run.steps[index], run.page(index)
+    begin = run.bounds[index]
+    end = run.bounds[index + 1] if index + 1 < len(run.bounds) else float("inf")
+    final, asked = run.key(page.get("url") if page else None), run.key(step.get("url"))
+    candidates = [
+        r for r in run.trail
+        if begin <= r["ts"] < end and r.get("event") in CACHE_OR_ORIGIN_EVENTS and not r.get("prefetch")
+        and r.get("dest") in ("document", None)
+    ]
+    for wanted in (final, asked):
+        for record in candidates:
+            if wanted and run.key(record.get("url")) == wanted:
+                return record
+    return None
+
+
+def served_from(delivery_type: str, record: dict | None, edge_status: str | None, activated: bool = False) -> str:
+    if activated:
+        return "prerender"
+    if delivery_type == "navigational-prefetch":
+        return "prefetch"
+    if delivery_type == "cache-storage":
+        return "service-worker"
+    if delivery_type == "cache":
+        return "http-cache"
+    if record is not None:
+        return "edge" if record.get("event") in ("cache-hit", "cache-stale") else "origin"
+    if edge_status in ("hit", "stale"):
+        return "edge"
+    return "origin" if edge_status else "unknown"
+
+
+def delivery_of(delivery_type: str, activated: bool) -> str:
+    """What the driver records per step (cdp_driver's delivery), for runs whose driver did not."""
+    if activated:
+        return "prerender"
+    return {"navigational-prefetch": "prefetch", "cache": "cache", "cache-storage": "service-worker"}.get(delivery_type, "network")
+
+
+def transfer_bytes(page: dict) -> tuple[int, int]:
+    document = int(number((page.get("nav") or {}).get("transferSize")) or 0)
+    resources = sum(int(number(r.get("transferSize")) or 0) for r in page.get("resources") or [] if isinstance(r, dict))
+    return document, document + resources
