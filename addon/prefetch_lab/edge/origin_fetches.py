@@ -12,7 +12,7 @@ status of that error response is fixed). When the time is up on a plain-HTTP/1 o
 (an open one, no TLS: then the bytes mitmproxy reads from it are the bytes on the wire), the edge
 hands the connection's handler what the origin would have sent for a gateway timeout, a `504`
 with `Connection: close`, as a `DataReceived` event (exactly how mitmproxy feeds it what the
-socket read): the response hooks run for it (PrefetchLab records an `origin-error`, never a
+socket read): the response hooks run for it (stages.origin_clock records an `origin-error`, never a
 store; stale-if-error may swap it) and mitmproxy closes the connection after it. On a TLS or
 not yet open connection it closes the server connection the way its peer closing it would be
 handled (a `ConnectionClosed` event): the client gets mitmproxy's 502 ("server closed
@@ -28,9 +28,9 @@ import logging
 import weakref
 from collections.abc import Callable
 
-from mitmproxy import ctx, http
-from mitmproxy.net.http.http1 import assemble_response
-from mitmproxy.proxy import events
+from mitmproxy import http
+
+from prefetch_lab.edge import compat
 
 logger = logging.getLogger(__name__)
 
@@ -57,12 +57,6 @@ class OriginFetches:
         self.gateway_timeouts: weakref.WeakSet[http.HTTPFlow] = weakref.WeakSet()  # answered by the edge's 504
         self._warned = False
 
-    @staticmethod
-    def unqueue_replays() -> None:
-        """At start: background fetches run side by side (mitmproxy's default replays one at a time)."""
-        if ctx.options.client_replay_concurrency == 1:
-            ctx.options.update(client_replay_concurrency=-1)
-
     # ---- background fetches ------------------------------------------------------------
 
     def fetch(self, flow: http.HTTPFlow, purpose: str, release: Callable[[], None]) -> http.HTTPFlow | None:
@@ -84,7 +78,7 @@ class OriginFetches:
                 copy.request.headers.pop(name, None)
             self.queued[copy] = purpose
             self._running[copy] = release
-            ctx.master.commands.call("replay.client", [copy])
+            compat.replay_in_background(copy)
             return copy
         except Exception as e:  # no client replay addon (e.g. embedded use): the edge stays cold
             self._running.pop(copy, None)
@@ -142,28 +136,14 @@ class OriginFetches:
             self.background_done(flow)
             return
         try:
-            handler = ctx.master.addons.get("proxyserver").connections[flow.client_conn.id]
-            server = flow.server_conn
-            if server.connected and not server.tls:
+            if compat.cut_origin_connection(flow, self.gateway_timeout_response(flow.request.method)):
                 self.gateway_timeouts.add(flow)
-                event: events.Event = events.DataReceived(server, self.gateway_timeout_response(flow.request.method))
-            else:
-                event = events.ConnectionClosed(server)
-            task = asyncio.ensure_future(handler.server_event(event))
-            self._keep_task(task)
         except Exception as e:
             if not self._warned:
                 self._warned = True
                 logger.warning(f"prefetch-lab: cannot cut a hung origin connection in this mitmproxy: {e!r}")
 
-    def gateway_timeout_response(self, method: str) -> bytes:
-        """The bytes of a 504 as an origin would send them (no body to a HEAD: it reads none)."""
+    def gateway_timeout_response(self, method: str) -> http.Response:
+        """A 504 as an origin would send it (no body to a HEAD: it reads none)."""
         body = b"" if method.upper() == "HEAD" else f"prefetch-lab: no response headers from the origin in {self.timeout:g}s\n".encode()
-        response = http.Response.make(504, body, {"content-type": "text/plain", "connection": "close", "cache-control": "no-store"})
-        return assemble_response(response)
-
-    _tasks: set[asyncio.Future] = set()
-
-    def _keep_task(self, task: asyncio.Future) -> None:
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        return http.Response.make(504, body, {"content-type": "text/plain", "connection": "close", "cache-control": "no-store"})

@@ -24,6 +24,8 @@ from typing import Any
 
 from mitmproxy import exceptions
 
+from prefetch_lab.edge import compat
+
 logger = logging.getLogger(__name__)
 
 FLOW_EVENTS = ("requestheaders", "request", "responseheaders", "response", "error")
@@ -51,7 +53,7 @@ class EdgeRoute:
         for stage in self.stages:
             if hasattr(stage, "load"):
                 stage.load(loader)
-            loader.master.commands.collect_commands(stage)
+            compat.register_commands(loader, stage)
 
     def configure(self, updated: set[str]) -> None:
         for stage in self.stages:

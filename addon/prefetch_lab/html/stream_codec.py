@@ -2,7 +2,7 @@
 
 Each encoder flushes after every chunk, so what the origin sent reaches the browser when it was
 sent, not when a compression window fills. Re-encoding uses fast levels (gzip 1, brotli 4,
-zstd 1): the same trade as htmlrewrite.FAST_ENCODERS, at a small cost in size.
+zstd 1): the same trade as edge/html_rewrite.py's FAST_ENCODERS, at a small cost in size.
 """
 
 from __future__ import annotations

@@ -70,7 +70,7 @@ NOT_MODIFIED_FIELDS = frozenset(
 
 @dataclass(frozen=True)
 class RuleCaching:
-    """The rule-derived caching inputs (the addon builds this from rules.Features)."""
+    """The rule-derived caching inputs (edge/storage.py builds this from rules.model.Features)."""
 
     max_age: int | None = None
     stale_while_revalidate: int | None = None

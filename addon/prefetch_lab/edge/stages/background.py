@@ -3,8 +3,9 @@ and refetch fetches: edge/origin_fetches.py) end here: once one has its answer, 
 slot and its key's revalidation lock are freed, and the requests waiting on it (stages
 .stale_if_error) are released.
 
-A stage of its own, after the store in the route: mitmproxy isolates each top-level addon's
-hooks, so a slot is freed whatever failed in an earlier stage (a full disk under the trail).
+A stage of its own, after the store in the route: the route isolates each stage's hooks
+(edge/route.py), so a slot is freed whatever failed in an earlier stage (a full disk under the
+trail).
 A fetch that mitmproxy streams (stream_large_bodies) is freed in `responseheaders`: its body
 never reaches `response`.
 """

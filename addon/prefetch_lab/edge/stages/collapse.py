@@ -11,8 +11,8 @@ its own).
 
 Who collapses: a GET the lookup decided MISS or REVALIDATE. Two addons, one position each in
 the route: `Collapse` (request: lead or wait) before the origin, and its `release` (response,
-error) after stages.store; a top-level addon of its own, the release runs whatever an earlier
-stage did (mitmproxy isolates each addon's hooks), so a waiter is never held past its leader.
+error) after stages.store; the route isolates each stage (edge/route.py), so the release runs
+whatever an earlier stage did, and a waiter is never held past its leader.
 Prefetches never get here: the gate answers them.
 """
 

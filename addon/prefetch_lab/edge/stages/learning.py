@@ -2,14 +2,14 @@
 
   prefetch_learn               count page views into the graph (default on; independent of serving)
   prefetch_traversal_file      where the graph lives: loaded when set, written atomically when it
-                               changed (graphfile.py: every 30 s, at exit, `prefetch.learned.save`)
+                               changed (learn/graph_file.py: every 30 s, at exit, `prefetch.learned.save`)
   prefetch_speculation         `fixed`: every page names the fixed rules file; `learned`: a page's
                                Speculation-Rules header names its own document, rules_url(page)
-  prefetch_learned_thresholds  the probability bands of that document (learnedrules.Thresholds)
+  prefetch_learned_thresholds  the probability bands of that document (learned_rules.Thresholds)
   prefetch_edgio_predicted     our install.js reads that document too: `first` prefetches the
                                predicted pages before the visible links, `only` instead of them
 
-The feed (`response`): a page view (pageviews.is_page_view) of the request's page, from its
+The feed (`response`): a page view (page_views.is_page_view) of the request's page, from its
 same-origin Referer; never the edge's own background fetches or replays. A navigation that a
 prefetch or prerender served never reaches the edge, so it is not counted: train without
 speculation (docs/learned-speculation.md, "The feedback loop").

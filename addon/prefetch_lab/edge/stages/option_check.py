@@ -19,6 +19,8 @@ import logging
 
 from mitmproxy import exceptions
 
+from prefetch_lab.edge import compat
+
 logger = logging.getLogger(__name__)
 PREFIX = "prefetch_"
 
@@ -29,16 +31,15 @@ class OptionCheck:
     def load(self, loader) -> None:
         options = loader.master.options
         ours = sorted(name for name in options.keys() if name.startswith(PREFIX))
-        for name, value in list(options.deferred.items()):
+        for name, values in compat.deferred_options(options):
             if name in options:
-                specs = [f"{name}={v}" for v in getattr(value, "val", [value])]
                 try:
-                    options.set(*specs)
+                    options.set(*[f"{name}={value}" for value in values])
                 except exceptions.OptionsError as e:
                     logger.error(f"prefetch-lab: --set {name}: {e}")
-                del options.deferred[name]  # applied, or reported: either way not parsed again
+                compat.forget_deferred(options, name)
             elif name.startswith(PREFIX) or difflib.get_close_matches(name, ours, n=1, cutoff=0.8):
                 suggestion = difflib.get_close_matches(name, ours, n=1, cutoff=0.6)
                 hint = f" (did you mean {suggestion[0]}?)" if suggestion else ""
                 logger.error(f"prefetch-lab: unknown option {name}{hint}; `scripts/proxy --options` lists them all")
-                del options.deferred[name]
+                compat.forget_deferred(options, name)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from mitmproxy import ctx, exceptions, http
 
-from prefetch_lab.edge import answers
+from prefetch_lab.edge import answers, compat
 from prefetch_lab.edge.context import EdgeContext, comment
 from prefetch_lab.edge.origin_fetches import DEFAULT_TIMEOUT, TIMEOUT_REASON
 
@@ -39,7 +39,7 @@ class OriginClock:
             self.edge.origin.timeout = timeout
 
     def running(self) -> None:
-        self.edge.origin.unqueue_replays()
+        compat.unqueue_replays()
 
     def request(self, flow: http.HTTPFlow) -> None:
         if flow.response is None and flow.error is None:

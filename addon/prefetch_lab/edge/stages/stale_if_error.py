@@ -3,10 +3,10 @@
 
 Stale-if-error: after a failed upstream connection mitmproxy (11, 12) always sends its own 502
 once the `error` hook has run (`HttpStream.handle_protocol_error`), and a hung origin's request
-can only be cut the same way (originfetch.py). So the edge decides before it forwards: a request
+can only be cut the same way (edge/origin_fetches.py). So the edge decides before it forwards: a request
 whose stored entry is expired but inside its stale-if-error window (the lookup decides
 STALE_IF_ERROR) does not go to the origin. In `request` the edge GETs the URL itself,
-the background fetch of originfetch.py (a replayed copy of the flow: the stored validators, the
+the background fetch of edge/origin_fetches.py (a replayed copy of the flow: the stored validators, the
 origin timeout) and waits for it; concurrent requests for the same variant wait for the same
 fetch. Then:
 - 304: the copy's `response` freshened the entry (stages.revalidate), which answers the client;

@@ -1,0 +1,66 @@
+"""The mitmproxy internals the edge relies on beyond the addon API, in one place to re-check for
+each mitmproxy release pyproject.toml allows (checked: 11.0.2; compared with the 12.2 source).
+
+- Cutting a hung origin connection: the proxy server's per-client handler and its
+  `server_event` with a `DataReceived` (the bytes of the edge's own 504, as if the origin had
+  sent them) or a `ConnectionClosed` (edge/origin_fetches.py says why).
+- Background fetches: the `replay.client` command and the `client_replay_concurrency` option.
+- The option check: `Options.deferred`, where mitmproxy keeps `--set` values of options no addon
+  had registered yet (stages/option_check.py).
+- The stages' commands, registered with the command manager by EdgeRoute (mitmproxy collects
+  only the commands of the addons it sees).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+from mitmproxy import ctx, http
+from mitmproxy.net.http.http1 import assemble_response
+from mitmproxy.proxy import events
+
+_tasks: set[asyncio.Future] = set()
+
+
+def replay_in_background(flow: http.HTTPFlow) -> None:
+    """Send a copy of a flow to its origin through the proxy's own client replay."""
+    ctx.master.commands.call("replay.client", [flow])
+
+
+def unqueue_replays() -> None:
+    """Replays side by side: mitmproxy's default replays one flow at a time."""
+    if ctx.options.client_replay_concurrency == 1:
+        ctx.options.update(client_replay_concurrency=-1)
+
+
+def cut_origin_connection(flow: http.HTTPFlow, response: http.Response) -> bool:
+    """Give the flow's server connection `response` as the origin's answer (an open plain-HTTP/1
+    connection: True) or close it as if the origin had hung up (TLS, not yet open: False).
+    Raises when this mitmproxy has no such handler."""
+    handler = ctx.master.addons.get("proxyserver").connections[flow.client_conn.id]
+    server = flow.server_conn
+    if server.connected and not server.tls:
+        event: events.Event = events.DataReceived(server, assemble_response(response))
+        answered = True
+    else:
+        event, answered = events.ConnectionClosed(server), False
+    task = asyncio.ensure_future(handler.server_event(event))
+    _tasks.add(task)  # keep a reference until it is done
+    task.add_done_callback(_tasks.discard)
+    return answered
+
+
+def deferred_options(options) -> Iterator[tuple[str, list[str]]]:
+    """The `--set` values mitmproxy has not applied yet: (name, its values as given)."""
+    for name, value in list(options.deferred.items()):
+        yield name, [str(v) for v in getattr(value, "val", [value])]
+
+
+def forget_deferred(options, name: str) -> None:
+    """Applied, or reported: a deferred value that mitmproxy must not parse again."""
+    options.deferred.pop(name, None)
+
+
+def register_commands(loader, addon) -> None:
+    loader.master.commands.collect_commands(addon)
