@@ -86,3 +86,13 @@ def test_option_errors_are_not_swallowed():
     with taddons.context(route) as taddons_ctx:
         with pytest.raises(exceptions.OptionsError, match="0 or more"):
             taddons_ctx.configure(route, strict_value=-1)
+
+
+def test_the_stages_commands_reach_mitmproxys_command_manager():
+    from tests.addon.route import route_context
+
+    with route_context() as route:
+        commands = route.tctx.master.commands
+        assert {"prefetch.cache.clear", "prefetch.cache.stats", "prefetch.rules.reload", "prefetch.summary",
+                "prefetch.learned.save", "prefetch.learned.explain"} <= set(commands.commands)
+        assert commands.call("prefetch.cache.stats").startswith("entries=0 ")
