@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Idempotent set-up shared by scripts/proxy, scripts/audit and scripts/test: a project-local
-# virtualenv with the Python dependencies (plus the optional groups named by --extras a,b), and
-# with --browser Debian's chromium.
+# virtualenv with the Python dependencies (plus the optional groups named by --extras a,b), with
+# --browser Debian's chromium, and with --node Debian's nodejs and npm (the tests run Edgio's
+# client and the HTTP Caching Tests from npm).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.venv"
-browser="" extras=""
+browser="" node="" extras=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --browser) browser=1 ;;
+    --node) node=1 ;;
     --extras) extras="$2"; shift ;;
     *) echo "setup.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -34,9 +36,13 @@ PY
   touch "$stamp"  # one stamp per (pyproject.toml, extras): switching scripts reinstalls nothing
 fi
 
-if [ -n "$browser" ] && [ ! -x /usr/bin/chromium ]; then
-  echo "installing Debian's chromium" >&2
+debian=()
+if [ -n "$browser" ] && [ ! -x /usr/bin/chromium ]; then debian+=(chromium); fi
+if [ -n "$node" ] && ! command -v node >/dev/null; then debian+=(nodejs); fi
+if [ -n "$node" ] && ! command -v npm >/dev/null; then debian+=(npm); fi
+if [ ${#debian[@]} -gt 0 ]; then
+  echo "installing Debian's ${debian[*]}" >&2
   sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${debian[@]}" >/dev/null
 fi

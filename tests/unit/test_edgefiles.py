@@ -146,3 +146,14 @@ def test_edgio_client_files_are_reread_when_edited_and_ours_come_back(files, tmp
     files.use_client(None)
     status, _, body = files.respond("/__edgio__/prefetch/install.js", "shop.test", "http", "conservative", None)
     assert status == 200 and (edgefiles.STATIC / "manifest-eval.js").read_bytes() in body
+
+
+def test_per_host_documents_are_bounded_least_recently_used_first():
+    files = edgefiles.EdgeFiles()
+    files.respond("/__edgio__/cache-manifest.js", "keep.test", "https", "conservative", None)
+    for n in range(edgefiles.MAX_HOSTS_KEPT + 50):
+        files.respond("/__edgio__/cache-manifest.js", f"h{n}.test", "https", "conservative", None)
+        if n % 100 == 0:  # one host in steady use stays
+            files.respond("/__edgio__/cache-manifest.js", "keep.test", "https", "conservative", None)
+    assert len(files._per_host) == edgefiles.MAX_HOSTS_KEPT
+    assert ("manifest", "keep.test") in files._per_host and ("manifest", "h0.test") not in files._per_host

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 from pathlib import Path
@@ -37,6 +38,7 @@ BUNDLES = {
 }
 
 Answer = tuple[int, dict[str, str], bytes]
+MAX_HOSTS_KEPT = 512  # per-host documents remembered (each a few kB)
 OURS = "ours"
 CLIENT_FILES = {"install": "install.js", "service-worker": "service-worker.js"}
 
@@ -78,7 +80,8 @@ def is_edge_path(path: str) -> bool:
 class EdgeFiles:
     def __init__(self) -> None:
         self.rules = RuleSet.empty()
-        self._per_host: dict[tuple, Any] = {}
+        # Per host documents, least recently used first: a forward proxy meets any number of hosts.
+        self._per_host: OrderedDict[tuple, Any] = OrderedDict()
         self._bundles: dict[str, tuple[tuple, bytes]] = {}
         self.client: Path | None = None  # None: ours; else the folder of Edgio's client files
         # None: every page names the fixed rules file; else page path -> its own rules URL
@@ -128,10 +131,8 @@ class EdgeFiles:
         return speculation_rules.has_rules(self._speculation_document(host, scheme, eagerness))
 
     def _speculation_document(self, host: str, scheme: str, eagerness: str) -> dict:
-        key = ("speculation", host, scheme, eagerness)
-        if key not in self._per_host:
-            self._per_host[key] = speculation_rules.build_rules_document(self.rules, host, eagerness, scheme)
-        return self._per_host[key]
+        return self._memo(("speculation", host, scheme, eagerness),
+                          lambda: speculation_rules.build_rules_document(self.rules, host, eagerness, scheme))
 
     def learned_rules(self, document: dict, max_age: int, if_none_match: str | None) -> Answer:
         """A per-page learned rules document (learning.py builds it): shareable for `max_age` s,
@@ -140,10 +141,16 @@ class EdgeFiles:
                             f"public, max-age={max_age}")
 
     def _manifest(self, host: str) -> bytes:
-        key = ("manifest", host)
-        if key not in self._per_host:
-            self._per_host[key] = manifest.render_manifest(self.rules, host)
-        return self._per_host[key]
+        return self._memo(("manifest", host), lambda: manifest.render_manifest(self.rules, host))
+
+    def _memo(self, key: tuple, build: Callable[[], Any]) -> Any:
+        value = self._per_host.get(key)
+        if value is None:
+            value = self._per_host[key] = build()
+            if len(self._per_host) > MAX_HOSTS_KEPT:
+                self._per_host.popitem(last=False)
+        self._per_host.move_to_end(key)
+        return value
 
     def _bundle(self, name: str) -> bytes | None:
         """The script, re-read when a part changes on disk (no restart needed): ours

@@ -7,6 +7,7 @@ each mitmproxy release pyproject.toml allows (checked: 11.0.2; compared with the
 - Background fetches: the `replay.client` command and the `client_replay_concurrency` option.
 - The option check: `Options.deferred`, where mitmproxy keeps `--set` values of options no addon
   had registered yet (stages/option_check.py).
+- The proxy server's listen addresses (`listen_addrs`), for the option check's warning.
 - The stages' commands, registered with the command manager by EdgeRoute (mitmproxy collects
   only the commands of the addons it sees).
 """
@@ -14,6 +15,7 @@ each mitmproxy release pyproject.toml allows (checked: 11.0.2; compared with the
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from collections.abc import Iterator
 
 from mitmproxy import ctx, http
@@ -60,6 +62,24 @@ def deferred_options(options) -> Iterator[tuple[str, list[str]]]:
 def forget_deferred(options, name: str) -> None:
     """Applied, or reported: a deferred value that mitmproxy must not parse again."""
     options.deferred.pop(name, None)
+
+
+def non_loopback_listen_addresses() -> list[str]:
+    """The addresses the proxy server listens on that are not loopback ones (an unspecified
+    address, 0.0.0.0 or ::, means every interface)."""
+    server = ctx.master.addons.get("proxyserver")
+    if server is None:
+        return []
+    exposed = []
+    for address in server.listen_addrs():
+        host = address[0]
+        try:
+            loopback = ipaddress.ip_address(host.split("%")[0]).is_loopback
+        except ValueError:
+            loopback = host == "localhost"
+        if not loopback:
+            exposed.append(f"[{host}]:{address[1]}" if ":" in host else f"{host}:{address[1]}")
+    return exposed
 
 
 def register_commands(loader, addon) -> None:

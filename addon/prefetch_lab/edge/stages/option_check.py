@@ -28,6 +28,14 @@ PREFIX = "prefetch_"
 class OptionCheck:
     name = "prefetch.optioncheck"
 
+    def running(self) -> None:
+        exposed = compat.non_loopback_listen_addresses()
+        if exposed:
+            logger.warning(
+                f"prefetch-lab: listening on {', '.join(exposed)}: anyone who can reach it may use this proxy "
+                "(and the hosts it can reach), fill its shared edge cache and feed its traversal graph. "
+                "Use --listen-host 127.0.0.1 unless that is what you want.")
+
     def load(self, loader) -> None:
         options = loader.master.options
         ours = sorted(name for name in options.keys() if name.startswith(PREFIX))
