@@ -80,6 +80,8 @@ class AuditWriter:
         append = path.startswith("+")
         self.path = Path(path[1:] if append else path).expanduser()
         append = append or self.path.resolve() in _opened
+        if append:
+            _drop_torn_tail(self.path)
         # backslashreplace: a URL or header with undecodable bytes is recorded, never a crash.
         self._file: IO[str] = open(self.path, "a" if append else "w", encoding="utf-8", errors="backslashreplace")
         _opened.add(self.path.resolve())
@@ -93,17 +95,46 @@ class AuditWriter:
             self._file.close()
 
 
+def _drop_torn_tail(path: Path) -> None:
+    """Before appending: cut a torn last line (a process killed mid-write), which would
+    otherwise be glued to the first new record and spoil it."""
+    try:
+        with open(path, "r+b") as file:
+            size = file.seek(0, 2)
+            if size == 0:
+                return
+            file.seek(max(0, size - 65536))
+            tail = file.read()
+            if tail.endswith(b"\n"):
+                return
+            newline = tail.rfind(b"\n")
+            if newline >= 0 or size <= 65536:
+                file.truncate(size - len(tail) + newline + 1)
+    except FileNotFoundError:
+        pass
+
+
+class TrailError(ValueError):
+    """A trail line that is not a record, other than a torn last line; `str(e)` is "file:line: ..."."""
+
+
 def read_records(path: str | Path) -> Iterator[dict[str, Any]]:
-    """Records of a trail; a torn last line (a proxy killed mid-write) is skipped, not fatal."""
-    with open(path, encoding="utf-8") as lines:
-        for line in lines:
-            line = line.strip()
-            if not line:
+    """Records of a trail. Only a torn last line (a proxy killed mid-write, or a line being
+    written while the trail is read: no newline yet) is skipped; any other line that is not a
+    JSON object raises TrailError naming its line, rather than losing records silently."""
+    with open(path, encoding="utf-8", errors="replace") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
                 continue
             try:
-                yield json.loads(line)
-            except json.JSONDecodeError:
-                continue
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                if not line.endswith("\n"):
+                    return  # torn: the last line, cut short
+                raise TrailError(f"{path}:{number}: not a JSON record ({e.msg})") from None
+            if not isinstance(record, dict):
+                raise TrailError(f"{path}:{number}: not a JSON object")
+            yield record
 
 
 PREFETCH_OUTCOMES = {"prefetch-hit": "hit", "prefetch-refused": "refused", "prefetch-forwarded": "forwarded"}

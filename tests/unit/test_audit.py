@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from prefetch_lab.trail import EVENTS, AuditWriter, make_record, read_records, summarize
+from prefetch_lab.trail import EVENTS, AuditWriter, TrailError, make_record, read_records, summarize
 
 
 def test_records_carry_event_and_time_first_and_drop_empty_fields():
@@ -35,6 +35,27 @@ def test_a_torn_last_line_is_skipped(tmp_path):
     path = tmp_path / "audit.jsonl"
     path.write_text(json.dumps(make_record("cache-hit")) + '\n{"ts": 1, "ev')
     assert [r["event"] for r in read_records(path)] == ["cache-hit"]
+
+
+def test_appending_after_a_torn_line_drops_the_torn_fragment(tmp_path):
+    path = tmp_path / "audit.jsonl"
+    path.write_text(json.dumps(make_record("cache-hit")) + '\n{"ts": 1, "ev')
+    appender = AuditWriter("+" + str(path))
+    appender.write(make_record("cache-store"))
+    appender.close()
+    assert [r["event"] for r in read_records(path)] == ["cache-hit", "cache-store"]
+
+
+@pytest.mark.parametrize("bad, where", [
+    ('{"ts": 1, "ev\n', 2),  # cut short, yet followed by a newline: not a write in progress
+    ("garbage\n", 2),
+    ("[1, 2]\n", 2),  # JSON, but not a record
+])
+def test_any_other_bad_line_is_reported_with_its_line(tmp_path, bad, where):
+    path = tmp_path / "audit.jsonl"
+    path.write_text(json.dumps(make_record("cache-hit")) + "\n" + bad + json.dumps(make_record("cache-store")) + "\n")
+    with pytest.raises(TrailError, match=f"audit.jsonl:{where}: not a JSON"):
+        list(read_records(path))
 
 
 def test_summary_counts_prefetch_outcomes_and_reasons():
