@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import subprocess
 import tempfile
@@ -22,6 +23,8 @@ import time
 from collections.abc import Callable, Sequence
 
 DEFAULT_TIMEOUT = 10.0
+
+logger = logging.getLogger(__name__)
 
 
 class CdpError(RuntimeError):
@@ -84,6 +87,8 @@ class PipeChromium:
                     self._changed.notify_all()
         except OSError:
             pass
+        except Exception:  # a message that does not decode: the pipe can no longer be trusted
+            logger.exception("prefetch-lab: the DevTools pipe sent what is not CDP; treating the browser as gone")
         with self._changed:  # Chromium exited (or we closed): wake every waiter now, not at its timeout
             self._disconnected = True
             self._changed.notify_all()
