@@ -96,3 +96,20 @@ def test_the_stages_commands_reach_mitmproxys_command_manager():
         assert {"prefetch.cache.clear", "prefetch.cache.stats", "prefetch.rules.reload", "prefetch.summary",
                 "prefetch.learned.save", "prefetch.learned.explain"} <= set(commands.commands)
         assert commands.call("prefetch.cache.stats").startswith("entries=0 ")
+
+
+def test_prefetch_forget_serves_the_worker_that_removes_itself():
+    from mitmproxy import http as mhttp
+    from mitmproxy.test import tflow as mtflow
+
+    from tests.addon.route import route_context
+
+    with route_context(prefetch_inject="both") as route:
+        route.tctx.master.commands.call("prefetch.forget")
+        assert route.tctx.options.prefetch_inject == "speculation"
+        flow = mtflow.tflow()
+        flow.request = mhttp.Request.make("GET", "http://shop.test/__edgio__/prefetch/service-worker.js")
+        flow.response = None
+        route.request(flow)
+        assert b"registration.unregister()" in flow.response.content
+        assert b"PrefetchLabRules" not in flow.response.content  # not our working worker

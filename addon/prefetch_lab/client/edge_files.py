@@ -41,6 +41,7 @@ Answer = tuple[int, dict[str, str], bytes]
 MAX_HOSTS_KEPT = 512  # per-host documents remembered (each a few kB)
 OURS = "ours"
 CLIENT_FILES = {"install": "install.js", "service-worker": "service-worker.js"}
+REMOVE_WORKER = "remove-worker.js"
 
 
 def client_folder(value: str) -> Path | None:
@@ -88,6 +89,9 @@ class EdgeFiles:
         # (learning.py, prefetch_speculation=learned).
         self.page_rules_url: Callable[[str], str] | None = None
         self.predicted = "off"  # our install.js and the learned predictions: "off" | "first" | "only"
+        # False when the edge injects no Edgio client (prefetch_inject without edgio): a browser
+        # that still has our worker gets one that removes itself (static/remove-worker.js).
+        self.worker_wanted = True
 
     def use_client(self, folder: Path | None) -> None:
         """Serve Edgio's client files from `folder` (see client_folder), or ours (None)."""
@@ -108,7 +112,8 @@ class EdgeFiles:
         if path == INSTALL_JS or VERSIONED_INSTALL.match(path):
             return self._answer(self._bundle("install"), JS_TYPE, if_none_match)
         if path == SERVICE_WORKER_JS or EDGIO_SERVICE_WORKER.match(path):
-            status, headers, body = self._answer(self._bundle("service-worker"), JS_TYPE, if_none_match)
+            worker = self._bundle("service-worker") if self.worker_wanted else (STATIC / REMOVE_WORKER).read_bytes()
+            status, headers, body = self._answer(worker, JS_TYPE, if_none_match)
             headers["service-worker-allowed"] = "/"  # lets a worker under /__edgio__/ control the site
             return status, headers, body
         if path == MANIFEST_JS:

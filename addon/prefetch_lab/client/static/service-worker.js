@@ -9,6 +9,12 @@ const DEFAULT_MAX_AGE_SECONDS = 120; // Edgio's defaultMaxAgeSeconds
 const MAX_ENTRIES = 500;
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
 const STORED_AT_HEADER = "x-prefetch-lab-sw-stored-at";
+// Every response that passes the edge carries it. A navigation answered without it means the edge
+// is no longer in front of this site (the proxy is gone, or the site is reached directly): this
+// worker then removes itself and what it stored, and leaves nothing behind in the browser.
+const EDGE_MARKER = "x-prefetch-lab-edge";
+const PRESENCE_URL = "/__edgio__/lab/presence";
+let left = false; // once leaving, this worker handles nothing more (opening a cache would remake it)
 const Rules = self.PrefetchLabRules;
 
 // The rules come with the worker, so a rules change is a worker update (bytes differ).
@@ -110,16 +116,24 @@ async function cachedResponse(requestUrl) {
 self.addEventListener("fetch", (event) => {
   const request = event.request;
   const url = new URL(request.url);
-  if (request.method !== "GET" || !isOurs(url) || request.headers.has("range")) return;
+  if (left || request.method !== "GET" || !isOurs(url) || request.headers.has("range")) return;
   if (request.cache === "only-if-cached" && request.mode !== "same-origin") return;
   event.respondWith(cacheFirst(event));
 });
 
 async function cacheFirst(event) {
   const request = event.request;
+  const navigation = request.mode === "navigate";
   const hit = await cachedResponse(request.url);
-  if (hit) return hit;
+  if (hit) {
+    if (navigation) event.waitUntil(checkEdge().catch(reportFailure("edge check")));
+    return hit;
+  }
   const response = await fetch(request);
+  if (navigation && response.type === "basic" && !response.headers.has(EDGE_MARKER)) {
+    event.waitUntil(leave().catch(reportFailure("unregister")));
+    return response;
+  }
   const maxAge = storableMaxAge(request.url, response);
   if (maxAge > 0) {
     const stored = store(request.url, response.clone(), maxAge).catch(reportFailure("store"));
@@ -133,11 +147,28 @@ async function cacheFirst(event) {
   return response;
 }
 
+/** A navigation served from our cache says nothing about the edge: ask it (a tiny request the
+ * edge answers itself, any site's own answer otherwise). */
+async function checkEdge() {
+  const response = await fetch(PRESENCE_URL, { cache: "no-store", credentials: "omit" });
+  if (!response.headers.has(EDGE_MARKER)) await leave();
+}
+
+/** No edge in front of this site any more: drop our caches and unregister. */
+async function leave() {
+  left = true;
+  const names = await caches.keys();
+  await Promise.all(names.filter((n) => n.startsWith(CACHE_PREFIX)).map((n) => caches.delete(n)));
+  await self.registration.unregister();
+}
+
 // --- Prefetches requested by install.js (postMessage with a reply port). ---
 self.addEventListener("message", (event) => {
   const message = event.data || {};
   const reply = (value) => event.ports[0] && event.ports[0].postMessage(value);
-  if (message.action === "prefetch") {
+  if (left) {
+    reply(null);
+  } else if (message.action === "prefetch") {
     event.waitUntil(prefetch(message.url, message.as, message.options || {}).then(reply));
   } else if (message.action === "status") {
     event.waitUntil(status().then(reply));

@@ -6,6 +6,10 @@ prefetches, the rules' response headers (`x-sw-cache-control`, `set_response_hea
 A streamed response gets them in `responseheaders` (its headers leave before its body), a
 buffered one in `response`, once it is stored. Answers the edge makes itself carry them from
 where they are made (edge/answers.py).
+
+Every response that passes the edge, whoever made it, also gets `x-prefetch-lab-edge: 1`
+(`responseheaders`, which mitmproxy runs for answers made in `request` too): our service worker
+removes itself when a navigation comes back without it (the edge is no longer in front).
 """
 
 from __future__ import annotations
@@ -13,7 +17,11 @@ from __future__ import annotations
 from mitmproxy import http
 
 from prefetch_lab.edge import answers
+from prefetch_lab.edge import headers as header_reads
 from prefetch_lab.edge.context import EdgeContext
+
+
+EDGE_MARKER = b"x-prefetch-lab-edge"
 
 
 class EdgeHeaders:
@@ -23,6 +31,7 @@ class EdgeHeaders:
         self.edge = edge
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
+        header_reads.set(flow.response.headers, EDGE_MARKER, "1")
         if flow.response.stream:
             self._add(flow)
 

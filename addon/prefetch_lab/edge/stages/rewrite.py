@@ -4,12 +4,13 @@ the page's CSP), and the injection options (`prefetch_inject`, `prefetch_inject_
 headers read from the context. Streamed pages are injected in the stream (stages.stream).
 
 A change of these options clears the edge cache: cached pages carry the injection they were
-stored with.
+stored with. Without Edgio's client in `prefetch_inject`, a browser that still has our service
+worker is served one that removes itself; `prefetch.forget` switches the client off for that.
 """
 
 from __future__ import annotations
 
-from mitmproxy import ctx, exceptions, http
+from mitmproxy import command, ctx, exceptions, http
 
 from prefetch_lab.edge.context import EdgeContext, note
 from prefetch_lab.edge.html_rewrite import rewrite_html
@@ -73,8 +74,16 @@ class Rewrite:
             kept.force_ratio = parse_ratio(opts.prefetch_force_ratio)
         kept.inject_mode, kept.inject_at = opts.prefetch_inject, opts.prefetch_inject_at
         kept.include_cache_misses = opts.prefetch_include_cache_misses
+        self.edge.edge_files.worker_wanted = kept.inject_mode in ("both", "edgio")
         if updated & STORED_WITH:
             self.edge.store.clear()
+
+    @command.command("prefetch.forget")
+    def forget(self) -> None:
+        """Stop injecting Edgio's client: browsers that have our service worker get one that
+        removes itself and its caches at their next visit (Speculation-Rules headers go on)."""
+        mode = ctx.options.prefetch_inject
+        ctx.options.update(prefetch_inject="speculation" if mode in ("both", "speculation") else "off")
 
     def response(self, flow: http.HTTPFlow) -> None:
         state = self.edge.state_of(flow)
