@@ -6,7 +6,8 @@ Two modes:
 - CDN mode (`rules_active=True`, like Edgio/Cloudflare): a rule's `max_age` overrides origin
   freshness, only `cacheable_status_codes` (default 200) are stored, the client's
   Cache-Control is ignored.
-- RFC mode (no rules loaded): a plain RFC 9111 shared cache without heuristic freshness.
+- RFC mode (no rules loaded): a plain RFC 9111 shared cache without heuristic freshness; a
+  response with explicit freshness is stored whatever its final status (but 206 and 304).
 
 Deliberate choices (all on the safe side):
 - Set-Cookie responses are never stored, even in RFC mode (RFC 9111 would allow it): a shared
