@@ -68,3 +68,12 @@ def test_if_range_serves_the_part_only_of_the_same_representation(proxy, origin)
     assert (status, body) == (206, SMALL[:10])
     status, _, body = ranged(proxy, origin, "/small", "bytes=0-9", **{"If-Range": '"v0"'})
     assert (status, body) == (200, SMALL)
+
+
+def test_a_prefetch_gets_the_whole_response_or_the_gate_s_refusal(proxy, origin):
+    prefetch = {"Sec-Purpose": "prefetch", "Range": "bytes=0-9"}
+    seen = len(origin.paths_seen())
+    status, headers, body = proxy.request("GET", f"{origin.base}/small", prefetch)
+    assert (status, body) == (200, SMALL) and "content-range" not in headers
+    status, _, _ = proxy.request("GET", f"{origin.base}/never-stored", prefetch)
+    assert status in (412, 503) and len(origin.paths_seen()) == seen  # a prefetch miss never reaches the origin
