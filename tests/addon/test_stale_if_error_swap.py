@@ -78,3 +78,14 @@ def test_a_200_to_a_forwarded_request_replaces_the_entry(lab):
     flow = request_after(lab, 20, fresh)
     assert (flow.response.raw_content, flow.response.headers["x-edg-caching-status"]) == (b"new", "cached")
     assert busy
+
+
+def test_a_503_with_its_own_max_age_does_not_replace_the_entry_inside_its_window(lab):
+    # RFC mode stores a 503 that has explicit freshness, but not over an entry that may answer for it.
+    busy = store_then_fill_the_background_slots(lab, "max-age=10, stale-if-error=60")
+    cached_error = http.Response.make(503, b"down", {"content-type": "text/plain", "cache-control": "max-age=600"})
+    for seconds in (15, 5):  # 15 s old, then 20
+        flow = request_after(lab, seconds, cached_error)
+        assert flow.response.raw_content == BODY
+        assert flow.response.headers["x-edg-caching-status"] == "stale-if-error"
+    assert busy

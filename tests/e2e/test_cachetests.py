@@ -1,7 +1,9 @@
 """The HTTP Caching Tests (npm http-cache-tests 0.4.5) against a real mitmdump in RFC mode.
 
-One run of the suite (about 20 s) serves both tests. The goal is issue 9's: at least 140 of the
-165 required tests pass and at most 3 fail on conformance (squid 5.7: 122 / 22).
+One run of the suite (about 20 s) serves both tests. The goal is issue 23's measured figure,
+157 of the 165 required tests passing and 1 conformance failure (README "Cache semantics" says
+why for each other one), minus a margin of 2 tests and 1 failure for a timing-dependent test on a
+loaded machine: at least 155 pass and at most 2 fail (squid 5.7: 122 / 22).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from prefetch_lab.conformance import cache_tests as cachetests
 pytestmark = [pytest.mark.e2e, pytest.mark.slow,
               pytest.mark.skipif(shutil.which("node") is None or shutil.which("npm") is None, reason="needs node and npm")]
 
-GOAL_PASS, GOAL_FAIL = 140, 3
+GOAL_PASS, GOAL_FAIL = 155, 2
 
 
 @pytest.fixture(scope="module")

@@ -110,6 +110,22 @@ def test_a_503_gets_the_stale_entry_in_rules_mode_and_passes_after_the_window(tm
         assert (status, body) == (503, b"origin down for maintenance")
 
 
+def test_a_503_with_its_own_max_age_neither_answers_nor_replaces_the_entry_in_rfc_mode(tmp_path):
+    # RFC mode stores a 5xx that has explicit freshness, but not over an entry inside its window.
+    failing = {"how": None}
+    with Origin({"/asset": switchable("max-age=1, stale-if-error=60", failing)}) as origin, Mitmdump(
+        tmp_path, {"prefetch_rules": "none", "prefetch_audit_file": str(tmp_path / "t.jsonl")}
+    ) as proxy:
+        url = f"{origin.base}/asset"
+        assert proxy.request("GET", url)[1]["x-edg-caching-status"] == "cached"
+        stored_at = time.monotonic()
+        origin.routes["/asset"] = Reply(503, {"content-type": "text/plain", "cache-control": "max-age=600"}, b"down")
+        wait_for_age(stored_at, 1.2)
+        for _ in range(2):
+            assert_stale_if_error(proxy.request("GET", url), "status 503", trail(tmp_path / "t.jsonl"))
+        assert len(origin.seen) == 3  # each time the edge asked, and the 503 was not stored
+
+
 def test_without_stale_if_error_the_503_passes_through(tmp_path):
     failing = {"how": None}
     with Origin({"/asset": switchable("max-age=1", failing)}) as origin, Mitmdump(tmp_path, {"prefetch_rules": "none"}) as proxy:

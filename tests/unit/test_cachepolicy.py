@@ -149,9 +149,21 @@ def test_rfc_mode_stores_heuristically_cacheable_statuses_with_explicit_freshnes
     assert decide([("Cache-Control", "max-age=60")], status=status).caching_status == "cached"
 
 
-@pytest.mark.parametrize("status", [206, 303, 400, 403, 500, 502, 503])
-def test_rfc_mode_refuses_other_statuses_even_with_max_age(status):
+@pytest.mark.parametrize("status", [299, 303, 400, 403, 499, 500, 502, 503, 504, 599])
+def test_rfc_mode_stores_any_final_status_with_explicit_freshness(status):
+    assert decide([("Cache-Control", "max-age=60")], status=status).caching_status == "cached"
+    assert decide([], status=status).caching_status == "code"
+
+
+@pytest.mark.parametrize("status", [206, 304])
+def test_rfc_mode_never_stores_a_part_or_a_not_modified(status):
     decision = decide([("Cache-Control", "max-age=60")], status=status)
+    assert (decision.store, decision.caching_status) == (False, "code")
+
+
+def test_must_understand_stores_only_an_understood_status():
+    assert decide([("Cache-Control", "max-age=60, must-understand")], status=503).caching_status == "cached"
+    decision = decide([("Cache-Control", "max-age=60, must-understand")], status=599)
     assert (decision.store, decision.caching_status) == (False, "code")
 
 

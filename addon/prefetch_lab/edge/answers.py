@@ -13,7 +13,7 @@ from prefetch_lab.edge import headers as header_reads
 from prefetch_lab.edge import responses
 from prefetch_lab.edge.context import EdgeContext, FlowState, note
 from prefetch_lab.edge.html_rewrite import is_html_document
-from prefetch_lab.http import cachepolicy
+from prefetch_lab.http import cachepolicy, ranges
 from prefetch_lab.http.cachestore import CacheEntry
 from prefetch_lab.http.speculation_headers import merge_header
 from prefetch_lab.rules.speculation_rules import RULES_PATH
@@ -24,7 +24,8 @@ OUR_SPECULATION_HEADER = merge_header([], RULES_PATH)
 
 def serve_entry(edge: EdgeContext, flow: http.HTTPFlow, state: FlowState, entry: CacheEntry, stale: bool,
                 caching_status: str | None = None, reason: str | None = None) -> None:
-    """Answer from the edge cache: 200 (or 304 to a matching validator; HEAD without body)."""
+    """Answer from the edge cache: 200 (or 304 to a matching validator, 206 / 416 to a Range on a
+    stored 200; HEAD without body). A prefetch gets the whole response: it never carries Range."""
     req = flow.request
     now = time.time()
     response = responses.from_entry(entry, now)
@@ -36,6 +37,8 @@ def serve_entry(edge: EdgeContext, flow: http.HTTPFlow, state: FlowState, entry:
             pass
     if not state.prefetch and cachepolicy.conditional_response(header_reads.pairs(req.headers), entry.status, entry.headers):
         response = responses.not_modified(entry.headers, entry.age(now))
+    elif req.method == "GET" and entry.status == 200 and not state.prefetch and header_reads.has(req.headers, b"range"):
+        response = _range_of(req, response)
     elif req.method == "HEAD":
         responses.without_body(response)
     flow.response = response
@@ -44,6 +47,14 @@ def serve_entry(edge: EdgeContext, flow: http.HTTPFlow, state: FlowState, entry:
     status = caching_status or ("stale" if stale else "hit")
     add_edge_headers(edge, flow, state, status)
     _audit_served(edge, flow, state, entry, stale, status, reason)
+
+
+def _range_of(req: http.Request, response: http.Response) -> http.Response:
+    # After any decoding: the range is of the bytes this client gets.
+    body = response.raw_content or b""
+    answer = ranges.answer(req.method, header_reads.pairs(req.headers),
+                           header_reads.pairs(response.headers), len(body))
+    return response if answer is None else responses.partial(response, answer, body)
 
 
 def _audit_served(edge, flow, state, entry, stale, status, reason) -> None:

@@ -10,6 +10,8 @@ each mitmproxy release pyproject.toml allows (checked: 11.0.2; compared with the
 - The proxy server's listen addresses (`listen_addrs`), for the option check's warning.
 - The stages' commands, registered with the command manager by EdgeRoute (mitmproxy collects
   only the commands of the addons it sees).
+- A response in an unknown transfer coding: mitmproxy's two framing checks (`http1`'s
+  `expected_http_body_size`, the HTTP layer's `validate_headers`) wrapped for it.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ import ipaddress
 from collections.abc import Iterator
 
 from mitmproxy import ctx, http
+from mitmproxy.net.http import http1, validate
 from mitmproxy.net.http.http1 import assemble_response
 from mitmproxy.proxy import events
+from mitmproxy.proxy.layers import http as http_layer
 
 _tasks: set[asyncio.Future] = set()
 
@@ -84,3 +88,49 @@ def non_loopback_listen_addresses() -> list[str]:
 
 def register_commands(loader, addon) -> None:
     loader.master.commands.collect_commands(addon)
+
+
+def read_unknown_codings_until_close() -> None:
+    """RFC 9112 6.3: a response whose Transfer-Encoding does not end in `chunked` is read until the
+    origin closes. mitmproxy 11 refuses one in a coding it does not know (`Transfer-Encoding: foo`)
+    and the client gets its 502; wrapped, such a response (one field, no Content-Length, HTTP/1.1)
+    is read until close and checked as if the field were absent. Requests keep mitmproxy's checks."""
+    if getattr(http1.expected_http_body_size, "edge_wrapped", False):
+        return
+    size, check = http1.expected_http_body_size, http_layer.validate_headers
+
+    def expected_http_body_size(request, response=None):
+        try:
+            return size(request, response)
+        except ValueError:
+            if response is None or not unknown_transfer_coding(response):
+                raise
+            return -1
+
+    def validate_headers(message) -> None:
+        try:
+            check(message)
+        except ValueError:
+            if not (isinstance(message, http.Response) and unknown_transfer_coding(message)):
+                raise
+            plain = message.copy()
+            del plain.headers["transfer-encoding"]
+            check(plain)
+
+    expected_http_body_size.edge_wrapped = True
+    http1.expected_http_body_size = http_layer.expected_http_body_size = expected_http_body_size
+    http_layer.validate_headers = validate_headers
+
+
+def unknown_transfer_coding(response: http.Response) -> bool:
+    """One Transfer-Encoding field in a coding mitmproxy does not know, nothing else wrong with it."""
+    codings = response.headers.get_all("transfer-encoding")
+    if len(codings) != 1 or codings[0].rsplit(",", 1)[-1].strip().lower() == "chunked" or "content-length" in response.headers or not response.is_http11:
+        return False
+    if 100 <= response.status_code < 200 or response.status_code == 204:
+        return False
+    try:
+        validate.parse_transfer_encoding(codings[0])
+    except ValueError:
+        return codings[0].isascii()
+    return False

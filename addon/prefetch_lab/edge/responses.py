@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from mitmproxy import http
 
 from prefetch_lab.http import cachepolicy
+from prefetch_lab.http.ranges import RangeAnswer
 from prefetch_lab.edge import headers as header_reads
 from prefetch_lab.http.cachestore import CacheEntry
 
@@ -50,6 +51,19 @@ def not_modified(stored_headers: Iterable[tuple[str, str]], age: int | None = No
     if age is not None:
         response.headers["age"] = str(age)
     return response
+
+
+def partial(full: http.Response, answer: RangeAnswer, body: bytes) -> http.Response:
+    """The 206 of one range of `full` (its fields kept), or the 416 for a range beyond its body."""
+    if answer.status == 416:
+        response = http.Response.make(416, b"", {"content-range": answer.content_range(len(body))})
+        response.headers["age"] = full.headers.get("age", "0")
+        return response
+    full.status_code, full.reason = 206, "Partial Content"
+    full.headers["content-range"] = answer.content_range(len(body))
+    full.raw_content = body[answer.start:answer.end + 1]  # raw: the slice is not re-encoded
+    full.headers["content-length"] = str(answer.end - answer.start + 1)
+    return full
 
 
 def without_body(response: http.Response) -> None:

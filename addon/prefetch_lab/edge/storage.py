@@ -6,6 +6,7 @@ stages.revalidate.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 
@@ -16,6 +17,7 @@ from prefetch_lab.edge import responses
 from prefetch_lab.edge.context import EdgeContext, FlowState, note
 from prefetch_lab.http import cachepolicy
 from prefetch_lab.http.cachestore import CacheEntry, cookie_names, vary_for
+from prefetch_lab.http.stale_window import is_origin_error
 from prefetch_lab.rules.model import Features
 
 
@@ -70,6 +72,9 @@ def store_response(edge: EdgeContext, flow: http.HTTPFlow, state: FlowState, bod
         return "bypassed"
     request_headers = header_reads.pairs(flow.request.headers)
     decision = decide(edge, flow, state, response_headers, len(body), request_headers)
+    if decision.store and _answers_for_an_error(edge, state, resp.status_code, request_headers):
+        decision = dataclasses.replace(decision, store=False, caching_status="code",
+                                       reason="an origin error does not replace an entry inside its stale-if-error window")
     if decision.store and not too_big:
         stored = _put(edge, flow, state, decision, body, response_headers, request_headers)
         if stored:
@@ -78,6 +83,14 @@ def store_response(edge: EdgeContext, flow: http.HTTPFlow, state: FlowState, bod
     reason = "streamed past the object size limit" if too_big else decision.reason or None
     edge.record("cache-bypass", flow, status=resp.status_code, caching_status=status, reason=reason)
     return status
+
+
+def _answers_for_an_error(edge: EdgeContext, state: FlowState, status: int, request_headers) -> bool:
+    # A 5xx with its own max-age (RFC mode stores it) must not displace the entry that stale-if-error serves instead.
+    if not is_origin_error(status):
+        return False
+    entry = edge.store.find(state.key, request_headers)
+    return entry is not None and entry.within_stale_if_error(time.time())
 
 
 def _put(edge, flow, state, decision, body, response_headers, request_headers) -> str | None:

@@ -6,7 +6,8 @@ Two modes:
 - CDN mode (`rules_active=True`, like Edgio/Cloudflare): a rule's `max_age` overrides origin
   freshness, only `cacheable_status_codes` (default 200) are stored, the client's
   Cache-Control is ignored.
-- RFC mode (no rules loaded): a plain RFC 9111 shared cache without heuristic freshness.
+- RFC mode (no rules loaded): a plain RFC 9111 shared cache without heuristic freshness; a
+  response with explicit freshness is stored whatever its final status (but 206 and 304).
 
 Deliberate choices (all on the safe side):
 - Set-Cookie responses are never stored, even in RFC mode (RFC 9111 would allow it): a shared
@@ -53,11 +54,15 @@ FreshnessState = Literal["fresh", "stale-revalidate", "expired"]
 
 # RFC 9111 1.2.2: delta-seconds larger than this are capped.
 MAX_DELTA_SECONDS = 2**31
-# RFC 9110 15.1, minus 206 (we do not store ranges).
+# RFC 9110 15.1, minus 206 (parts are never stored: NEVER_STORED).
 HEURISTICALLY_CACHEABLE = frozenset({200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501})
-# Redirects RFC 9111 lets us store only with explicit freshness; other statuses (5xx
-# especially) are refused even then, because blanket max-age configs would pin errors.
-CACHEABLE_WITH_EXPLICIT_FRESHNESS = frozenset({302, 307})
+# RFC 9111 3: with explicit freshness any final status may be stored (an origin that says
+# `max-age` on a 503 asks for it), but never these: a part, or an answer to a conditional request.
+NEVER_STORED = frozenset({206, 304})
+# RFC 9110 15's codes: the statuses whose caching rules the edge knows (RFC 9111 5.2.2.3
+# must-understand: a response with another status is not stored).
+UNDERSTOOD_STATUS = frozenset({*range(200, 207), *range(300, 309), *range(400, 418), 421, 422, 426,
+                               *range(500, 506)}) - {306}
 EDGIO_DEFAULT_CACHEABLE = (200,)
 # The edge's device token: it sends `Surrogate-Capability: prefetch-lab="Surrogate/1.0"` to the
 # origin (surrogate.py), which may then target Surrogate-Control directives at it (`max-age=60;prefetch-lab`).
@@ -209,9 +214,9 @@ def storage_decision(
     if rules_active:
         status_ok = status in rule_codes
     else:
-        status_ok = status in HEURISTICALLY_CACHEABLE or (
-            status in CACHEABLE_WITH_EXPLICIT_FRESHNESS and origin_source is not None
-        )
+        status_ok = status not in NEVER_STORED and (status in HEURISTICALLY_CACHEABLE or origin_source is not None)
+        if response_cc.has("must-understand") and status not in UNDERSTOOD_STATUS:
+            return _refuse("code", f"status {status} is not understood (must-understand)")
     if not status_ok and not rule_ttl_applies:
         return _refuse("code", f"status {status} is not cacheable")
     if header_values(response_headers, "set-cookie"):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from mitmproxy import http
 
+from prefetch_lab.edge import compat
 from prefetch_lab.edge import headers as header_reads
 from prefetch_lab.edge import storage
 from prefetch_lab.edge.body_stream import BodyStream
@@ -38,7 +39,11 @@ class Stream:
     def __init__(self, edge: EdgeContext) -> None:
         self.edge = edge
 
+    def load(self, loader) -> None:
+        compat.read_unknown_codings_until_close()
+
     def responseheaders(self, flow: http.HTTPFlow) -> None:
+        _reframe_unknown_coding(flow)
         state = self.edge.state_of(flow)
         if (state is None or state.served_by_edge or state.background or state.hold_response
                 or not self._streams(flow, state)):
@@ -109,6 +114,15 @@ class Stream:
         else:
             # An empty body is skipped before the CSP is looked at, as in the buffered path.
             edge.record("inject-skipped", flow, reason="empty" if not body_stream.raw_size else injector.reason)
+
+
+def _reframe_unknown_coding(flow: http.HTTPFlow) -> None:
+    """A body in a coding nobody here knows was read until the origin closed (compat): the
+    coding is the origin's hop, so the client gets the bytes in its own framing."""
+    if compat.unknown_transfer_coding(flow.response):
+        del flow.response.headers["transfer-encoding"]
+        if flow.request.http_version == "HTTP/1.1":
+            flow.response.headers["transfer-encoding"] = "chunked"
 
 
 def _content_length(headers: http.Headers) -> int | None:
