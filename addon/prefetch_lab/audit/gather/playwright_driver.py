@@ -9,6 +9,7 @@ LCP from PerformanceObservers, and Chromium's own prefetch statuses from the Dev
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,8 +22,11 @@ from prefetch_lab.audit.gather.netshaper import shaped
 
 logger = logging.getLogger(__name__)
 
+# Chromium refuses to start as root with its sandbox; anyone else keeps it, since the audit
+# browses third-party sites (the audit's `environment.sandbox` says which).
+SANDBOXED = os.geteuid() != 0
 CHROMIUM_ARGS = [
-    "--no-sandbox",
+    *([] if SANDBOXED else ["--no-sandbox"]),
     "--disable-gpu",
     "--disable-quic",
     "--no-first-run",
