@@ -61,6 +61,9 @@ ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_RULES = ROOT / "rules" / "default.yaml"
 ARM_OPTIONS = {
     "control": {"prefetch_inject": "off"},
+    # The A/A arm: the control's settings, its own proxies and profiles; its verdict against the
+    # control should be no-difference (else the machine or the pipeline makes differences up).
+    "placebo": {"prefetch_inject": "off"},
     "speculation": {"prefetch_inject": "speculation"},
     "edgio": {"prefetch_inject": "edgio"},
     "both": {"prefetch_inject": "both"},
