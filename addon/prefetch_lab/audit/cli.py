@@ -1,8 +1,9 @@
 """scripts/audit URL --out DIR: audit a site in one command (see README "Auditing a site").
 
 The command line around run.Audit: options, a progress bar (rich), and the summary table
-and top advice at the end. Exit status: 0 done; 1 bad usage or a failure; 3 the deadline
-passed; 130 interrupted. Once measuring has begun, what was measured is written in every case.
+and top advice at the end. Exit status: 0 done (every --assert held); 1 a failure (the browser or
+a proxy died, an exception); 2 bad usage (argparse); 3 the deadline passed; 4 an --assert failed;
+130 interrupted. Once measuring has begun, what was measured is written in every case.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from prefetch_lab.audit.findings.advice import top_advice
+from prefetch_lab.audit.findings.assertions import junit_xml, parse as parse_assertion
 from prefetch_lab.audit.findings.summary_table import summary_rows
 from prefetch_lab.rules import speculation_rules
 from prefetch_lab.audit.gather.playwright_driver import Moves
@@ -71,6 +74,11 @@ def parser() -> argparse.ArgumentParser:
                    help="accept the origin's self-signed or invalid certificate (mitmproxy's ssl_insecure)")
     p.add_argument("--chromium", help="Chromium binary (default: /usr/bin/chromium, else Playwright's own)")
     p.add_argument("--deadline-min", type=float, default=30, help="stop after this many minutes, keeping what was measured (default: 30)")
+    p.add_argument("--assert", dest="assertions", action="append", default=[], metavar="EXPR",
+                   help="CI mode, repeatable: a dotted path into summary.<arm>, an operator (<= >= == != < >) "
+                        "and a number or word, e.g. speculation.vs_control.lcp_ms.verdict==faster; "
+                        "exit status 4 when any fails")
+    p.add_argument("--junit", type=Path, metavar="FILE", help="write the assertions' outcomes as JUnit XML")
     p.add_argument("--dwell-ms", type=int, default=Moves.dwell_ms, help="time on each page (default: %(default)s)")
     p.add_argument("--hover-ms", type=int, default=Moves.hover_ms, help="pointer over the link before pressing (default: %(default)s)")
     p.add_argument("--press-ms", type=int, default=Moves.press_ms, help="pointer down to up (default: %(default)s)")
@@ -97,6 +105,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             p.error(f"--{name.replace('_', '-')} must be from 0 to 60000")
     if not 400 <= args.refusal_status <= 599:
         p.error("--refusal-status must be a 4xx or 5xx status")
+    for expression in args.assertions:
+        try:
+            parse_assertion(expression)
+        except ValueError as e:
+            p.error(str(e))
     if args.path_file and not args.path_file.is_file():
         p.error(f"--path {args.path_file}: no such file")
     try:
@@ -116,7 +129,8 @@ def settings_from(args: argparse.Namespace) -> AuditSettings:
         refusal_status=args.refusal_status, reverse=args.reverse, insecure_origin=args.insecure_origin,
         chromium=args.chromium, deadline_s=args.deadline_min * 60,
         moves=Moves(dwell_ms=args.dwell_ms, hover_ms=args.hover_ms, press_ms=args.press_ms),
-        walk=args.walk, skew=args.skew, train=args.train, learned_thresholds=args.learned_thresholds, **extra,
+        walk=args.walk, skew=args.skew, train=args.train, learned_thresholds=args.learned_thresholds,
+        assertions=args.assertions, **extra,
     )
 
 
@@ -172,10 +186,21 @@ def main(argv: list[str] | None = None) -> int:
     print_summary(Console(width=None if sys.stdout.isatty() else 160), document)
     wrote = [settings.out / "audit.json"] + [path for path in [settings.out / "report.html"] if path.exists()]
     console.print(f"wrote {', '.join(map(str, wrote))} (raw material in {settings.out / 'raw'})")
+    return exit_status(console, document, args.junit)
+
+
+def exit_status(console: Console, document: dict, junit: Path | None) -> int:
+    """An incomplete audit's status first (its assertions rest on part of the runs), then 4 when
+    an assertion failed."""
+    assertions = document.get("assertions") or []
+    for a in assertions:
+        console.print(f"{'[green]pass' if a['passed'] else '[red]FAIL'}[/] {escape(a['expression'])}: {escape(a['message'])}")
+    if junit:
+        junit.write_text(junit_xml(assertions), encoding="utf-8")
     if not document["complete"]:
         problem = document.get("problem") or ""
         return 130 if problem == "interrupted" else 1 if problem.startswith("failed") else 3
-    return 0
+    return 4 if any(not a["passed"] for a in assertions) else 0
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 from prefetch_lab import __version__
 from prefetch_lab import trail
 from prefetch_lab.audit.analyze import analyze
+from prefetch_lab.audit.findings.assertions import evaluate_all
 from prefetch_lab.report import render as report
 from prefetch_lab.audit.gather.cdp_driver import CdpBrowser
 from prefetch_lab.audit.gather.cdp_pipe import CdpError
@@ -106,6 +107,7 @@ class AuditSettings:
     skew: float = 2.0  # the skewed walker's Zipf exponent
     train: int = 0  # training walks for the learned arm
     learned_thresholds: str | None = None  # prefetch_learned_thresholds; None: the proxy's default
+    assertions: list[str] = field(default_factory=list)  # --assert: checked on the summary (CI mode)
 
     @property
     def walk_kind(self) -> str:
@@ -388,6 +390,7 @@ class Audit:
             "walk": [step.to_dict() for step in getattr(self, "plan", [])],
             "training": self.training,
             **results,
+            "assertions": evaluate_all(self.settings.assertions, results["summary"]),
             "console_errors": self.console_errors,
             "raw": {"runs": "raw/runs.json", "trails": sorted(p.name for p in self.raw.glob("*.trail.jsonl")),
                     "hars": sorted(p.name for p in self.raw.glob("*.har"))},
