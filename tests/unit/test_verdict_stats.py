@@ -141,3 +141,28 @@ def test_summary_gets_vs_control_for_experiment_arms_only():
     fields = {"n_pairs", "median_diff_ms", "ci95_ms", "p_value", "p_holm", "cliffs_delta", "effect", "verdict"}
     assert set(summary["speculation"]["vs_control"]) == {"ttfb_ms", "fcp_ms", "lcp_ms"}
     assert set(summary["speculation"]["vs_control"]["lcp_ms"]) == fields
+
+
+def test_the_headline_says_the_verdict_with_interval_p_effect_and_pairs():
+    from prefetch_lab.formatting import fmt_comparison
+
+    c = {"n_pairs": 27, "median_diff_ms": -16.2, "ci95_ms": [-22.1, -9.0], "p_holm": 0.0021, "effect": "large",
+         "verdict": "faster"}
+    assert fmt_comparison("lcp_ms", c) == "LCP −16 ms [−22, −9] (95 % CI), p = 0.002 (Holm), large effect, 27 pairs: faster"
+    assert fmt_comparison("ttfb_ms", {**c, "p_holm": 0.00001, "ci95_ms": [-1, 2]}).startswith("TTFB −16 ms [−1, +2]")
+    assert "p < 0.001" in fmt_comparison("ttfb_ms", {**c, "p_holm": 0.00001})
+    assert fmt_comparison("fcp_ms", {"n_pairs": 1, "median_diff_ms": 3.0, "ci95_ms": None, "verdict": "insufficient-data"}) \
+        == "FCP +3 ms, 1 pair: insufficient data"
+
+
+def test_terminal_verdict_lines_fit_100_columns_and_warn_under_20_pairs():
+    from prefetch_lab.audit.findings.summary_table import verdict_lines
+
+    summary = {"control": {}, "placebo": {}, "speculation": {}}
+    add_verdicts(summary, navigations({"control": CONTROL, "placebo": CONTROL[::-1], "speculation": FASTER}), "control")
+    lines = verdict_lines({"summary": json_clean(summary)})
+    assert lines[0].startswith("placebo against the control")
+    assert lines[1].startswith("  LCP") and lines[1].endswith("no-difference")
+    assert lines[4].startswith("speculation against") and lines[5].endswith("faster")
+    assert all(len(line) <= 100 for line in lines), lines
+    assert [line.split(":")[0] for line in lines if "fewer than 20" in line] == ["placebo", "speculation"]

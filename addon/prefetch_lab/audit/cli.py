@@ -21,7 +21,7 @@ from rich.table import Table
 
 from prefetch_lab.audit.findings.advice import top_advice
 from prefetch_lab.audit.findings.assertions import junit_xml, parse as parse_assertion
-from prefetch_lab.audit.findings.summary_table import summary_rows
+from prefetch_lab.audit.findings.summary_table import SPLIT_AT, summary_rows, verdict_lines
 from prefetch_lab.rules import speculation_rules
 from prefetch_lab.audit.gather.playwright_driver import Moves
 from prefetch_lab.audit.gather.netprofile import PROFILES, THROTTLE_CHOICES
@@ -136,12 +136,18 @@ def settings_from(args: argparse.Namespace) -> AuditSettings:
 
 def print_summary(console: Console, document: dict) -> None:
     columns, rows = summary_rows(document)
-    table = Table(title=f"Prefetch Lab audit of {document['url']}", title_justify="left")
-    for i, column in enumerate(columns):
-        table.add_column(column, justify="left" if i == 0 else "right")
-    for row in rows:
-        table.add_row(*[str(cell) for cell in row])
-    console.print(table)
+    # Two tables of at most 7 columns (the arm in both): each fits 100 columns.
+    for part, (start, end) in enumerate(((0, SPLIT_AT), (SPLIT_AT, len(columns)))):
+        title = f"Prefetch Lab audit of {document['url']}" if part == 0 else None
+        table = Table(title=title, title_justify="left")
+        keep = [0] + list(range(max(start, 1), end))
+        for i in keep:
+            table.add_column(columns[i], justify="left" if i == 0 else "right")
+        for row in rows:
+            table.add_row(*[str(row[i]) for i in keep])
+        console.print(table)
+    for line in verdict_lines(document):
+        console.print(("[yellow]" if "fewer than" in line else "") + escape(line))
     advice = top_advice(document, 3)
     if advice:
         console.print("[bold]Top advice[/bold]")
@@ -183,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
             console.print(f"[red]audit failed: {type(e).__name__}: {e}[/red]")
             return 1
     # Wide enough for every column when the output is a file or a pipe (the JSON has it all).
-    print_summary(Console(width=None if sys.stdout.isatty() else 160), document)
+    print_summary(Console(width=None if sys.stdout.isatty() else 100), document)
     wrote = [settings.out / "audit.json"] + [path for path in [settings.out / "report.html"] if path.exists()]
     console.print(f"wrote {', '.join(map(str, wrote))} (raw material in {settings.out / 'raw'})")
     return exit_status(console, document, args.junit)

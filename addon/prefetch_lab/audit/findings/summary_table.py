@@ -4,8 +4,11 @@ string (formatting.py, the same words and numbers as the report). Pure module.
 
 from __future__ import annotations
 
-from prefetch_lab.formatting import fmt_bytes, fmt_ms, fmt_percent, fmt_ratio
+from prefetch_lab.formatting import FEW_PAIRS, fmt_bytes, fmt_comparison, fmt_ms, fmt_percent, fmt_ratio
 
+# The terminal prints the table in two parts of SPLIT_AT columns and the rest (the arm repeated),
+# so each fits 100 columns.
+SPLIT_AT = 7
 SUMMARY_COLUMNS = ("arm", "navigations", "TTFB p50 ms", "FCP p50 ms", "LCP p50 ms", "LCP p75 ms", "LCP ratio",
                    "accuracy", "coverage", "prerendered", "refused", "origin requests", "wasted")
 
@@ -28,3 +31,23 @@ def prerendered_cell(prerenders: dict) -> str:
     if not prerenders.get("started") and not prerenders.get("activated"):
         return "–"
     return f"{prerenders.get('activated') or 0:,} of {prerenders.get('started') or 0:,}"
+
+
+def verdict_lines(audit: dict) -> list[str]:
+    """Per experiment arm and metric, the paired comparison with the control in words (LCP first),
+    then a warning for each arm compared over fewer than 20 pairs."""
+    lines, warnings = [], []
+    for arm, s in (audit.get("summary") or {}).items():
+        compared = s.get("vs_control")
+        if not compared:
+            continue
+        lines.append(f"{arm} against the control (median difference, paired):")
+        lines += [f"  {fmt_comparison(metric, compared.get(metric))}" for metric in ("lcp_ms", "fcp_ms", "ttfb_ms")]
+        fewest = min((c.get("n_pairs") or 0 for c in compared.values()), default=0)
+        if fewest < FEW_PAIRS:
+            warnings.append(few_pairs_warning(arm, fewest))
+    return lines + warnings
+
+
+def few_pairs_warning(arm: str, pairs: int) -> str:
+    return f"{arm}: {pairs:,} pair{'' if pairs == 1 else 's'}, fewer than {FEW_PAIRS}: a no-difference may hide a real one (add runs)"

@@ -1,0 +1,103 @@
+"""The verdicts for real (issue 18): an audit of a local site with origin delay, over a mobile
+network, with a placebo (A/A) arm and a speculation arm, through real mitmdump processes and
+headless Chromium. The placebo must come out `no-difference`, the speculation arm `faster`, and
+the figures must be the ones computed here from the raw per-navigation timings (raw/runs.json)
+with SciPy directly. Then --assert: a passing and a failing assertion, the exit status and the
+JUnit file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats as scipy_stats
+
+from tests.harness import ROOT, Origin
+from tests.site import site_routes
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.slow]
+
+ARGS = ("--arms", "control,placebo,speculation", "--runs", "2", "--pages", "6", "--origin-delay-ms", "300",
+        "--throttle", "4g", "--dwell-ms", "400")
+
+
+def audit(out: Path, url: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "addon")}
+    return subprocess.run([sys.executable, "-m", "prefetch_lab.audit.cli", url, "--out", str(out), *args],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def verdict_audit(tmp_path_factory):
+    out = tmp_path_factory.mktemp("verdict")
+    with Origin(site_routes(8)) as site:
+        done = audit(out, site.base + "/", *ARGS,
+                     "--assert", "speculation.vs_control.lcp_ms.verdict==faster",
+                     "--assert", "placebo.vs_control.lcp_ms.verdict==faster",  # must fail
+                     "--junit", str(out / "junit.xml"))
+    return out, json.loads((out / "audit.json").read_text()), done
+
+
+def raw_metric(page: dict, metric: str) -> float | None:
+    """TTFB and LCP as the audit defines them, from what the browser measured (no prerenders here)."""
+    activation = page["nav"].get("activationStart") or 0
+    raw = page["nav"]["responseStart"] if metric == "ttfb_ms" else page.get("lcp")
+    return None if raw is None else max(0.0, raw - activation)
+
+
+def raw_pairs(out: Path, arm: str, metric: str) -> list[float]:
+    """arm − control for each (run, step ≥ 1), from raw/runs.json."""
+    runs = json.loads((out / "raw" / "runs.json").read_text())["runs"]
+    values = {(r["arm"], r["run"], i): raw_metric(s["page"], metric)
+              for r in runs for i, s in enumerate(r["steps"]) if i >= 1 and isinstance(s.get("page"), dict)}
+    return [v - values[("control", run, step)] for (a, run, step), v in sorted(values.items())
+            if a == arm and v is not None and values.get(("control", run, step)) is not None]
+
+
+def test_placebo_is_no_difference_and_speculation_is_faster(verdict_audit):
+    out, document, done = verdict_audit
+    assert document["complete"], done.stderr
+    summary = document["summary"]
+    placebo, speculation = summary["placebo"]["vs_control"], summary["speculation"]["vs_control"]
+    print({arm: summary[arm]["vs_control"] for arm in ("placebo", "speculation")})
+    assert speculation["lcp_ms"]["verdict"] == "faster" and speculation["ttfb_ms"]["verdict"] == "faster"
+    assert speculation["lcp_ms"]["ci95_ms"][1] < 0 and speculation["lcp_ms"]["p_holm"] < 0.05
+    for metric in ("ttfb_ms", "fcp_ms", "lcp_ms"):
+        assert placebo[metric]["verdict"] == "no-difference", placebo
+        assert placebo[metric]["effect"] in ("negligible", "small", "medium", "large")
+
+
+@pytest.mark.parametrize("arm", ["placebo", "speculation"])
+@pytest.mark.parametrize("metric", ["ttfb_ms", "lcp_ms"])
+def test_the_figures_are_the_raw_navigations(verdict_audit, arm, metric):
+    out, document, _ = verdict_audit
+    diffs = raw_pairs(out, arm, metric)
+    figures = document["summary"][arm]["vs_control"][metric]
+    assert figures["n_pairs"] == len(diffs) == 10
+    assert figures["median_diff_ms"] == pytest.approx(float(np.median(diffs)), abs=0.15)
+    if any(diffs):
+        assert figures["p_value"] == pytest.approx(scipy_stats.wilcoxon(diffs).pvalue, rel=0.02, abs=1e-3)
+    assert figures["ci95_ms"][0] <= figures["median_diff_ms"] + 0.1 and figures["median_diff_ms"] - 0.1 <= figures["ci95_ms"][1]
+
+
+def test_per_page_differences_have_one_pair_per_run(verdict_audit):
+    _, document, _ = verdict_audit
+    pages = document["summary"]["speculation"]["vs_control_pages"]
+    assert [p["step"] for p in pages] == [1, 2, 3, 4, 5]
+    assert all(p["lcp_ms"]["n_pairs"] == 2 and p["lcp_ms"]["median_diff_ms"] < 0 for p in pages), pages
+
+
+def test_a_failed_assertion_exits_4_and_the_junit_file_marks_it(verdict_audit):
+    out, document, done = verdict_audit
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert [a["passed"] for a in document["assertions"]] == [True, False]
+    suite = ET.parse(out / "junit.xml").getroot().find("testsuite")
+    cases = suite.findall("testcase")
+    assert suite.get("failures") == "1" and [c.find("failure") is not None for c in cases] == [False, True]
+    assert "no-difference" in cases[1].find("failure").get("message")
