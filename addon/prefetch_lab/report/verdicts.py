@@ -10,6 +10,7 @@ from collections import Counter
 from prefetch_lab.formatting import fmt_ms, fmt_ratio
 from prefetch_lab.report.arms import after_landing, arm_label, control_arm, experiment_arms
 from prefetch_lab.report.cells import BECAUSE, plural
+from prefetch_lab.report.differences import verdict_clause
 
 
 def verdicts(audit: dict) -> list[str]:
@@ -37,6 +38,8 @@ def verdict(audit: dict, arm: str) -> str:
                   f"({fmt_ratio(s.get(f'{metric}_ratio'))})")
     else:
         change = f"{name} p50 was {fmt_ms(s.get(f'{metric}_ms_p50'))} (no control arm to compare with)"
+    tested = verdict_clause(audit, arm)  # None in audits written before the verdicts
+    change = f"{tested} (median paired difference); {change}" if tested else change
     return f"With {arm_label(arm)}, {change}; {reach}{not_prefetched_clause(audit, arm)}."
 
 
