@@ -267,7 +267,7 @@ def test_the_headline_states_the_verdict_with_interval_and_pairs_and_the_forest_
 
     view = audit_view(with_verdicts(small_audit()), None)
     assert view["headline"].startswith("With speculation rules, LCP −16 ms [−22, −9] (95 % CI), p = 0.002 (Holm), "
-                                       "large effect, 27 pairs: faster (median paired difference); LCP p50 went from")
+                                       "large effect, 27 pairs: faster; LCP p50 went from")
     assert view["pair_warnings"] and "1 pairs, fewer than 20" in view["pair_warnings"][0]
     rows = view["series"]["forest"]["rows"]
     assert [(r["label"], r["verdict"]) for r in rows] == [("speculation rules · LCP", "faster"),

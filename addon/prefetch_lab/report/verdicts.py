@@ -39,7 +39,7 @@ def verdict(audit: dict, arm: str) -> str:
     else:
         change = f"{name} p50 was {fmt_ms(s.get(f'{metric}_ms_p50'))} (no control arm to compare with)"
     tested = verdict_clause(audit, arm)  # None in audits written before the verdicts
-    change = f"{tested} (median paired difference); {change}" if tested else change
+    change = f"{tested}; {change}" if tested else change
     return f"With {arm_label(arm)}, {change}; {reach}{not_prefetched_clause(audit, arm)}."
 
 
