@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from tests.harness import ROOT, Origin
+from tests.harness import ROOT, Origin, Reply
 from tests.site import site_routes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.slow]
@@ -101,3 +101,49 @@ def test_a_failed_assertion_exits_4_and_the_junit_file_marks_it(verdict_audit):
     cases = suite.findall("testcase")
     assert suite.get("failures") == "1" and [c.find("failure") is not None for c in cases] == [False, True]
     assert "no-difference" in cases[1].find("failure").get("message")
+
+
+def noisy_routes(seed: int = 7) -> dict:
+    """The same site, each page answered after a random 0–300 ms (seeded): a noisy origin."""
+    import random
+
+    rng = random.Random(seed)
+    routes = site_routes(8)
+    for path, reply in list(routes.items()):
+        if reply.headers.get("content-type", "").startswith("text/html"):
+            routes[path] = lambda request, reply=reply: Reply(reply.status, reply.headers, reply.body, rng.uniform(0, 0.3))
+    return routes
+
+
+def test_runs_auto_stops_on_precision_on_a_steady_site(tmp_path):
+    with Origin(site_routes(8)) as site:
+        # A slow but steady origin (every page 1 s, the edge cold so every page goes there): LCP is
+        # ~1.1 s, and the default target (10 %, ~110 ms) is well above the rendering jitter of a busy
+        # 2-core machine (tens of ms), so it is met after the first two rounds. (A fast page, LCP
+        # ~90 ms with ±30 ms of jitter, never reaches 10 %.)
+        done = audit(tmp_path, site.base + "/", "--arms", "control,placebo", "--runs", "auto", "--max-runs", "4",
+                     "--pages", "4", "--dwell-ms", "300", "--edge", "cold", "--origin-delay-ms", "1000")
+    assert done.returncode == 0, done.stdout + done.stderr
+    document = json.loads((tmp_path / "audit.json").read_text())
+    sampling = document["sampling"]
+    assert sampling["mode"] == "auto" and sampling["stopped_by"] == "precision", sampling
+    runs = {n["run"] for n in document["navigations"]}
+    assert 2 <= sampling["runs"] == len(runs) < 4
+    # The target is 10 % of the control's LCP p50, and the interval in the summary meets it.
+    assert sampling["target_half_width_ms"] == pytest.approx(0.1 * document["summary"]["control"]["lcp_ms_p50"], abs=0.1)
+    low, high = document["summary"]["placebo"]["vs_control"]["lcp_ms"]["ci95_ms"]
+    assert (high - low) / 2 <= sampling["target_half_width_ms"] + 0.1
+    assert "stopped because every LCP interval was narrow enough" in done.stdout
+
+
+def test_runs_auto_stops_at_max_runs_when_the_noise_is_large(tmp_path):
+    with Origin(noisy_routes()) as site:
+        done = audit(tmp_path, site.base + "/", "--arms", "control,placebo", "--runs", "auto", "--max-runs", "2",
+                     "--pages", "4", "--dwell-ms", "300", "--edge", "cold")
+    assert done.returncode == 0, done.stdout + done.stderr
+    document = json.loads((tmp_path / "audit.json").read_text())
+    sampling = document["sampling"]
+    assert sampling["stopped_by"] == "max-runs" and sampling["runs"] == 2, sampling
+    assert {n["run"] for n in document["navigations"]} == {0, 1}
+    assert sampling["lcp_ci_half_width_ms"]["placebo"] > sampling["target_half_width_ms"]
+    assert "--max-runs 2 reached" in done.stdout

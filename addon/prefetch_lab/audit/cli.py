@@ -21,7 +21,8 @@ from rich.table import Table
 
 from prefetch_lab.audit.findings.advice import top_advice
 from prefetch_lab.audit.findings.assertions import junit_xml, parse as parse_assertion
-from prefetch_lab.audit.findings.summary_table import SPLIT_AT, summary_rows, verdict_lines
+from prefetch_lab.audit.findings.enough_runs import DEFAULT_MAX_RUNS, DEFAULT_PRECISION, parse_precision
+from prefetch_lab.audit.findings.summary_table import SPLIT_AT, sampling_line, summary_rows, verdict_lines
 from prefetch_lab.rules import speculation_rules
 from prefetch_lab.audit.gather.playwright_driver import Moves
 from prefetch_lab.audit.gather.netprofile import PROFILES, THROTTLE_CHOICES
@@ -38,7 +39,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="output folder (default: audit-<host>/)")
     p.add_argument("--arms", default="control,speculation,edgio",
                    help=f"comma-separated arms from {', '.join(ARM_OPTIONS)} (default: %(default)s)")
-    p.add_argument("--runs", type=int, default=3, help="measured runs per arm; medians across them (default: 3)")
+    p.add_argument("--runs", default="3",
+                   help="measured runs per arm, or auto: add rounds of runs until every arm's LCP interval is "
+                        "within --precision, at most --max-runs (default: 3)")
+    p.add_argument("--precision", default=DEFAULT_PRECISION,
+                   help="--runs auto: the LCP 95 %% CI half-width that is enough, a share of the control's LCP "
+                        "p50 (10%%) or milliseconds (25ms) (default: %(default)s)")
+    p.add_argument("--max-runs", type=int, default=DEFAULT_MAX_RUNS,
+                   help="--runs auto: the most runs per arm (default: %(default)s)")
     p.add_argument("--pages", type=int, default=10, help="pages per walk, the landing page included (default: 10)")
     p.add_argument("--seed", type=int, default=1, help="seed of the random walk (default: 1)")
     p.add_argument("--path", type=Path, dest="path_file",
@@ -95,11 +103,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     unknown = [arm for arm in args.arms if arm not in ARM_OPTIONS]
     if unknown or not args.arms:
         p.error(f"unknown arm(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(ARM_OPTIONS)}")
+    args.runs_auto = args.runs == "auto" and not args.quick
+    try:
+        args.runs = args.max_runs if args.runs_auto else int(args.runs)
+        parse_precision(args.precision)
+    except ValueError as e:
+        p.error(f"--runs {args.runs!r}: a number or auto" if "invalid literal" in str(e) else str(e))
     if args.quick:
         args.runs, args.pages = 1, 5
-    for name in ("runs", "pages"):
+    for name in ("runs", "pages", "max_runs"):
         if getattr(args, name) < 1:
-            p.error(f"--{name} must be 1 or more")
+            p.error(f"--{name.replace('_', '-')} must be 1 or more")
     for name in ("origin_delay_ms", "edge_delay_ms", "dwell_ms", "hover_ms", "press_ms"):
         if not 0 <= getattr(args, name) <= 60_000:
             p.error(f"--{name.replace('_', '-')} must be from 0 to 60000")
@@ -130,7 +144,7 @@ def settings_from(args: argparse.Namespace) -> AuditSettings:
         chromium=args.chromium, deadline_s=args.deadline_min * 60,
         moves=Moves(dwell_ms=args.dwell_ms, hover_ms=args.hover_ms, press_ms=args.press_ms),
         walk=args.walk, skew=args.skew, train=args.train, learned_thresholds=args.learned_thresholds,
-        assertions=args.assertions, **extra,
+        assertions=args.assertions, runs_auto=args.runs_auto, precision=args.precision, **extra,
     )
 
 
@@ -146,7 +160,7 @@ def print_summary(console: Console, document: dict) -> None:
         for row in rows:
             table.add_row(*[str(row[i]) for i in keep])
         console.print(table)
-    for line in verdict_lines(document):
+    for line in filter(None, [sampling_line(document), *verdict_lines(document)]):
         console.print(("[yellow]" if "fewer than" in line else "") + escape(line))
     advice = top_advice(document, 3)
     if advice:

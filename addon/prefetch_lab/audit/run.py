@@ -37,6 +37,7 @@ from prefetch_lab import __version__
 from prefetch_lab import trail
 from prefetch_lab.audit.analyze import analyze
 from prefetch_lab.audit.findings.assertions import evaluate_all
+from prefetch_lab.audit.findings.enough_runs import DEFAULT_PRECISION, sampling
 from prefetch_lab.report import render as report
 from prefetch_lab.audit.gather.cdp_driver import CdpBrowser
 from prefetch_lab.audit.gather.cdp_pipe import CdpError
@@ -108,6 +109,8 @@ class AuditSettings:
     train: int = 0  # training walks for the learned arm
     learned_thresholds: str | None = None  # prefetch_learned_thresholds; None: the proxy's default
     assertions: list[str] = field(default_factory=list)  # --assert: checked on the summary (CI mode)
+    runs_auto: bool = False  # --runs auto: `runs` is then the most (--max-runs); stop on precision
+    precision: str = DEFAULT_PRECISION  # the LCP CI half-width that is enough: "10%" of control's p50, or ms
 
     @property
     def walk_kind(self) -> str:
@@ -151,6 +154,7 @@ class Audit:
         self.runs: list[dict] = []
         self.console_errors: list[dict] = []
         self.training: dict | None = None
+        self.sampling: dict | None = None  # --runs auto: the last round's check
         self._proxies: list[ProxyProcess] = []
 
     @property
@@ -250,9 +254,11 @@ class Audit:
             self.stop_proxy(planner)
             if s.train:
                 self.train(browser, policy)
-            for run, arm in schedule(s.arms, s.runs):
+            for index, (run, arm) in enumerate(schedule(s.arms, s.runs)):
                 self.check_deadline()
                 self.measure(browser, arm, run)
+                if s.runs_auto and (index + 1) % len(s.arms) == 0 and self.enough(run + 1):
+                    break
         except AuditAborted as e:
             complete, problem = False, str(e)
         except KeyboardInterrupt:
@@ -270,6 +276,20 @@ class Audit:
                     logger.warning(f"closing the browser: {type(e).__name__}: {e}")
             shutil.rmtree(self.confdir, ignore_errors=True)
         return self.write(complete, problem)
+
+    def enough(self, rounds: int) -> bool:
+        """--runs auto, after a round of every arm: is every arm's LCP interval narrow enough?"""
+        s = self.settings
+        self.sampling = sampling(analyze(self.runs)["summary"], s.precision, rounds, s.runs)
+        self.progress.phase(f"after {rounds} runs: LCP CI half-widths {self.sampling['lcp_ci_half_width_ms']} ms, "
+                            f"target {self.sampling['target_half_width_ms']} ms")
+        return self.sampling["stopped_by"] is not None
+
+    def sampling_of(self, complete: bool) -> dict:
+        if not self.settings.runs_auto:
+            return {"mode": "fixed", "runs": self.settings.runs}
+        found = self.sampling or sampling({}, self.settings.precision, 0, self.settings.runs)
+        return {**found, "stopped_by": found["stopped_by"] or (None if complete else "incomplete")}
 
     def in_site_urls(self, proxy: ProxyProcess, open_page: Callable[[str], tuple[str, list[dict]]]):
         """`open_page` (a session's visible_links or follow) taking and giving the site's URLs."""
@@ -391,6 +411,7 @@ class Audit:
             "training": self.training,
             **results,
             "assertions": evaluate_all(self.settings.assertions, results["summary"]),
+            "sampling": self.sampling_of(complete),
             "console_errors": self.console_errors,
             "raw": {"runs": "raw/runs.json", "trails": sorted(p.name for p in self.raw.glob("*.trail.jsonl")),
                     "hars": sorted(p.name for p in self.raw.glob("*.har"))},

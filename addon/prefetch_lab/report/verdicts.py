@@ -72,6 +72,9 @@ def settings_line(audit: dict) -> str:
              plural(s.get("pages") or 0, "page"), f"edge {s.get('edge', '?')}",
              f"origin +{s.get('origin_delay_ms', 0):,} ms", f"edge +{s.get('edge_delay_ms', 0):,} ms",
              f"throttle {s.get('throttle', 'none')}", f"eagerness {s.get('eagerness', '?')}"]
+    sampled = audit.get("sampling") or {}
+    if sampled.get("mode") == "auto":
+        parts[1] = f"runs auto: {plural(sampled.get('runs') or 0, 'run')}, stopped by {sampled.get('stopped_by') or '?'}"
     if s.get("mobile"):
         parts.append("mobile")
     if s.get("train"):

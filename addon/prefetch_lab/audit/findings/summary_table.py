@@ -51,3 +51,15 @@ def verdict_lines(audit: dict) -> list[str]:
 
 def few_pairs_warning(arm: str, pairs: int) -> str:
     return f"{arm}: {pairs:,} pair{'' if pairs == 1 else 's'}, fewer than {FEW_PAIRS}: a no-difference may hide a real one (add runs)"
+
+
+def sampling_line(audit: dict) -> str | None:
+    """With --runs auto: how many runs, and what stopped them."""
+    s = audit.get("sampling") or {}
+    if s.get("mode") != "auto":
+        return None
+    widths = ", ".join(f"{arm} {'–' if w is None else f'{w:g}'}" for arm, w in (s.get("lcp_ci_half_width_ms") or {}).items())
+    why = {"precision": "every LCP interval was narrow enough", "max-runs": f"--max-runs {s.get('max_runs')} reached",
+           "incomplete": "the audit was cut short"}.get(s.get("stopped_by"), "?")
+    return (f"--runs auto: {s.get('runs')} runs, stopped because {why} (LCP CI half-widths, ms: {widths or '–'}; "
+            f"target {fmt_ms(s.get('target_half_width_ms'))})")
