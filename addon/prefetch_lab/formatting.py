@@ -48,12 +48,14 @@ def fmt_p(value: float | None) -> str:
 
 
 def fmt_comparison(metric: str, c: dict | None) -> str:
-    """One paired comparison in words: "LCP −16 ms [−22, −9] (95 % CI), p = 0.002 (Holm), large
+    """One comparison in words: "LCP −16 ms [−22, −9] (95 % CI), p = 0.002 (Holm), large
     effect, 27 pairs: faster" (summary.<arm>.vs_control.<metric> of audit.json)."""
     name = METRIC_NAMES.get(metric, metric)
     if not c:
         return f"{name}: not compared"
     pairs = f"{c.get('n_pairs') or 0:,} pair{'' if c.get('n_pairs') == 1 else 's'}"
+    if "n_pairs" not in c and "n_new" in c:  # unpaired (a baseline): the two samples' sizes
+        pairs = f"{c.get('n_new') or 0:,} vs {c.get('n_old') or 0:,} navigations"
     if c.get("verdict") == "insufficient-data" or c.get("ci95_ms") is None:
         return f"{name} {fmt_signed(c.get('median_diff_ms'))}, {pairs}: insufficient data"
     low, high = c["ci95_ms"]

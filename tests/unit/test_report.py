@@ -289,3 +289,27 @@ def test_an_audit_without_verdicts_renders_as_before():
     assert view["series"]["forest"] == {"rows": []} and view["pair_warnings"] == []
     assert reportcharts.forest_chart(view["series"]["forest"]) is None
     assert 'id="differences"' not in report.render_report(small_audit(), None)
+
+
+def test_two_audits_side_by_side_with_the_new_ones_baseline_test(tmp_path):
+    old, new = small_audit(), with_verdicts(small_audit())
+    new["summary"]["speculation"]["lcp_ms_p50"] = 155.0
+    new["baseline"] = {"source": "old/audit.json", "arms": {"speculation": {
+        "lcp_ms": {"n_new": 30, "n_old": 27, "median_diff_ms": -150.0, "ci95_ms": [-170.0, -120.0], "p_value": 0.001,
+                   "p_holm": 0.003, "cliffs_delta": -0.8, "effect": "large", "verdict": "faster"}}}}
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    (tmp_path / "new.json").write_text(json.dumps(new))
+    assert report.main([str(tmp_path / "old.json"), str(tmp_path / "new.json"), "-o", str(tmp_path / "compare.html")]) == 0
+    html = (tmp_path / "compare.html").read_text()
+    assert 'id="table-compare"' in html and '"chart-forest"' in html
+    from prefetch_lab.report.compare import compare_view
+
+    view = compare_view(old, new, "old.json", "new.json")
+    rows = {(r[0]["sort"], r[1]["text"]): [c["text"] for c in r[2:]] for r in view["compare_table"]["rows"]}
+    assert rows[("speculation", "LCP")][:3] == ["310 ms", "155 ms", "0.50×"]
+    assert rows[("speculation", "LCP")][3].endswith("30 vs 27 navigations: faster")
+    assert rows[("control", "LCP")][3].startswith("– (run the new audit with --baseline")
+    assert [r["label"] for r in view["series"]["forest"]["rows"]] == ["speculation rules · LCP"]
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"schema": "x"}')
+    assert report.main([str(bad), str(tmp_path / "new.json"), "-o", str(tmp_path / "c.html")]) == 1

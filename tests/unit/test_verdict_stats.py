@@ -166,3 +166,41 @@ def test_terminal_verdict_lines_fit_100_columns_and_warn_under_20_pairs():
     assert lines[4].startswith("speculation against") and lines[5].endswith("faster")
     assert all(len(line) <= 100 for line in lines), lines
     assert [line.split(":")[0] for line in lines if "fewer than 20" in line] == ["placebo", "speculation"]
+
+
+def test_a_baseline_is_compared_unpaired_arm_by_arm_with_holm():
+    from prefetch_lab.audit.findings.baseline import compare_with_baseline
+    from prefetch_lab.audit.findings.summary_table import baseline_lines
+
+    old = {"schema": "prefetch-lab-audit/1", "url": "http://x/", "summary": {"control": {}, "speculation": {}},
+           "navigations": navigations({"control": CONTROL, "speculation": CONTROL})}
+    new = navigations({"control": CONTROL, "speculation": FASTER, "edgio": FASTER})
+    result = json_clean(compare_with_baseline(new, ["control", "speculation", "edgio"], old, "old/audit.json"))
+    assert set(result["arms"]) == {"control", "speculation"} and result["missing_arms"] == ["edgio"]
+    lcp = result["arms"]["speculation"]["lcp_ms"]
+    assert (lcp["n_new"], lcp["n_old"]) == (12, 12)
+    assert lcp["p_value"] == pytest.approx(scipy_stats.mannwhitneyu(FASTER, CONTROL).pvalue, rel=1e-3)
+    raw = [scipy_stats.mannwhitneyu(a, CONTROL).pvalue for a in (CONTROL, FASTER)]
+    ttfb_raw = [scipy_stats.mannwhitneyu([v / 4 for v in a], [v / 4 for v in CONTROL]).pvalue for a in (CONTROL, FASTER)]
+    expected = holm([ttfb_raw[0], raw[0], raw[0], ttfb_raw[1], raw[1], raw[1]])
+    assert lcp["p_holm"] == pytest.approx(expected[5], rel=1e-3) and lcp["verdict"] == "faster"
+    assert result["arms"]["control"]["lcp_ms"]["verdict"] == "no-difference"
+    lines = baseline_lines({"baseline": result})
+    assert lines[0].startswith("against the baseline old/audit.json") and "12 vs 12 navigations: faster" in lines[2]
+    with pytest.raises(ValueError):
+        compare_with_baseline(new, ["control"], {"schema": "other"}, "x.json")
+
+
+def test_the_command_line_refuses_a_baseline_that_is_not_an_audit(tmp_path, capsys):
+    from prefetch_lab.audit.cli import parse_args
+
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"schema": "something/else"}')
+    with pytest.raises(SystemExit) as exited:
+        parse_args(["http://127.0.0.1:9/", "--baseline", str(bad)])
+    assert exited.value.code == 2 and "not a prefetch-lab-audit/1 file" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse_args(["http://127.0.0.1:9/", "--baseline", str(tmp_path / "missing.json")])
+    good = tmp_path / "audit.json"
+    good.write_text('{"schema": "prefetch-lab-audit/1"}')
+    assert parse_args(["http://127.0.0.1:9/", "--baseline", str(good)]).baseline == good

@@ -9,6 +9,7 @@ a proxy died, an exception); 2 bad usage (argparse); 3 the deadline passed; 4 an
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 from pathlib import Path
@@ -21,8 +22,9 @@ from rich.table import Table
 
 from prefetch_lab.audit.findings.advice import top_advice
 from prefetch_lab.audit.findings.assertions import junit_xml, parse as parse_assertion
+from prefetch_lab.audit.findings.baseline import SCHEMA as BASELINE_SCHEMA
 from prefetch_lab.audit.findings.enough_runs import DEFAULT_MAX_RUNS, DEFAULT_PRECISION, parse_precision
-from prefetch_lab.audit.findings.summary_table import SPLIT_AT, sampling_line, summary_rows, verdict_lines
+from prefetch_lab.audit.findings.summary_table import SPLIT_AT, baseline_lines, sampling_line, summary_rows, verdict_lines
 from prefetch_lab.rules import speculation_rules
 from prefetch_lab.audit.gather.playwright_driver import Moves
 from prefetch_lab.audit.gather.netprofile import PROFILES, THROTTLE_CHOICES
@@ -86,6 +88,8 @@ def parser() -> argparse.ArgumentParser:
                    help="CI mode, repeatable: a dotted path into summary.<arm>, an operator (<= >= == != < >) "
                         "and a number or word, e.g. speculation.vs_control.lcp_ms.verdict==faster; "
                         "exit status 4 when any fails")
+    p.add_argument("--baseline", type=Path, metavar="OLD/audit.json",
+                   help="compare each arm with the same arm of an earlier audit (unpaired: Mann-Whitney U)")
     p.add_argument("--junit", type=Path, metavar="FILE", help="write the assertions' outcomes as JUnit XML")
     p.add_argument("--dwell-ms", type=int, default=Moves.dwell_ms, help="time on each page (default: %(default)s)")
     p.add_argument("--hover-ms", type=int, default=Moves.hover_ms, help="pointer over the link before pressing (default: %(default)s)")
@@ -124,6 +128,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             parse_assertion(expression)
         except ValueError as e:
             p.error(str(e))
+    if args.baseline:
+        problem = baseline_problem(args.baseline)
+        if problem:
+            p.error(f"--baseline {args.baseline}: {problem}")
     if args.path_file and not args.path_file.is_file():
         p.error(f"--path {args.path_file}: no such file")
     try:
@@ -131,6 +139,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     except ValueError as e:
         p.error(str(e))
     return args
+
+
+def baseline_problem(path: Path) -> str | None:
+    """Why --baseline cannot be read (checked before measuring, not after half an hour)."""
+    try:
+        schema = json.loads(path.read_text(encoding="utf-8")).get("schema")
+    except (OSError, ValueError, AttributeError) as e:
+        return f"cannot be read ({type(e).__name__})"
+    return None if schema == BASELINE_SCHEMA else f"not a {BASELINE_SCHEMA} file (schema {schema!r})"
 
 
 def settings_from(args: argparse.Namespace) -> AuditSettings:
@@ -144,7 +161,8 @@ def settings_from(args: argparse.Namespace) -> AuditSettings:
         chromium=args.chromium, deadline_s=args.deadline_min * 60,
         moves=Moves(dwell_ms=args.dwell_ms, hover_ms=args.hover_ms, press_ms=args.press_ms),
         walk=args.walk, skew=args.skew, train=args.train, learned_thresholds=args.learned_thresholds,
-        assertions=args.assertions, runs_auto=args.runs_auto, precision=args.precision, **extra,
+        assertions=args.assertions, runs_auto=args.runs_auto, precision=args.precision, baseline=args.baseline,
+        **extra,
     )
 
 
@@ -160,7 +178,7 @@ def print_summary(console: Console, document: dict) -> None:
         for row in rows:
             table.add_row(*[str(row[i]) for i in keep])
         console.print(table)
-    for line in filter(None, [sampling_line(document), *verdict_lines(document)]):
+    for line in filter(None, [sampling_line(document), *verdict_lines(document), *baseline_lines(document)]):
         console.print(("[yellow]" if "fewer than" in line else "") + escape(line))
     advice = top_advice(document, 3)
     if advice:

@@ -37,6 +37,7 @@ from prefetch_lab import __version__
 from prefetch_lab import trail
 from prefetch_lab.audit.analyze import analyze
 from prefetch_lab.audit.findings.assertions import evaluate_all
+from prefetch_lab.audit.findings.baseline import compare_with_baseline
 from prefetch_lab.audit.findings.enough_runs import DEFAULT_PRECISION, sampling
 from prefetch_lab.report import render as report
 from prefetch_lab.audit.gather.cdp_driver import CdpBrowser
@@ -111,6 +112,7 @@ class AuditSettings:
     assertions: list[str] = field(default_factory=list)  # --assert: checked on the summary (CI mode)
     runs_auto: bool = False  # --runs auto: `runs` is then the most (--max-runs); stop on precision
     precision: str = DEFAULT_PRECISION  # the LCP CI half-width that is enough: "10%" of control's p50, or ms
+    baseline: Path | None = None  # --baseline OLD/audit.json: the same arms compared, unpaired
 
     @property
     def walk_kind(self) -> str:
@@ -133,6 +135,7 @@ class AuditSettings:
     def to_json(self) -> dict:
         values = asdict(self)
         values.update(out=str(self.out), path_file=str(self.path_file) if self.path_file else None,
+                      baseline=str(self.baseline) if self.baseline else None,
                       walk=self.walk_kind)
         return values
 
@@ -291,6 +294,13 @@ class Audit:
         found = self.sampling or sampling({}, self.settings.precision, 0, self.settings.runs)
         return {**found, "stopped_by": found["stopped_by"] or (None if complete else "incomplete")}
 
+    def against_baseline(self, results: dict) -> dict | None:
+        path = self.settings.baseline
+        if not path:
+            return None
+        baseline = json.loads(path.read_text(encoding="utf-8"))
+        return compare_with_baseline(results["navigations"], list(results["summary"]), baseline, str(path))
+
     def in_site_urls(self, proxy: ProxyProcess, open_page: Callable[[str], tuple[str, list[dict]]]):
         """`open_page` (a session's visible_links or follow) taking and giving the site's URLs."""
         def visible_links(url: str) -> tuple[str, list[dict]]:
@@ -412,6 +422,7 @@ class Audit:
             **results,
             "assertions": evaluate_all(self.settings.assertions, results["summary"]),
             "sampling": self.sampling_of(complete),
+            "baseline": self.against_baseline(results),
             "console_errors": self.console_errors,
             "raw": {"runs": "raw/runs.json", "trails": sorted(p.name for p in self.raw.glob("*.trail.jsonl")),
                     "hars": sorted(p.name for p in self.raw.glob("*.har"))},

@@ -68,7 +68,16 @@ def per_page_chart(series: dict, chart_id: str, name: str) -> dict | None:
     return chart(chart_id, caption, fig)
 
 
-def forest_chart(series: dict) -> dict | None:
+FOREST_CAPTION = ("Each experiment arm against the control, metric by metric: the median of the paired differences "
+                  "(same run, same step) and its 95 % bootstrap interval. Left of the dashed line is faster; green: "
+                  "faster, red: slower, grey: no difference shown (Holm-adjusted Wilcoxon p ≥ 0.05 or the interval "
+                  "contains 0).")
+BASELINE_FOREST_CAPTION = ("Each arm of the new audit against the same arm of the old one, metric by metric: the "
+                           "difference of medians (new − old, unpaired) and its 95 % bootstrap interval. Left of the "
+                           "dashed line is faster now; green: faster, red: slower, grey: no difference shown.")
+
+
+def forest_chart(series: dict, caption: str | None = None) -> dict | None:
     """A forest plot: per arm and metric, the median paired difference with the control and its
     95 % CI as a horizontal bar; the zero line is "no difference"."""
     rows = series["rows"]
@@ -82,13 +91,9 @@ def forest_chart(series: dict) -> dict | None:
                      arrayminus=[r["median"] - r["low"] for r in rows], thickness=2, width=6),
         text=[r["text"] for r in rows], hovertemplate="%{text}<extra></extra>", showlegend=False))
     fig.add_vline(x=0, line=dict(color="#555", dash="dash"))
-    fig.update_layout(height=110 + 34 * len(rows), xaxis=dict(title="arm − control, median paired difference (ms)"),
+    fig.update_layout(height=110 + 34 * len(rows), xaxis=dict(title="difference (ms): left of 0 is faster"),
                       yaxis=dict(automargin=True, autorange="reversed"))
-    caption = ("Each experiment arm against the control, metric by metric: the median of the paired differences "
-               "(same run, same step) and its 95 % bootstrap interval. Left of the dashed line is faster; green: "
-               "faster, red: slower, grey: no difference shown (Holm-adjusted Wilcoxon p ≥ 0.05 or the interval "
-               "contains 0).")
-    return chart("chart-forest", caption, fig)
+    return chart("chart-forest", caption or FOREST_CAPTION, fig)
 
 
 def outcomes_chart(series: dict) -> dict | None:

@@ -63,3 +63,10 @@ def sampling_line(audit: dict) -> str | None:
            "incomplete": "the audit was cut short"}.get(s.get("stopped_by"), "?")
     return (f"--runs auto: {s.get('runs')} runs, stopped because {why} (LCP CI half-widths, ms: {widths or '–'}; "
             f"target {fmt_ms(s.get('target_half_width_ms'))})")
+
+
+def baseline_lines(audit: dict) -> list[str]:
+    """With --baseline: each arm's LCP against the same arm of the earlier audit (unpaired)."""
+    baseline = audit.get("baseline") or {}
+    lines = [f"  {arm}: {fmt_comparison('lcp_ms', by_metric.get('lcp_ms'))}" for arm, by_metric in (baseline.get("arms") or {}).items()]
+    return ([f"against the baseline {baseline.get('source')} (unpaired, Mann-Whitney U):"] + lines) if lines else []
