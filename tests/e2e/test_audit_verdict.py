@@ -115,14 +115,16 @@ def noisy_routes(seed: int = 7) -> dict:
     return routes
 
 
-def test_runs_auto_stops_on_precision_on_a_steady_site(tmp_path):
+def test_runs_auto_stops_on_precision_on_a_steady_site_and_compares_with_a_baseline(verdict_audit, tmp_path):
+    baseline = verdict_audit[0] / "audit.json"  # the fast, warm audit above: this slow origin is slower
     with Origin(site_routes(8)) as site:
         # A slow but steady origin (every page 1 s, the edge cold so every page goes there): LCP is
         # ~1.1 s, and the default target (10 %, ~110 ms) is well above the rendering jitter of a busy
         # 2-core machine (tens of ms), so it is met after the first two rounds. (A fast page, LCP
         # ~90 ms with ±30 ms of jitter, never reaches 10 %.)
         done = audit(tmp_path, site.base + "/", "--arms", "control,placebo", "--runs", "auto", "--max-runs", "4",
-                     "--pages", "4", "--dwell-ms", "300", "--edge", "cold", "--origin-delay-ms", "1000")
+                     "--pages", "4", "--dwell-ms", "300", "--edge", "cold", "--origin-delay-ms", "1000",
+                     "--baseline", str(baseline))
     assert done.returncode == 0, done.stdout + done.stderr
     document = json.loads((tmp_path / "audit.json").read_text())
     sampling = document["sampling"]
@@ -134,6 +136,25 @@ def test_runs_auto_stops_on_precision_on_a_steady_site(tmp_path):
     low, high = document["summary"]["placebo"]["vs_control"]["lcp_ms"]["ci95_ms"]
     assert (high - low) / 2 <= sampling["target_half_width_ms"] + 0.1
     assert "stopped because every LCP interval was narrow enough" in done.stdout
+    # Against the baseline, unpaired, arm by arm: the figures are the two files' navigations.
+    old = json.loads(baseline.read_text())
+    compared = document["baseline"]
+    assert compared["source"] == str(baseline) and set(compared["arms"]) == {"control", "placebo"}
+    for arm in ("control", "placebo"):
+        new_lcp = [n["lcp_ms"] for n in document["navigations"] if n["arm"] == arm and n["step"] >= 1]
+        old_lcp = [n["lcp_ms"] for n in old["navigations"] if n["arm"] == arm and n["step"] >= 1]
+        lcp = compared["arms"][arm]["lcp_ms"]
+        assert (lcp["n_new"], lcp["n_old"]) == (len(new_lcp), len(old_lcp))
+        assert lcp["median_diff_ms"] == pytest.approx(np.median(new_lcp) - np.median(old_lcp), abs=0.15)
+        assert lcp["p_value"] == pytest.approx(scipy_stats.mannwhitneyu(new_lcp, old_lcp).pvalue, rel=0.01)
+        assert lcp["verdict"] == "slower", lcp
+    assert "against the baseline" in done.stdout
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "addon")}
+    rendered = subprocess.run([sys.executable, "-m", "prefetch_lab.report.render", str(baseline), str(tmp_path / "audit.json"),
+                               "-o", str(tmp_path / "compare.html")], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert rendered.returncode == 0, rendered.stderr
+    html = (tmp_path / "compare.html").read_text()
+    assert 'id="table-compare"' in html and '"chart-forest"' in html
 
 
 def test_runs_auto_stops_at_max_runs_when_the_noise_is_large(tmp_path):
