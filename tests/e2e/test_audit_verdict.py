@@ -23,7 +23,10 @@ from tests.site import site_routes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.slow]
 
-ARGS = ("--arms", "control,placebo,speculation", "--runs", "2", "--pages", "6", "--origin-delay-ms", "300",
+# Three runs of four pages (9 pairs) rather than two of six: the machine's load drifts between
+# runs and moves every pair of a run alike, so more runs make the placebo steadier; 9 pairs all
+# faster still give a Holm-adjusted p of 6 · 2/2⁹ ≈ 0.02.
+ARGS = ("--arms", "control,placebo,speculation", "--runs", "3", "--pages", "4", "--origin-delay-ms", "300",
         "--throttle", "4g", "--dwell-ms", "400")
 
 
@@ -45,10 +48,11 @@ def verdict_audit(tmp_path_factory):
 
 
 def raw_metric(page: dict, metric: str) -> float | None:
-    """TTFB and LCP as the audit defines them, from what the browser measured (no prerenders here)."""
+    """TTFB and LCP as the audit defines them, from what the browser measured (no prerenders here),
+    to the audit's 0.1 ms (finer differences would be ties the audit does not see, and change the p)."""
     activation = page["nav"].get("activationStart") or 0
     raw = page["nav"]["responseStart"] if metric == "ttfb_ms" else page.get("lcp")
-    return None if raw is None else max(0.0, raw - activation)
+    return None if raw is None else round(max(0.0, raw - activation), 1)
 
 
 def raw_pairs(out: Path, arm: str, metric: str) -> list[float]:
@@ -79,7 +83,7 @@ def test_the_figures_are_the_raw_navigations(verdict_audit, arm, metric):
     out, document, _ = verdict_audit
     diffs = raw_pairs(out, arm, metric)
     figures = document["summary"][arm]["vs_control"][metric]
-    assert figures["n_pairs"] == len(diffs) == 10
+    assert figures["n_pairs"] == len(diffs) == 9
     assert figures["median_diff_ms"] == pytest.approx(float(np.median(diffs)), abs=0.15)
     if any(diffs):
         assert figures["p_value"] == pytest.approx(scipy_stats.wilcoxon(diffs).pvalue, rel=0.02, abs=1e-3)
@@ -89,8 +93,8 @@ def test_the_figures_are_the_raw_navigations(verdict_audit, arm, metric):
 def test_per_page_differences_have_one_pair_per_run(verdict_audit):
     _, document, _ = verdict_audit
     pages = document["summary"]["speculation"]["vs_control_pages"]
-    assert [p["step"] for p in pages] == [1, 2, 3, 4, 5]
-    assert all(p["lcp_ms"]["n_pairs"] == 2 and p["lcp_ms"]["median_diff_ms"] < 0 for p in pages), pages
+    assert [p["step"] for p in pages] == [1, 2, 3]
+    assert all(p["lcp_ms"]["n_pairs"] == 3 and p["lcp_ms"]["median_diff_ms"] < 0 for p in pages), pages
 
 
 def test_a_failed_assertion_exits_4_and_the_junit_file_marks_it(verdict_audit):
