@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from prefetch_lab import formatting
 from prefetch_lab.trail import read_records
 from tests.harness import ROOT, Mitmdump, Origin, chromium_through, launch_chromium
 from tests.site import site_routes
@@ -116,7 +117,12 @@ def test_report_of_a_real_audit_draws_every_chart_offline_with_the_json_numbers(
             expected.append("chart-outcomes")
         if any(n["arm"] != "control" and n["step"] >= 1 and not n["prefetched"] for n in audit["navigations"]):
             expected.append("chart-reasons")
+        intervals = [(arm, m) for arm in arms for m, c in (summary[arm].get("vs_control") or {}).items() if c["ci95_ms"]]
+        if intervals:
+            expected.append("chart-forest")
         assert sorted(drawn) == sorted(expected)
+        if intervals:  # the forest plot: one point per (arm, metric) with an interval
+            assert drawn["chart-forest"]["points"] == len(intervals), drawn["chart-forest"]
         assert all(content["svg"] and content["drawnTraces"] >= 1 for content in drawn.values()), drawn
 
         # With/without: one trace per arm, one bar per navigation after the landing page (one run).
@@ -148,7 +154,8 @@ def test_report_of_a_real_audit_draws_every_chart_offline_with_the_json_numbers(
         # The headline numbers are the JSON's.
         control, arm = summary["control"], summary["speculation"]
         headline = page.inner_text("#headline")
-        assert headline.startswith(f"With speculation rules, LCP p50 went from {ms(control['lcp_ms_p50'])} to "
+        tested = formatting.fmt_comparison("lcp_ms", arm["vs_control"]["lcp_ms"])
+        assert headline.startswith(f"With speculation rules, {tested}; LCP p50 went from {ms(control['lcp_ms_p50'])} to "
                                    f"{ms(arm['lcp_ms_p50'])} ({arm['lcp_ratio']:.2f}×); "
                                    f"{arm['prefetched_navigations']} of {arm['navigations']} navigations"), headline
         cells = row_cells(page, "table-timings", "speculation rules")

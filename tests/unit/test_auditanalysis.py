@@ -644,3 +644,14 @@ def test_a_revisit_prefetched_from_chromiums_http_cache_credits_that_prefetch_no
     rows = prefetches_of(audit, "speculation", "/a")
     assert [(p["edge"], p["used"]) for p in rows] == [("hit", True), ("none", True)]
     assert audit["summary"]["speculation"]["accuracy"] == 1.0
+
+
+def test_the_placebo_arm_is_a_second_control_compared_like_any_arm():
+    control = run("control", [step(0, "/", 1.0), step(1, "/a", 10.0, lcp=800.0, response_start=400.0)], [])
+    placebo = run("placebo", [step(0, "/", 1.0), step(1, "/a", 10.0, lcp=810.0, response_start=400.0)], [])
+    audit = analyze([control, placebo])
+    assert all(n["not_prefetched_reason"] == "control" for n in audit["navigations"] if n["step"])
+    assert audit["advice"] == []
+    lcp = audit["summary"]["placebo"]["vs_control"]["lcp_ms"]
+    assert lcp["n_pairs"] == 1 and lcp["median_diff_ms"] == 10.0 and lcp["verdict"] == "insufficient-data"
+    assert "vs_control" not in audit["summary"]["control"]

@@ -69,3 +69,11 @@ def test_the_warm_up_covers_the_training_walks_pages_too():
     assert audit.warm_urls(plan, proxy=None) == [URL, URL + "a"]
     audit.training = {"urls": [[URL, URL + "b"], [URL, URL + "a", URL + "c"]]}
     assert audit.warm_urls(plan, proxy=None) == [URL, URL + "a", URL + "b", URL + "c"]
+
+
+def test_the_placebo_arm_runs_the_controls_proxy_settings_in_proxies_of_its_own():
+    audit = Audit(settings(arms=["control", "placebo", "speculation"]))
+    placebo, control = audit.proxy_options("placebo", "placebo-run0"), audit.proxy_options("control", "control-run0")
+    assert {k: v for k, v in placebo.items() if "placebo" not in v} == {k: v for k, v in control.items() if "control" not in v}
+    assert placebo["prefetch_audit_file"].endswith("placebo-run0.trail.jsonl")
+    assert parse_args([URL, "--arms", "control,placebo"]).arms == ["control", "placebo"]

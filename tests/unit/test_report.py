@@ -245,3 +245,71 @@ def test_the_learned_arm_is_shown_beside_the_fixed_rules_and_the_control():
     assert "20 walks (200 page views)" in reportverdicts.training_line(learned_audit())
     assert 'id="table-learned"' in report.render_report(learned_audit(), None)
     assert 'id="table-learned"' not in report.render_report(small_audit(), None)
+
+
+def with_verdicts(audit: dict, pairs: int = 27) -> dict:
+    audit["summary"]["speculation"]["vs_control"] = {
+        "lcp_ms": {"n_pairs": pairs, "median_diff_ms": -16.2, "ci95_ms": [-22.1, -9.0], "p_value": 0.0004, "p_holm": 0.0021,
+                   "cliffs_delta": -0.6, "effect": "large", "verdict": "faster"},
+        "fcp_ms": {"n_pairs": pairs, "median_diff_ms": -3.0, "ci95_ms": [-8.0, 2.0], "p_value": 0.2, "p_holm": 0.4,
+                   "cliffs_delta": -0.1, "effect": "negligible", "verdict": "no-difference"},
+        "ttfb_ms": {"n_pairs": 1, "median_diff_ms": -3.0, "ci95_ms": None, "p_value": None, "p_holm": None,
+                    "cliffs_delta": None, "effect": None, "verdict": "insufficient-data"},
+    }
+    audit["summary"]["speculation"]["vs_control_pages"] = [
+        {"step": 1, "url": "http://shop.test/p/1", "lcp_ms": {"n_pairs": 3, "median_diff_ms": -930.0, "ci95_ms": [-950.0, -900.0]},
+         "ttfb_ms": {"n_pairs": 3, "median_diff_ms": -290.0, "ci95_ms": [-300.0, 5.0]}}]
+    return audit
+
+
+def test_the_headline_states_the_verdict_with_interval_and_pairs_and_the_forest_plot_draws_it():
+    from prefetch_lab.report.data import audit_view
+
+    view = audit_view(with_verdicts(small_audit()), None)
+    assert view["headline"].startswith("With speculation rules, LCP −16 ms [−22, −9] (95 % CI), p = 0.002 (Holm), "
+                                       "large effect, 27 pairs: faster; LCP p50 went from")
+    assert view["pair_warnings"] and "1 pairs, fewer than 20" in view["pair_warnings"][0]
+    rows = view["series"]["forest"]["rows"]
+    assert [(r["label"], r["verdict"]) for r in rows] == [("speculation rules · LCP", "faster"),
+                                                          ("speculation rules · FCP", "no-difference")]
+    forest = reportcharts.forest_chart(view["series"]["forest"])
+    [trace] = forest["figure"]["data"]
+    assert list(trace["x"]) == [-16.2, -3.0] and list(trace["error_x"]["arrayminus"]) == pytest.approx([5.9, 5.0])
+    page = view["page_differences_table"]["rows"][0]
+    assert [c["text"] for c in page] == ["speculation rules", "1 /p/1", "3", "−930 ms", "[−950, −900]", "−290 ms", "[−300, +5]"]
+    assert page[3]["tone"] == "good" and page[5]["tone"] is None
+    html = report.render_report(with_verdicts(small_audit()), None)
+    assert 'id="differences"' in html and "few-pairs" in html
+
+
+def test_an_audit_without_verdicts_renders_as_before():
+    from prefetch_lab.report.data import audit_view
+
+    view = audit_view(small_audit(), None)
+    assert view["series"]["forest"] == {"rows": []} and view["pair_warnings"] == []
+    assert reportcharts.forest_chart(view["series"]["forest"]) is None
+    assert 'id="differences"' not in report.render_report(small_audit(), None)
+
+
+def test_two_audits_side_by_side_with_the_new_ones_baseline_test(tmp_path):
+    old, new = small_audit(), with_verdicts(small_audit())
+    new["summary"]["speculation"]["lcp_ms_p50"] = 155.0
+    new["baseline"] = {"source": "old/audit.json", "arms": {"speculation": {
+        "lcp_ms": {"n_new": 30, "n_old": 27, "median_diff_ms": -150.0, "ci95_ms": [-170.0, -120.0], "p_value": 0.001,
+                   "p_holm": 0.003, "cliffs_delta": -0.8, "effect": "large", "verdict": "faster"}}}}
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    (tmp_path / "new.json").write_text(json.dumps(new))
+    assert report.main([str(tmp_path / "old.json"), str(tmp_path / "new.json"), "-o", str(tmp_path / "compare.html")]) == 0
+    html = (tmp_path / "compare.html").read_text()
+    assert 'id="table-compare"' in html and '"chart-forest"' in html
+    from prefetch_lab.report.compare import compare_view
+
+    view = compare_view(old, new, "old.json", "new.json")
+    rows = {(r[0]["sort"], r[1]["text"]): [c["text"] for c in r[2:]] for r in view["compare_table"]["rows"]}
+    assert rows[("speculation", "LCP")][:3] == ["310 ms", "155 ms", "0.50×"]
+    assert rows[("speculation", "LCP")][3].endswith("30 vs 27 navigations: faster")
+    assert rows[("control", "LCP")][3].startswith("– (run the new audit with --baseline")
+    assert [r["label"] for r in view["series"]["forest"]["rows"]] == ["speculation rules · LCP"]
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"schema": "x"}')
+    assert report.main([str(bad), str(tmp_path / "new.json"), "-o", str(tmp_path / "c.html")]) == 1

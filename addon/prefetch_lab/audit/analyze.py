@@ -19,6 +19,7 @@ from prefetch_lab.audit.computed.summary import summarize
 from prefetch_lab.audit.findings.advice import build_advice
 from prefetch_lab.audit.findings.double_fetches import double_fetches
 from prefetch_lab.audit.findings.not_prefetched import explain_not_prefetched
+from prefetch_lab.audit.findings.verdict import add_verdicts
 
 
 def analyze(runs: list[dict], *, control_arm: str = "control") -> dict:
@@ -33,6 +34,7 @@ def analyze(runs: list[dict], *, control_arm: str = "control") -> dict:
     navigations = [n for run in analyzed for n in run.navigations]
     prefetches = [p for run in analyzed for p in run.prefetches]
     summary = summarize(analyzed, all_doubles, control_arm)
+    add_verdicts(summary, navigations, control_arm)
     advice = build_advice(navigations, control_arm)
     return json_clean({
         "navigations": navigations,

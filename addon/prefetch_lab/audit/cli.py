@@ -1,24 +1,30 @@
 """scripts/audit URL --out DIR: audit a site in one command (see README "Auditing a site").
 
 The command line around run.Audit: options, a progress bar (rich), and the summary table
-and top advice at the end. Exit status: 0 done; 1 bad usage or a failure; 3 the deadline
-passed; 130 interrupted. Once measuring has begun, what was measured is written in every case.
+and top advice at the end. Exit status: 0 done (every --assert held); 1 a failure (the browser or
+a proxy died, an exception); 2 bad usage (argparse); 3 the deadline passed; 4 an --assert failed;
+130 interrupted. Once measuring has begun, what was measured is written in every case.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from prefetch_lab.audit.findings.advice import top_advice
-from prefetch_lab.audit.findings.summary_table import summary_rows
+from prefetch_lab.audit.findings.assertions import junit_xml, parse as parse_assertion
+from prefetch_lab.audit.findings.baseline import SCHEMA as BASELINE_SCHEMA
+from prefetch_lab.audit.findings.enough_runs import DEFAULT_MAX_RUNS, DEFAULT_PRECISION, parse_precision
+from prefetch_lab.audit.findings.summary_table import SPLIT_AT, baseline_lines, sampling_line, summary_rows, verdict_lines
 from prefetch_lab.rules import speculation_rules
 from prefetch_lab.audit.gather.playwright_driver import Moves
 from prefetch_lab.audit.gather.netprofile import PROFILES, THROTTLE_CHOICES
@@ -35,7 +41,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="output folder (default: audit-<host>/)")
     p.add_argument("--arms", default="control,speculation,edgio",
                    help=f"comma-separated arms from {', '.join(ARM_OPTIONS)} (default: %(default)s)")
-    p.add_argument("--runs", type=int, default=3, help="measured runs per arm; medians across them (default: 3)")
+    p.add_argument("--runs", default="3",
+                   help="measured runs per arm, or auto: add rounds of runs until every arm's LCP interval is "
+                        "within --precision, at most --max-runs (default: 3)")
+    p.add_argument("--precision", default=DEFAULT_PRECISION,
+                   help="--runs auto: the LCP 95 %% CI half-width that is enough, a share of the control's LCP "
+                        "p50 (10%%) or milliseconds (25ms) (default: %(default)s)")
+    p.add_argument("--max-runs", type=int, default=DEFAULT_MAX_RUNS,
+                   help="--runs auto: the most runs per arm (default: %(default)s)")
     p.add_argument("--pages", type=int, default=10, help="pages per walk, the landing page included (default: 10)")
     p.add_argument("--seed", type=int, default=1, help="seed of the random walk (default: 1)")
     p.add_argument("--path", type=Path, dest="path_file",
@@ -71,6 +84,13 @@ def parser() -> argparse.ArgumentParser:
                    help="accept the origin's self-signed or invalid certificate (mitmproxy's ssl_insecure)")
     p.add_argument("--chromium", help="Chromium binary (default: /usr/bin/chromium, else Playwright's own)")
     p.add_argument("--deadline-min", type=float, default=30, help="stop after this many minutes, keeping what was measured (default: 30)")
+    p.add_argument("--assert", dest="assertions", action="append", default=[], metavar="EXPR",
+                   help="CI mode, repeatable: a dotted path into summary.<arm>, an operator (<= >= == != < >) "
+                        "and a number or word, e.g. speculation.vs_control.lcp_ms.verdict==faster; "
+                        "exit status 4 when any fails")
+    p.add_argument("--baseline", type=Path, metavar="OLD/audit.json",
+                   help="compare each arm with the same arm of an earlier audit (unpaired: Mann-Whitney U)")
+    p.add_argument("--junit", type=Path, metavar="FILE", help="write the assertions' outcomes as JUnit XML")
     p.add_argument("--dwell-ms", type=int, default=Moves.dwell_ms, help="time on each page (default: %(default)s)")
     p.add_argument("--hover-ms", type=int, default=Moves.hover_ms, help="pointer over the link before pressing (default: %(default)s)")
     p.add_argument("--press-ms", type=int, default=Moves.press_ms, help="pointer down to up (default: %(default)s)")
@@ -87,16 +107,31 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     unknown = [arm for arm in args.arms if arm not in ARM_OPTIONS]
     if unknown or not args.arms:
         p.error(f"unknown arm(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(ARM_OPTIONS)}")
+    args.runs_auto = args.runs == "auto" and not args.quick
+    try:
+        args.runs = args.max_runs if args.runs_auto else int(args.runs)
+        parse_precision(args.precision)
+    except ValueError as e:
+        p.error(f"--runs {args.runs!r}: a number or auto" if "invalid literal" in str(e) else str(e))
     if args.quick:
         args.runs, args.pages = 1, 5
-    for name in ("runs", "pages"):
+    for name in ("runs", "pages", "max_runs"):
         if getattr(args, name) < 1:
-            p.error(f"--{name} must be 1 or more")
+            p.error(f"--{name.replace('_', '-')} must be 1 or more")
     for name in ("origin_delay_ms", "edge_delay_ms", "dwell_ms", "hover_ms", "press_ms"):
         if not 0 <= getattr(args, name) <= 60_000:
             p.error(f"--{name.replace('_', '-')} must be from 0 to 60000")
     if not 400 <= args.refusal_status <= 599:
         p.error("--refusal-status must be a 4xx or 5xx status")
+    for expression in args.assertions:
+        try:
+            parse_assertion(expression)
+        except ValueError as e:
+            p.error(str(e))
+    if args.baseline:
+        problem = baseline_problem(args.baseline)
+        if problem:
+            p.error(f"--baseline {args.baseline}: {problem}")
     if args.path_file and not args.path_file.is_file():
         p.error(f"--path {args.path_file}: no such file")
     try:
@@ -104,6 +139,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     except ValueError as e:
         p.error(str(e))
     return args
+
+
+def baseline_problem(path: Path) -> str | None:
+    """Why --baseline cannot be read (checked before measuring, not after half an hour)."""
+    try:
+        schema = json.loads(path.read_text(encoding="utf-8")).get("schema")
+    except (OSError, ValueError, AttributeError) as e:
+        return f"cannot be read ({type(e).__name__})"
+    return None if schema == BASELINE_SCHEMA else f"not a {BASELINE_SCHEMA} file (schema {schema!r})"
 
 
 def settings_from(args: argparse.Namespace) -> AuditSettings:
@@ -116,18 +160,26 @@ def settings_from(args: argparse.Namespace) -> AuditSettings:
         refusal_status=args.refusal_status, reverse=args.reverse, insecure_origin=args.insecure_origin,
         chromium=args.chromium, deadline_s=args.deadline_min * 60,
         moves=Moves(dwell_ms=args.dwell_ms, hover_ms=args.hover_ms, press_ms=args.press_ms),
-        walk=args.walk, skew=args.skew, train=args.train, learned_thresholds=args.learned_thresholds, **extra,
+        walk=args.walk, skew=args.skew, train=args.train, learned_thresholds=args.learned_thresholds,
+        assertions=args.assertions, runs_auto=args.runs_auto, precision=args.precision, baseline=args.baseline,
+        **extra,
     )
 
 
 def print_summary(console: Console, document: dict) -> None:
     columns, rows = summary_rows(document)
-    table = Table(title=f"Prefetch Lab audit of {document['url']}", title_justify="left")
-    for i, column in enumerate(columns):
-        table.add_column(column, justify="left" if i == 0 else "right")
-    for row in rows:
-        table.add_row(*[str(cell) for cell in row])
-    console.print(table)
+    # Two tables of at most 7 columns (the arm in both): each fits 100 columns.
+    for part, (start, end) in enumerate(((0, SPLIT_AT), (SPLIT_AT, len(columns)))):
+        title = f"Prefetch Lab audit of {document['url']}" if part == 0 else None
+        table = Table(title=title, title_justify="left")
+        keep = [0] + list(range(max(start, 1), end))
+        for i in keep:
+            table.add_column(columns[i], justify="left" if i == 0 else "right")
+        for row in rows:
+            table.add_row(*[str(row[i]) for i in keep])
+        console.print(table)
+    for line in filter(None, [sampling_line(document), *verdict_lines(document), *baseline_lines(document)]):
+        console.print(("[yellow]" if "fewer than" in line else "") + escape(line))
     advice = top_advice(document, 3)
     if advice:
         console.print("[bold]Top advice[/bold]")
@@ -169,13 +221,24 @@ def main(argv: list[str] | None = None) -> int:
             console.print(f"[red]audit failed: {type(e).__name__}: {e}[/red]")
             return 1
     # Wide enough for every column when the output is a file or a pipe (the JSON has it all).
-    print_summary(Console(width=None if sys.stdout.isatty() else 160), document)
+    print_summary(Console(width=None if sys.stdout.isatty() else 100), document)
     wrote = [settings.out / "audit.json"] + [path for path in [settings.out / "report.html"] if path.exists()]
     console.print(f"wrote {', '.join(map(str, wrote))} (raw material in {settings.out / 'raw'})")
+    return exit_status(console, document, args.junit)
+
+
+def exit_status(console: Console, document: dict, junit: Path | None) -> int:
+    """An incomplete audit's status first (its assertions rest on part of the runs), then 4 when
+    an assertion failed."""
+    assertions = document.get("assertions") or []
+    for a in assertions:
+        console.print(f"{'[green]pass' if a['passed'] else '[red]FAIL'}[/] {escape(a['expression'])}: {escape(a['message'])}")
+    if junit:
+        junit.write_text(junit_xml(assertions), encoding="utf-8")
     if not document["complete"]:
         problem = document.get("problem") or ""
         return 130 if problem == "interrupted" else 1 if problem.startswith("failed") else 3
-    return 0
+    return 4 if any(not a["passed"] for a in assertions) else 0
 
 
 if __name__ == "__main__":

@@ -36,6 +36,9 @@ from urllib.parse import urlsplit
 from prefetch_lab import __version__
 from prefetch_lab import trail
 from prefetch_lab.audit.analyze import analyze
+from prefetch_lab.audit.findings.assertions import evaluate_all
+from prefetch_lab.audit.findings.baseline import compare_with_baseline
+from prefetch_lab.audit.findings.enough_runs import DEFAULT_PRECISION, sampling
 from prefetch_lab.report import render as report
 from prefetch_lab.audit.gather.cdp_driver import CdpBrowser
 from prefetch_lab.audit.gather.cdp_pipe import CdpError
@@ -61,6 +64,9 @@ ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_RULES = ROOT / "rules" / "default.yaml"
 ARM_OPTIONS = {
     "control": {"prefetch_inject": "off"},
+    # The A/A arm: the control's settings, its own proxies and profiles; its verdict against the
+    # control should be no-difference (else the machine or the pipeline makes differences up).
+    "placebo": {"prefetch_inject": "off"},
     "speculation": {"prefetch_inject": "speculation"},
     "edgio": {"prefetch_inject": "edgio"},
     "both": {"prefetch_inject": "both"},
@@ -103,6 +109,10 @@ class AuditSettings:
     skew: float = 2.0  # the skewed walker's Zipf exponent
     train: int = 0  # training walks for the learned arm
     learned_thresholds: str | None = None  # prefetch_learned_thresholds; None: the proxy's default
+    assertions: list[str] = field(default_factory=list)  # --assert: checked on the summary (CI mode)
+    runs_auto: bool = False  # --runs auto: `runs` is then the most (--max-runs); stop on precision
+    precision: str = DEFAULT_PRECISION  # the LCP CI half-width that is enough: "10%" of control's p50, or ms
+    baseline: Path | None = None  # --baseline OLD/audit.json: the same arms compared, unpaired
 
     @property
     def walk_kind(self) -> str:
@@ -125,6 +135,7 @@ class AuditSettings:
     def to_json(self) -> dict:
         values = asdict(self)
         values.update(out=str(self.out), path_file=str(self.path_file) if self.path_file else None,
+                      baseline=str(self.baseline) if self.baseline else None,
                       walk=self.walk_kind)
         return values
 
@@ -146,6 +157,7 @@ class Audit:
         self.runs: list[dict] = []
         self.console_errors: list[dict] = []
         self.training: dict | None = None
+        self.sampling: dict | None = None  # --runs auto: the last round's check
         self._proxies: list[ProxyProcess] = []
 
     @property
@@ -245,9 +257,11 @@ class Audit:
             self.stop_proxy(planner)
             if s.train:
                 self.train(browser, policy)
-            for run, arm in schedule(s.arms, s.runs):
+            for index, (run, arm) in enumerate(schedule(s.arms, s.runs)):
                 self.check_deadline()
                 self.measure(browser, arm, run)
+                if s.runs_auto and (index + 1) % len(s.arms) == 0 and self.enough(run + 1):
+                    break
         except AuditAborted as e:
             complete, problem = False, str(e)
         except KeyboardInterrupt:
@@ -265,6 +279,27 @@ class Audit:
                     logger.warning(f"closing the browser: {type(e).__name__}: {e}")
             shutil.rmtree(self.confdir, ignore_errors=True)
         return self.write(complete, problem)
+
+    def enough(self, rounds: int) -> bool:
+        """--runs auto, after a round of every arm: is every arm's LCP interval narrow enough?"""
+        s = self.settings
+        self.sampling = sampling(analyze(self.runs)["summary"], s.precision, rounds, s.runs)
+        self.progress.phase(f"after {rounds} runs: LCP CI half-widths {self.sampling['lcp_ci_half_width_ms']} ms, "
+                            f"target {self.sampling['target_half_width_ms']} ms")
+        return self.sampling["stopped_by"] is not None
+
+    def sampling_of(self, complete: bool) -> dict:
+        if not self.settings.runs_auto:
+            return {"mode": "fixed", "runs": self.settings.runs}
+        found = self.sampling or sampling({}, self.settings.precision, 0, self.settings.runs)
+        return {**found, "stopped_by": found["stopped_by"] or (None if complete else "incomplete")}
+
+    def against_baseline(self, results: dict) -> dict | None:
+        path = self.settings.baseline
+        if not path:
+            return None
+        baseline = json.loads(path.read_text(encoding="utf-8"))
+        return compare_with_baseline(results["navigations"], list(results["summary"]), baseline, str(path))
 
     def in_site_urls(self, proxy: ProxyProcess, open_page: Callable[[str], tuple[str, list[dict]]]):
         """`open_page` (a session's visible_links or follow) taking and giving the site's URLs."""
@@ -385,6 +420,9 @@ class Audit:
             "walk": [step.to_dict() for step in getattr(self, "plan", [])],
             "training": self.training,
             **results,
+            "assertions": evaluate_all(self.settings.assertions, results["summary"]),
+            "sampling": self.sampling_of(complete),
+            "baseline": self.against_baseline(results),
             "console_errors": self.console_errors,
             "raw": {"runs": "raw/runs.json", "trails": sorted(p.name for p in self.raw.glob("*.trail.jsonl")),
                     "hars": sorted(p.name for p in self.raw.glob("*.har"))},

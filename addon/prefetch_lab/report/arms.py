@@ -6,6 +6,7 @@ from __future__ import annotations
 
 ARM_LABELS = {
     "control": "control (nothing injected)",
+    "placebo": "placebo (the control again: A/A)",
     "speculation": "speculation rules",
     "edgio": "Edgio's install.js",
     "both": "both mechanisms",

@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 
 from prefetch_lab.formatting import fmt_ms
 
-ARM_COLORS = {"control": "#8c8c8c", "speculation": "#2f6fb3", "edgio": "#e07b24", "both": "#3c9a5f"}
+ARM_COLORS = {"control": "#8c8c8c", "placebo": "#b8b8b8", "speculation": "#2f6fb3", "edgio": "#e07b24", "both": "#3c9a5f"}
 OUTCOME_COLORS = {"used": "#3c9a5f", "served, not used": "#e3b23c", "forwarded to the origin": "#8a63b8",
                   "not sent by Chromium": "#9e9e9e"}
 REFUSAL_COLORS = ("#c9473d", "#e0736a", "#8f2a22", "#f0a39c", "#b5651d")  # one red per refusal reason
@@ -23,6 +23,7 @@ DOCUMENT_COLORS = {"document (network)": "#2f6fb3", "document (navigational-pref
                    "document (cache-storage)": "#2a9d8f", "document (cache)": "#7fa7d6"}
 MECHANISM_COLORS = {"speculation": "#2f6fb3", "edgio": "#e07b24", "deep-fetch": "#b5651d", "site": "#6b6b6b"}
 EDGE_SYMBOLS = {"hit": "circle", "stale": "circle-open", "refused": "x", "forwarded": "triangle-up", "none": "square-open"}
+VERDICT_COLORS = {"faster": "#1f8a4c", "slower": "#c9473d", "no-difference": "#8c8c8c"}
 LINE_COLORS = {"FCP": "#3c9a5f", "LCP": "#8a63b8", "load": "#555555"}
 BASE_LAYOUT = dict(margin=dict(l=10, r=10, t=30, b=40), font=dict(family="system-ui, sans-serif", size=12),
                    legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
@@ -65,6 +66,34 @@ def per_page_chart(series: dict, chart_id: str, name: str) -> dict | None:
     caption = (f"{name} of every page after the landing page, control beside each experiment arm ({spread}): "
                f"lower is faster.")
     return chart(chart_id, caption, fig)
+
+
+FOREST_CAPTION = ("Each experiment arm against the control, metric by metric: the median of the paired differences "
+                  "(same run, same step) and its 95 % bootstrap interval. Left of the dashed line is faster; green: "
+                  "faster, red: slower, grey: no difference shown (Holm-adjusted Wilcoxon p ≥ 0.05 or the interval "
+                  "contains 0).")
+BASELINE_FOREST_CAPTION = ("Each arm of the new audit against the same arm of the old one, metric by metric: the "
+                           "difference of medians (new − old, unpaired) and its 95 % bootstrap interval. Left of the "
+                           "dashed line is faster now; green: faster, red: slower, grey: no difference shown.")
+
+
+def forest_chart(series: dict, caption: str | None = None) -> dict | None:
+    """A forest plot: per arm and metric, the median paired difference with the control and its
+    95 % CI as a horizontal bar; the zero line is "no difference"."""
+    rows = series["rows"]
+    if not rows:
+        return None
+    fig = go.Figure(layout=BASE_LAYOUT)
+    colors = [VERDICT_COLORS.get(r["verdict"], "#8c8c8c") for r in rows]
+    fig.add_trace(go.Scatter(
+        x=[r["median"] for r in rows], y=[r["label"] for r in rows], mode="markers", marker=dict(size=10, color=colors),
+        error_x=dict(type="data", symmetric=False, array=[r["high"] - r["median"] for r in rows],
+                     arrayminus=[r["median"] - r["low"] for r in rows], thickness=2, width=6),
+        text=[r["text"] for r in rows], hovertemplate="%{text}<extra></extra>", showlegend=False))
+    fig.add_vline(x=0, line=dict(color="#555", dash="dash"))
+    fig.update_layout(height=110 + 34 * len(rows), xaxis=dict(title="difference (ms): left of 0 is faster"),
+                      yaxis=dict(automargin=True, autorange="reversed"))
+    return chart("chart-forest", caption or FOREST_CAPTION, fig)
 
 
 def outcomes_chart(series: dict) -> dict | None:
@@ -207,6 +236,7 @@ def waterfall_chart(waterfalls: list[dict], default_key: str | None) -> dict | N
 
 def audit_charts(series: dict) -> list[dict]:
     charts = [
+        forest_chart(series["forest"]),
         per_page_chart(series["lcp"], "chart-lcp", "LCP"),
         per_page_chart(series["ttfb"], "chart-ttfb", "TTFB"),
         waterfall_chart(series["waterfalls"], series["default_waterfall"]),

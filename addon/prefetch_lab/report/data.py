@@ -9,6 +9,7 @@ in a sentence, a table and a chart label.
 from __future__ import annotations
 
 from prefetch_lab.report import tables
+from prefetch_lab.report.differences import few_pairs_warnings, forest_series, page_differences_table
 from prefetch_lab.report.series import outcome_series, per_page_series, reason_series
 from prefetch_lab.report.verdicts import environment_line, settings_line, training_line, verdicts
 from prefetch_lab.report.waterfall import default_waterfall, waterfall_series
@@ -28,6 +29,8 @@ def audit_view(audit: dict, runs: list[dict] | None) -> dict:
         "environment_line": environment_line(audit),
         "headline": lines[0],
         "more_verdicts": lines[1:],
+        "pair_warnings": few_pairs_warnings(audit),
+        "page_differences_table": page_differences_table(audit),
         "timing_table": tables.timing_table(audit),
         "prefetch_table": tables.prefetch_table(audit),
         "learned_table": tables.learned_comparison(audit),
@@ -39,6 +42,7 @@ def audit_view(audit: dict, runs: list[dict] | None) -> dict:
         "console_errors": [f"{e.get('arm')} run {(e.get('run') or 0) + 1}: {e.get('text')}"
                            for e in audit.get("console_errors") or []],
         "series": {
+            "forest": forest_series(audit),
             "lcp": per_page_series(audit, "lcp_ms"),
             "ttfb": per_page_series(audit, "ttfb_ms"),
             "outcomes": outcome_series(audit),

@@ -27,6 +27,7 @@ from markupsafe import Markup
 from prefetch_lab import __version__
 from prefetch_lab import trail
 from prefetch_lab.report import charts as reportcharts
+from prefetch_lab.report import compare as reportcompare
 from prefetch_lab.report import data as reportdata
 from prefetch_lab.report import trail_view as reporttrail
 
@@ -93,6 +94,17 @@ def render_trail_report(records: list[dict], source: str) -> str:
     return render(view, reporttrail.trail_charts(view["series"]))
 
 
+def render_compare(old_path: Path, new_path: Path) -> str:
+    """Two audits side by side (old, new)."""
+    documents = [json.loads(path.read_text(encoding="utf-8")) for path in (old_path, new_path)]
+    for path, document in zip((old_path, new_path), documents):
+        if not isinstance(document, dict) or document.get("schema") != AUDIT_SCHEMA:
+            raise ValueError(f"{path}: not a {AUDIT_SCHEMA} file")
+    view = reportcompare.compare_view(*documents, str(old_path), str(new_path))
+    forest = reportcharts.forest_chart(view["series"]["forest"], caption=reportcharts.BASELINE_FOREST_CAPTION)
+    return render(view, [forest] if forest else [])
+
+
 def write_text(path: Path, text: str) -> None:
     """Atomically: a browser reloading the report never reads half a file."""
     temporary = path.with_suffix(path.suffix + ".tmp")
@@ -120,14 +132,17 @@ def main(argv: list[str] | None = None) -> int:
         "Render Prefetch Lab's self-contained HTML report from an audit's audit.json, or from a "
         "proxy trail (prefetch_audit_file) of a session browsed by hand."))
     p.add_argument("source", type=Path, help="OUT/audit.json (scripts/audit) or a trail .jsonl")
+    p.add_argument("new", type=Path, nargs="?",
+                   help="a second audit.json: render OLD (source) and NEW side by side")
     p.add_argument("-o", "--output", type=Path, help="the HTML file to write (default: report.html beside the source)")
     p.add_argument("--raw", type=Path, help="the audit's raw/ folder (default: raw/ beside audit.json)")
     args = p.parse_args(argv)
-    if not args.source.is_file():
-        p.error(f"{args.source}: no such file")
-    output = args.output or args.source.with_name("report.html")
+    for path in filter(None, (args.source, args.new)):
+        if not path.is_file():
+            p.error(f"{path}: no such file")
+    output = args.output or (args.new or args.source).with_name("compare.html" if args.new else "report.html")
     try:
-        html = render_file(args.source, args.raw)
+        html = render_compare(args.source, args.new) if args.new else render_file(args.source, args.raw)
     except (ValueError, OSError) as e:
         print(f"scripts/report: {e}", file=sys.stderr)
         return 1

@@ -10,6 +10,7 @@ from collections import Counter
 from prefetch_lab.formatting import fmt_ms, fmt_ratio
 from prefetch_lab.report.arms import after_landing, arm_label, control_arm, experiment_arms
 from prefetch_lab.report.cells import BECAUSE, plural
+from prefetch_lab.report.differences import verdict_clause
 
 
 def verdicts(audit: dict) -> list[str]:
@@ -37,6 +38,8 @@ def verdict(audit: dict, arm: str) -> str:
                   f"({fmt_ratio(s.get(f'{metric}_ratio'))})")
     else:
         change = f"{name} p50 was {fmt_ms(s.get(f'{metric}_ms_p50'))} (no control arm to compare with)"
+    tested = verdict_clause(audit, arm)  # None in audits written before the verdicts
+    change = f"{tested}; {change}" if tested else change
     return f"With {arm_label(arm)}, {change}; {reach}{not_prefetched_clause(audit, arm)}."
 
 
@@ -69,6 +72,9 @@ def settings_line(audit: dict) -> str:
              plural(s.get("pages") or 0, "page"), f"edge {s.get('edge', '?')}",
              f"origin +{s.get('origin_delay_ms', 0):,} ms", f"edge +{s.get('edge_delay_ms', 0):,} ms",
              f"throttle {s.get('throttle', 'none')}", f"eagerness {s.get('eagerness', '?')}"]
+    sampled = audit.get("sampling") or {}
+    if sampled.get("mode") == "auto":
+        parts[1] = f"runs auto: {plural(sampled.get('runs') or 0, 'run')}, stopped by {sampled.get('stopped_by') or '?'}"
     if s.get("mobile"):
         parts.append("mobile")
     if s.get("train"):

@@ -99,6 +99,10 @@ def browser_status_meaning(status: str | None) -> str:
     return f"{status}: {meaning[0]}" if meaning else f"{status} (Chromium's prefetch status)"
 
 
+# The A/A arm: the control's settings again (audit/run.py), so nothing to explain there either.
+PLACEBO_ARM = "placebo"
+
+
 def is_2xx(status) -> bool:
     return isinstance(status, int) and 200 <= status < 300
 
@@ -106,8 +110,8 @@ def is_2xx(status) -> bool:
 def explain(nav: dict, evidence: dict) -> tuple[str, str | None]:
     """(reason code, detail) for a navigation after the first that was not prefetched."""
     arm = evidence.get("arm")
-    if arm == evidence.get("control_arm", "control"):
-        return "control", "nothing is injected in the control arm"
+    if arm in (evidence.get("control_arm", "control"), PLACEBO_ARM):
+        return "control", "nothing is injected in the control arm (nor in the placebo, its A/A twin)"
     prefetches = evidence.get("prefetches") or []
     if any(p["edge"] in ("hit", "stale", "forwarded") and is_2xx(p.get("status")) for p in prefetches):
         double = evidence.get("double_fetch")
