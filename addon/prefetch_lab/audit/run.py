@@ -42,7 +42,7 @@ from prefetch_lab.audit.findings.enough_runs import DEFAULT_PRECISION, sampling
 from prefetch_lab.report import render as report
 from prefetch_lab.audit.gather.cdp_driver import CdpBrowser
 from prefetch_lab.audit.gather.cdp_pipe import CdpError
-from prefetch_lab.audit.gather.playwright_driver import AuditBrowser, Moves, find_chromium
+from prefetch_lab.audit.gather.playwright_driver import SANDBOXED, AuditBrowser, Moves, find_chromium
 from prefetch_lab.audit.gather.walk import (
     SkewedChoice,
     Step,
@@ -475,6 +475,7 @@ def environment(chromium_version: str | None) -> dict:
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
         "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+        "sandbox": SANDBOXED,  # Chromium's sandbox: off only as root, where Chromium requires it
         "argv": sys.argv,
     }
 
