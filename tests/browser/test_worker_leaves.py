@@ -29,35 +29,37 @@ def persistent(profile, proxy=None):
         str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, **options)
 
 
-def install_worker(context, base: str) -> None:
-    page = context.pages[0] if context.pages else context.new_page()
-    page.goto(base + "/")
-    page.evaluate("Edgio.ready()")
-    assert page.evaluate("Edgio.prefetch('/p/1')")["stored"]
-    assert poll(page, f"Promise.all([{OURS}, {CACHES}]).then(([rs, cs]) => rs.length === 1 && cs.length === 1)")
+def first_page(context):
+    return context.pages[0] if context.pages else context.new_page()
 
 
-def test_the_worker_leaves_when_the_site_is_reached_without_the_proxy(start_lab, origin_factory, tmp_path):
+def profile_with_our_worker(start_lab, origin_factory, profile):
+    """A profile that got our worker (and a cache of ours) through the proxy; the site's origin."""
     lab = start_lab(RULES)
     origin = origin_factory(shop_routes(range(1, 3), listing_page([])))
     lab.warm(origin.base + "/p/1")
-    with persistent(tmp_path / "profile", lab.proxy) as context:
-        install_worker(context, origin.base)
+    with persistent(profile, lab.proxy) as context:
+        page = first_page(context)
+        page.goto(origin.base + "/")
+        page.evaluate("Edgio.ready()")
+        assert page.evaluate("Edgio.prefetch('/p/1')")["stored"]
+        assert poll(page, f"Promise.all([{OURS}, {CACHES}]).then(([rs, cs]) => rs.length === 1 && cs.length === 1)")
+    return origin
+
+
+def test_the_worker_leaves_when_the_site_is_reached_without_the_proxy(start_lab, origin_factory, tmp_path):
+    origin = profile_with_our_worker(start_lab, origin_factory, tmp_path / "profile")
     with persistent(tmp_path / "profile") as context:  # no proxy: the site itself answers
-        page = context.pages[0] if context.pages else context.new_page()
+        page = first_page(context)
         response = page.goto(origin.base + "/")
         assert "x-prefetch-lab-edge" not in response.headers  # the site itself answered
         assert poll(page, GONE, timeout=30), "our worker or its caches stayed after a navigation without the edge"
 
 
 def test_without_edgios_client_the_edge_serves_a_worker_that_removes_itself(start_lab, origin_factory, tmp_path):
-    lab = start_lab(RULES)
-    origin = origin_factory(shop_routes(range(1, 3), listing_page([])))
-    lab.warm(origin.base + "/p/1")
-    with persistent(tmp_path / "profile", lab.proxy) as context:
-        install_worker(context, origin.base)
+    origin = profile_with_our_worker(start_lab, origin_factory, tmp_path / "profile")
     off = start_lab(RULES, prefetch_inject="speculation")  # the same profile, an edge without Edgio's client
     with persistent(tmp_path / "profile", off.proxy) as context:
-        page = context.pages[0] if context.pages else context.new_page()
+        page = first_page(context)
         page.goto(origin.base + "/")  # the navigation's update check fetches the worker script again
         assert poll(page, GONE, timeout=30), "the worker did not remove itself"
