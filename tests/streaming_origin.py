@@ -7,6 +7,7 @@ answers with one write): a route is a `Flush` with the parts and the pause befor
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
@@ -17,7 +18,7 @@ from tests.harness import LocalServer
 
 @dataclass
 class Flush:
-    parts: list[tuple[float, bytes]]  # (seconds to wait before sending, bytes)
+    parts: list[tuple[float | threading.Event, bytes]]  # (seconds to wait, or an Event to wait for, then bytes)
     headers: dict[str, str] = field(default_factory=dict)
     chunked: bool = False  # Transfer-Encoding: chunked (else Content-Length of the whole body)
     die_after: int | None = None  # close the connection after this many parts, body unfinished
@@ -67,7 +68,9 @@ class FlushingOrigin(LocalServer):
                         self.connection.shutdown(socket.SHUT_RDWR)
                         self.close_connection = True
                         return
-                    if pause:
+                    if isinstance(pause, threading.Event):
+                        pause.wait(30)  # the test says when (bounded: a test that forgets still ends)
+                    elif pause:
                         time.sleep(pause)
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data) if route.chunked else data)
                     self.wfile.flush()

@@ -3,9 +3,12 @@ and cached in the stream; a body cut short by the origin is never cached."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import gzip
 import http.client
 import json
+import threading
 import time
 import zlib
 
@@ -16,7 +19,6 @@ from tests.harness import Mitmdump
 from tests.streaming_origin import Flush, FlushingOrigin
 
 INSTALL = b'<script src="/__edgio__/prefetch/install.js" defer></script>'
-PAUSE = 1.0  # before the origin sends the rest of the page
 HEAD = (b"<!doctype html><html><head><meta charset=utf-8><title>stream</title></head>\n"
         b"<body><h1>Visible at once</h1>\n")
 REST = b"".join(b"<div class=card><p>card %d</p></div>\n" % i for i in range(4000)) + b"</body></html>\n"
@@ -57,21 +59,25 @@ def proxy(tmp_path_factory):
         yield proxy
 
 
-def get(proxy: Mitmdump, url: str, accept_encoding: str):
-    """GET through the proxy; returns (response, first decoded bytes, seconds to them, whole decoded body)."""
-    conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=30)
-    started = time.monotonic()
+def get(proxy: Mitmdump, url: str, accept_encoding: str, held: threading.Event | None = None,
+        sent: Callable[[], int] = lambda: 0):
+    """GET through the proxy; returns (response, first decoded bytes, how many parts the origin had
+    sent when they arrived (`sent`), whole decoded body). `held`, the origin's wait before the rest,
+    is set once the first bytes are in: a proxy that buffered the page would deliver nothing first."""
+    conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=60)
     conn.request("GET", url, headers={"accept-encoding": accept_encoding})
     resp = conn.getresponse()
     decode = client_decoder(resp.getheader("content-encoding") or "identity")
-    first, first_at, body = b"", None, b""
+    first, sent_then, body = b"", None, b""
     while chunk := resp.read1(65536):
         decoded = decode(chunk)
         body += decoded
-        if first_at is None and b"<h1>" in body:
-            first, first_at = body, time.monotonic() - started
+        if sent_then is None and b"<h1>" in body:
+            first, sent_then = body, sent()
+            if held is not None:
+                held.set()
     conn.close()
-    return resp, first, first_at, body
+    return resp, first, sent_then, body
 
 
 def audit(proxy: Mitmdump) -> list[dict]:
@@ -86,11 +92,12 @@ def test_early_flush_reaches_the_client_before_the_rest_and_is_cached(origin, pr
         headers["content-encoding"] = encoding
     head, rest = encoded_parts(encoding)
     # Chunked, as an origin that flushes early must be: it cannot know the length yet.
-    origin.routes[path] = Flush([(0, head), (PAUSE, rest)], headers, chunked=True)
+    held = threading.Event()
+    origin.routes[path] = Flush([(0, head), (held, rest)], headers, chunked=True)
     url = origin.base + path
 
-    resp, first, first_at, body = get(proxy, url, "gzip, br")
-    assert first_at is not None and first_at < PAUSE * 0.6, f"first part after {first_at:.2f}s"
+    resp, first, sent_then, body = get(proxy, url, "gzip, br", held, lambda: len(origin.sent_at[path]))
+    assert sent_then == 1, "the first part reached the client only after the origin sent the rest"
     assert b"<h1>Visible at once</h1>" in first
     assert body.count(INSTALL) == 1
     assert body.replace(INSTALL, b"", 1) == PAGE  # byte-exact apart from the tag
@@ -107,10 +114,11 @@ def test_early_flush_reaches_the_client_before_the_rest_and_is_cached(origin, pr
 
 def test_head_placement_in_the_stream(tmp_path, origin):
     path = "/early-head"
-    origin.routes[path] = Flush([(0, HEAD + b"x" * 5000), (PAUSE, REST)], {"content-type": "text/html"}, chunked=True)
+    held = threading.Event()
+    origin.routes[path] = Flush([(0, HEAD + b"x" * 5000), (held, REST)], {"content-type": "text/html"}, chunked=True)
     with Mitmdump(tmp_path / "conf", {"prefetch_inject_at": "head"}) as proxy:
-        _, first, first_at, body = get(proxy, origin.base + path, "identity")
-    assert first_at < PAUSE * 0.6 and INSTALL + b"</head>" in first
+        _, first, sent_then, body = get(proxy, origin.base + path, "identity", held, lambda: len(origin.sent_at[path]))
+    assert sent_then == 1 and INSTALL + b"</head>" in first
     assert body.replace(INSTALL, b"", 1) == HEAD + b"x" * 5000 + REST
 
 
@@ -134,18 +142,19 @@ def test_an_origin_that_dies_mid_body_leaves_nothing_in_the_cache(origin, proxy,
 def test_a_large_asset_streams_through_uncached_past_the_object_limit(tmp_path, origin):
     path = "/big.bin"
     part = b"\x00" * (1 << 20)
-    origin.routes[path] = Flush([(0, part)] + [(0, part)] * 2 + [(PAUSE, part)],
+    held = threading.Event()  # the last MiB leaves the origin only once the client has the first
+    origin.routes[path] = Flush([(0, part)] + [(0, part)] * 2 + [(held, part)],
                                 {"content-type": "application/octet-stream", "cache-control": "max-age=60"},
                                 chunked=True)
     audit_path = tmp_path / "audit.jsonl"
     # 8 MiB budget: objects over 1 MiB are not cached.
     with Mitmdump(tmp_path / "conf", {"prefetch_cache_mb": "8", "prefetch_audit_file": str(audit_path)}) as proxy:
-        conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=30)
-        started = time.monotonic()
+        conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=60)
         conn.request("GET", origin.base + path)
         resp = conn.getresponse()
         got = resp.read1(1 << 20)
-        assert time.monotonic() - started < PAUSE * 0.6 and got
+        assert got and len(origin.sent_at[path]) < 4  # streamed: the last part is still held at the origin
+        held.set()
         got += resp.read()
         conn.close()
         assert got == part * 4
