@@ -18,6 +18,7 @@ import pytest
 from tests.harness import Mitmdump
 from tests.streaming_origin import Flush, FlushingOrigin
 
+PAUSE = 1.0  # before the origin sends the rest of the page (the HTTP/2 test's timing)
 INSTALL = b'<script src="/__edgio__/prefetch/install.js" defer></script>'
 HEAD = (b"<!doctype html><html><head><meta charset=utf-8><title>stream</title></head>\n"
         b"<body><h1>Visible at once</h1>\n")
