@@ -108,10 +108,11 @@ class EdgeOptions:
 def note(flow: http.HTTPFlow, mark: str, comment: str) -> None:
     """Make a decision visible in mitmweb / mitmproxy's flow list (comments accumulate)."""
     flow.marked = MARKS[mark]
-    flow.comment = "; ".join(filter(None, [flow.comment, f"prefetch-lab: {comment}"]))
+    add_comment(flow, comment)
 
 
-def comment(flow: http.HTTPFlow, text: str) -> None:
+def add_comment(flow: http.HTTPFlow, text: str) -> None:
+    """Append to the flow's comment (mitmweb shows it), after whatever is there."""
     flow.comment = "; ".join(filter(None, [flow.comment, f"prefetch-lab: {text}"]))
 
 

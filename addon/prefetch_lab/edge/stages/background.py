@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from mitmproxy import http
 
+from prefetch_lab.edge import storage
 from prefetch_lab.edge.context import EdgeContext
 
 
@@ -36,5 +37,4 @@ class BackgroundFetches:
     def _done(self, flow: http.HTTPFlow) -> None:
         state = self.edge.state_of(flow)
         if state is not None and state.background:
-            self.edge.store.end_revalidation(state.key)
-            self.edge.origin.background_done(flow)
+            storage.background_done(self.edge, flow, state)

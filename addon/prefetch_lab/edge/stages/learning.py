@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 from mitmproxy import command, ctx, exceptions, http
 
 from prefetch_lab.edge import responses
-from prefetch_lab.edge.context import EdgeContext
+from prefetch_lab.edge.context import EdgeContext, add_comment
 from prefetch_lab.http.cachestore import cache_key
 from prefetch_lab.learn.graph_file import SAVE_INTERVAL_S, GraphFile
 from prefetch_lab.learn.learned_rules import LearnedRules, Thresholds, build_learned_document, page_from_rules_url, rules_url
@@ -196,7 +196,7 @@ class Learning:
         if self.graph.observe(normalise_host(req.host, req.port, req.scheme), from_page, req.path, time.time()):
             self.file.changed()
             self.views += 1
-            flow.comment = "; ".join(filter(None, [flow.comment, f"prefetch-lab: page view counted (from {from_page})"]))
+            add_comment(flow, f"page view counted (from {from_page})")
 
     # ---- the per-page document -----------------------------------------------------------
 
@@ -229,9 +229,8 @@ class Learning:
                    for action in ("prerender-immediate", "prerender-moderate", "prefetch-moderate")}
         prerender = offered["prerender-immediate"] + offered["prerender-moderate"]
         flow.marked = MARK
-        flow.comment = "; ".join(filter(None, [flow.comment, (
-            f"prefetch-lab: learned rules for {page}: prerender {', '.join(prerender) or 'none'}; "
-            f"prefetch {', '.join(offered['prefetch-moderate']) or 'none'}")]))
+        add_comment(flow, f"learned rules for {page}: prerender {', '.join(prerender) or 'none'}; "
+                          f"prefetch {', '.join(offered['prefetch-moderate']) or 'none'}")
         self.edge.record(
             "learned-rules", flow, status=status, page=page, prerender=prerender,
             prerender_immediate=offered["prerender-immediate"], prefetch=offered["prefetch-moderate"],

@@ -14,7 +14,7 @@ from __future__ import annotations
 from mitmproxy import ctx, exceptions, http
 
 from prefetch_lab.edge import answers, compat
-from prefetch_lab.edge.context import EdgeContext, comment
+from prefetch_lab.edge.context import EdgeContext, add_comment
 from prefetch_lab.edge.origin_fetches import DEFAULT_TIMEOUT, TIMEOUT_REASON
 
 
@@ -54,7 +54,7 @@ class OriginClock:
             return
         state.handled = "origin-timeout"
         answers.add_edge_headers(self.edge, flow, state, "code", from_origin=False)  # as any uncacheable status
-        comment(flow, "origin timeout, 504 from the edge")
+        add_comment(flow, "origin timeout, 504 from the edge")
         self.edge.record("origin-error", flow, status=504,
                          reason=f"{TIMEOUT_REASON}: no response headers in {self.edge.origin.timeout:g}s")
 

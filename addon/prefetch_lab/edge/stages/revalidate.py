@@ -66,8 +66,7 @@ class Revalidation:
         edge.record("revalidated", flow, status=304, caching_status=caching_status, ttl=decision.ttl,
                     reason=None if decision.store else decision.reason)
         if state.background:
-            storage.background_done(edge, flow, state)
-            return
+            return  # the edge's own refresh: stages.background frees its slot and key lock
         use_client_validators(flow, state)
         answers.serve_entry(edge, flow, state, freshened, stale=False, caching_status=caching_status)
 
@@ -79,6 +78,5 @@ class Revalidation:
         edge.record("revalidated", flow, status=304, caching_status="not-selected",
                     reason="the 304's validators select no stored response (RFC 9111 4.3.4)")
         if state.background:
-            storage.background_done(edge, flow, state)
-            return
+            return  # the edge's own refresh: stages.background frees its slot and key lock
         state.action = Action.REFETCH
