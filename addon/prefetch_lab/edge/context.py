@@ -59,9 +59,8 @@ class FlowState:
     must stay serialisable for saving flows); metadata gets a plain summary.
     Writer -> readers, per field."""
 
-    # stages.classify -> everyone (url: the trail; received_path: stages.gate's fail-closed check)
-    url: str = ""  # as the client asked for it, edgio_* params included
-    received_path: str = ""
+    # stages.classify -> everyone (tracked only once complete: stages.gate fails closed without it)
+    url: str = ""  # as the client asked for it, edgio_* params included (for the trail)
     key: str = ""
     features: Features = NO_FEATURES
     prefetch: str | None = None  # "edgio" | "speculation" when the request is a prefetch

@@ -33,7 +33,7 @@ class Classify:
         # (edgio_* included) is only needed for the trail. The state is tracked only once it
         # is complete: a request whose classification failed has none (stages.gate refuses it
         # if it looks like a prefetch; the other stages let it pass).
-        state = FlowState(background=edge.origin.queued.pop(flow, None), received_path=req.path,
+        state = FlowState(background=edge.origin.queued.pop(flow, None),
                           url=header_reads.pretty_url(req) if edge.recording else "")
         stripped = strip_edgio_params(query)
         state.key = cache_key(req.method, req.scheme, req.host, req.port, path, stripped, header_reads.host_header(req))
