@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from prefetch_lab.audit.cli import parse_args
-from prefetch_lab.audit.run import Audit, AuditSettings
+from prefetch_lab.audit.run import Audit
+from prefetch_lab.audit.settings import AuditSettings
 from prefetch_lab.audit.gather.walk import SkewedChoice, Step, uniform_choice
 
 URL = "http://127.0.0.1:9/"

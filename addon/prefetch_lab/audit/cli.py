@@ -28,7 +28,9 @@ from prefetch_lab.audit.findings.summary_table import SPLIT_AT, baseline_lines, 
 from prefetch_lab.rules import speculation_rules
 from prefetch_lab.audit.gather.playwright_driver import Moves
 from prefetch_lab.audit.gather.netprofile import PROFILES, THROTTLE_CHOICES
-from prefetch_lab.audit.run import ARM_OPTIONS, WALKS, Audit, AuditSettings, Progress as AuditProgress, schedule
+from prefetch_lab.audit.run import Audit, Progress as AuditProgress
+from prefetch_lab.audit.run_environment import schedule
+from prefetch_lab.audit.settings import ARM_OPTIONS, WALKS, AuditSettings
 
 
 def parser() -> argparse.ArgumentParser:

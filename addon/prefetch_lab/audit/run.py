@@ -18,31 +18,25 @@ the DevTools-pipe driver (gather/cdp_driver.py), the only one under which Chromi
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import logging
-import os
-import platform
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from prefetch_lab import __version__
 from prefetch_lab import trail
 from prefetch_lab.audit.analyze import analyze
 from prefetch_lab.audit.findings.assertions import evaluate_all
 from prefetch_lab.audit.findings.baseline import compare_with_baseline
-from prefetch_lab.audit.findings.enough_runs import DEFAULT_PRECISION, sampling
+from prefetch_lab.audit.findings.enough_runs import sampling
 from prefetch_lab.report import render as report
 from prefetch_lab.audit.gather.cdp_driver import CdpBrowser
 from prefetch_lab.audit.gather.cdp_pipe import CdpError
-from prefetch_lab.audit.gather.playwright_driver import SANDBOXED, AuditBrowser, Moves, find_chromium
+from prefetch_lab.audit.gather.playwright_driver import AuditBrowser, find_chromium
 from prefetch_lab.audit.gather.walk import (
     SkewedChoice,
     Step,
@@ -53,91 +47,23 @@ from prefetch_lab.audit.gather.walk import (
     training_seed,
     uniform_choice,
 )
-from prefetch_lab.audit.gather.netprofile import profile as network_profile
 from prefetch_lab.audit.gather.proxy_process import ProxyProcess
+from prefetch_lab.audit.run_environment import ca_spki, environment, network_description, schedule, write_json
+from prefetch_lab.audit.settings import (
+    ARM_OPTIONS,
+    DEFAULT_RULES,
+    LEARNED_ARM,
+    SCHEMA,
+    TRAINING_MOVES,
+    AuditSettings,
+)
 from prefetch_lab.rules.rule_file import load_rules
 from prefetch_lab.rules.rule_source import RuleSource
 
 logger = logging.getLogger(__name__)
-SCHEMA = "prefetch-lab-audit/1"
-ROOT = Path(__file__).resolve().parents[3]
-DEFAULT_RULES = ROOT / "rules" / "default.yaml"
-ARM_OPTIONS = {
-    "control": {"prefetch_inject": "off"},
-    # The A/A arm: the control's settings, its own proxies and profiles; its verdict against the
-    # control should be no-difference (else the machine or the pipeline makes differences up).
-    "placebo": {"prefetch_inject": "off"},
-    "speculation": {"prefetch_inject": "speculation"},
-    "edgio": {"prefetch_inject": "edgio"},
-    "both": {"prefetch_inject": "both"},
-    # Per-page rules from the trained traversal graph (edge/stages/learning.py); its fallback is the fixed rule.
-    "learned": {"prefetch_inject": "speculation", "prefetch_speculation": "learned"},
-}
-LEARNED_ARM = "learned"
-WALKS = ("skewed", "uniform")
-# Training walks only feed the graph (nothing speculates): no dwell, a short press.
-TRAINING_MOVES = Moves(dwell_ms=0, hover_ms=0, press_ms=20)
-
 
 class AuditAborted(RuntimeError):
     """The deadline passed: what was measured so far is written, marked incomplete."""
-
-
-@dataclass
-class AuditSettings:
-    url: str
-    out: Path
-    arms: list[str] = field(default_factory=lambda: ["control", "speculation", "edgio"])
-    runs: int = 3
-    pages: int = 10
-    seed: int = 1
-    path_file: Path | None = None
-    edge: str = "warm"  # "warm": a warm-up pass before each measured run; "cold": none
-    origin_delay_ms: int = 0
-    edge_delay_ms: int = 20
-    throttle: str = "none"
-    mobile: bool = False
-    eagerness: str = "conservative"
-    rules: str = RuleSource.DEFAULT
-    refusal_status: int = 412
-    reverse: bool = False
-    insecure_origin: bool = False
-    chromium: str | None = None
-    deadline_s: float = 1800
-    moves: Moves = field(default_factory=Moves)
-    walk: str | None = None  # "skewed" | "uniform"; None: skewed with a learned arm, else uniform
-    skew: float = 2.0  # the skewed walker's Zipf exponent
-    train: int = 0  # training walks for the learned arm
-    learned_thresholds: str | None = None  # prefetch_learned_thresholds; None: the proxy's default
-    assertions: list[str] = field(default_factory=list)  # --assert: checked on the summary (CI mode)
-    runs_auto: bool = False  # --runs auto: `runs` is then the most (--max-runs); stop on precision
-    precision: str = DEFAULT_PRECISION  # the LCP CI half-width that is enough: "10%" of control's p50, or ms
-    baseline: Path | None = None  # --baseline OLD/audit.json: the same arms compared, unpaired
-
-    @property
-    def walk_kind(self) -> str:
-        return self.walk or ("skewed" if LEARNED_ARM in self.arms else "uniform")
-
-    def check(self) -> None:
-        """ValueError for settings that cannot make a sound audit."""
-        unknown = [arm for arm in self.arms if arm not in ARM_OPTIONS]
-        if unknown:
-            raise ValueError(f"unknown arm(s) {', '.join(unknown)} (arms: {', '.join(ARM_OPTIONS)})")
-        if self.walk_kind not in WALKS:
-            raise ValueError(f"unknown walk {self.walk!r} (walks: {', '.join(WALKS)})")
-        if LEARNED_ARM in self.arms and self.train < 1:
-            raise ValueError("the learned arm needs a trained graph: give --train N (N training walks)")
-        if self.train and LEARNED_ARM not in self.arms:
-            raise ValueError("--train trains the learned arm: add 'learned' to --arms, or leave --train out")
-        if self.train < 0 or self.skew < 0:
-            raise ValueError("--train and --skew must be 0 or more")
-
-    def to_json(self) -> dict:
-        values = asdict(self)
-        values.update(out=str(self.out), path_file=str(self.path_file) if self.path_file else None,
-                      baseline=str(self.baseline) if self.baseline else None,
-                      walk=self.walk_kind)
-        return values
 
 
 @dataclass
@@ -435,53 +361,3 @@ class Audit:
         except Exception as e:  # the measurements are written; a report can be rendered again later
             logger.error(f"report.html not written ({type(e).__name__}: {e}); try scripts/report {self.settings.out / 'audit.json'}")
         return document
-
-
-def schedule(arms: list[str], runs: int) -> list[tuple[int, str]]:
-    """Run r measures the arms rotated by r: A B C, B C A, C A B, ..."""
-    return [(run, arms[(run + i) % len(arms)]) for run in range(runs) for i in range(len(arms))]
-
-
-def ca_spki(confdir: Path, timeout: float = 10) -> str:
-    """base64 SHA-256 of the proxy CA's SubjectPublicKeyInfo, for Chromium's
-    --ignore-certificate-errors-spki-list (mitmproxy writes the CA when it first starts)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-
-    pem = confdir / "mitmproxy-ca-cert.pem"
-    deadline = time.monotonic() + timeout
-    while not pem.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    cert = x509.load_pem_x509_certificate(pem.read_bytes())
-    spki = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
-
-
-def network_description(throttle: str) -> str:
-    found = network_profile(throttle)
-    if found is None:
-        return "unthrottled (loopback, plus the emulated edge distance)"
-    return f"{throttle}: {found.describe()}, for every request, between the browser and the proxy (netshaper.py)"
-
-
-def environment(chromium_version: str | None) -> dict:
-    import mitmproxy.version
-
-    return {
-        "prefetch_lab": __version__,
-        "chromium": chromium_version,
-        "mitmproxy": mitmproxy.version.VERSION,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
-        "sandbox": SANDBOXED,  # Chromium's sandbox: off only as root, where Chromium requires it
-        "argv": sys.argv,
-    }
-
-
-def write_json(path: Path, value: dict) -> None:
-    """Atomically: a reader never sees half a file."""
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(json.dumps(value, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-    temporary.replace(path)

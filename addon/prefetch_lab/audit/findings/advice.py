@@ -99,7 +99,7 @@ def browser_status_meaning(status: str | None) -> str:
     return f"{status}: {meaning[0]}" if meaning else f"{status} (Chromium's prefetch status)"
 
 
-# The A/A arm: the control's settings again (audit/run.py), so nothing to explain there either.
+# The A/A arm: the control's settings again (audit/settings.py), so nothing to explain there either.
 PLACEBO_ARM = "placebo"
 
 

@@ -1,0 +1,90 @@
+"""What one audit is asked to do: its settings, the arms it may run and how each arm's proxy is set.
+
+Plain values, checked by `AuditSettings.check`; the command line (cli.py) fills them and the
+audit (run.py) reads them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from prefetch_lab.audit.findings.enough_runs import DEFAULT_PRECISION
+from prefetch_lab.audit.gather.playwright_driver import Moves
+from prefetch_lab.rules.rule_source import RuleSource
+
+SCHEMA = "prefetch-lab-audit/1"
+ROOT = Path(__file__).resolve().parents[3]
+DEFAULT_RULES = ROOT / "rules" / "default.yaml"
+ARM_OPTIONS = {
+    "control": {"prefetch_inject": "off"},
+    # The A/A arm: the control's settings, its own proxies and profiles; its verdict against the
+    # control should be no-difference (else the machine or the pipeline makes differences up).
+    "placebo": {"prefetch_inject": "off"},
+    "speculation": {"prefetch_inject": "speculation"},
+    "edgio": {"prefetch_inject": "edgio"},
+    "both": {"prefetch_inject": "both"},
+    # Per-page rules from the trained traversal graph (edge/stages/learning.py); its fallback is the fixed rule.
+    "learned": {"prefetch_inject": "speculation", "prefetch_speculation": "learned"},
+}
+LEARNED_ARM = "learned"
+WALKS = ("skewed", "uniform")
+# Training walks only feed the graph (nothing speculates): no dwell, a short press.
+TRAINING_MOVES = Moves(dwell_ms=0, hover_ms=0, press_ms=20)
+
+
+@dataclass
+class AuditSettings:
+    url: str
+    out: Path
+    arms: list[str] = field(default_factory=lambda: ["control", "speculation", "edgio"])
+    runs: int = 3
+    pages: int = 10
+    seed: int = 1
+    path_file: Path | None = None
+    edge: str = "warm"  # "warm": a warm-up pass before each measured run; "cold": none
+    origin_delay_ms: int = 0
+    edge_delay_ms: int = 20
+    throttle: str = "none"
+    mobile: bool = False
+    eagerness: str = "conservative"
+    rules: str = RuleSource.DEFAULT
+    refusal_status: int = 412
+    reverse: bool = False
+    insecure_origin: bool = False
+    chromium: str | None = None
+    deadline_s: float = 1800
+    moves: Moves = field(default_factory=Moves)
+    walk: str | None = None  # "skewed" | "uniform"; None: skewed with a learned arm, else uniform
+    skew: float = 2.0  # the skewed walker's Zipf exponent
+    train: int = 0  # training walks for the learned arm
+    learned_thresholds: str | None = None  # prefetch_learned_thresholds; None: the proxy's default
+    assertions: list[str] = field(default_factory=list)  # --assert: checked on the summary (CI mode)
+    runs_auto: bool = False  # --runs auto: `runs` is then the most (--max-runs); stop on precision
+    precision: str = DEFAULT_PRECISION  # the LCP CI half-width that is enough: "10%" of control's p50, or ms
+    baseline: Path | None = None  # --baseline OLD/audit.json: the same arms compared, unpaired
+
+    @property
+    def walk_kind(self) -> str:
+        return self.walk or ("skewed" if LEARNED_ARM in self.arms else "uniform")
+
+    def check(self) -> None:
+        """ValueError for settings that cannot make a sound audit."""
+        unknown = [arm for arm in self.arms if arm not in ARM_OPTIONS]
+        if unknown:
+            raise ValueError(f"unknown arm(s) {', '.join(unknown)} (arms: {', '.join(ARM_OPTIONS)})")
+        if self.walk_kind not in WALKS:
+            raise ValueError(f"unknown walk {self.walk!r} (walks: {', '.join(WALKS)})")
+        if LEARNED_ARM in self.arms and self.train < 1:
+            raise ValueError("the learned arm needs a trained graph: give --train N (N training walks)")
+        if self.train and LEARNED_ARM not in self.arms:
+            raise ValueError("--train trains the learned arm: add 'learned' to --arms, or leave --train out")
+        if self.train < 0 or self.skew < 0:
+            raise ValueError("--train and --skew must be 0 or more")
+
+    def to_json(self) -> dict:
+        values = asdict(self)
+        values.update(out=str(self.out), path_file=str(self.path_file) if self.path_file else None,
+                      baseline=str(self.baseline) if self.baseline else None,
+                      walk=self.walk_kind)
+        return values
