@@ -1,4 +1,8 @@
-"""The origin timeout's clock: one timer for all flows, each flow still due at its own time."""
+"""The origin timeout's clock: one timer for all flows, each flow still due at its own time.
+
+The loop runs on a manual clock (`ManualClockLoop`): time moves only when the test says so, so
+"due after 0.1 s, not yet after 0.4 s" holds on any machine, however slow, and takes no real time.
+"""
 
 import asyncio
 import threading
@@ -8,16 +12,41 @@ from mitmproxy.test import tflow
 from prefetch_lab.edge.origin_fetches import OriginFetches
 
 
+class ManualClockLoop(asyncio.SelectorEventLoop):
+    """An event loop whose `time()` is a number the test advances: a timer is due exactly when the
+    test has moved the clock past its deadline, never because the machine was slow."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = 0.0
+
+    def time(self) -> float:
+        return self.now
+
+
+async def advance(seconds: float) -> None:
+    """Move the clock on and let the loop run what is due (the timers due then run after the
+    test's next step is queued, so a few passes of the loop are enough; nothing else waits)."""
+    loop = asyncio.get_running_loop()
+    assert isinstance(loop, ManualClockLoop)
+    loop.now += seconds
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
 def run_in_own_loop(main) -> None:
-    """asyncio.run(main()) in a thread of its own: earlier tests in the same process (Playwright's
-    sync API) can leave an event loop running in this one."""
+    """main() on a ManualClockLoop in a thread of its own: earlier tests in the same process
+    (Playwright's sync API) can leave an event loop running in this one."""
     failure: list[BaseException] = []
 
     def target() -> None:
+        loop = ManualClockLoop()
         try:
-            asyncio.run(main())
+            loop.run_until_complete(main())
         except BaseException as e:  # re-raised in the test's thread
             failure.append(e)
+        finally:
+            loop.close()
 
     thread = threading.Thread(target=target)
     thread.start()
@@ -37,11 +66,17 @@ def test_each_flow_times_out_at_its_own_deadline_and_an_arrived_one_never():
         fetches.timeout = 0.1  # changed while flows wait: a later flow can be due first
         fetches.watch(later_but_sooner)
         fetches.arrived(answered)
-        await asyncio.sleep(0.25)
+        await advance(0.09)
+        assert not fetches.timed_out, "nothing is due before 0.1 s"
+        await advance(0.02)
         assert set(fetches.timed_out) == {later_but_sooner}
-        await asyncio.sleep(0.3)
+        await advance(0.28)
+        assert set(fetches.timed_out) == {later_but_sooner}, "the slow flow is due at 0.4 s, not before"
+        await advance(0.02)
         assert set(fetches.timed_out) == {later_but_sooner, slow}
         assert not fetches._deadlines
+        await advance(10)
+        assert answered not in fetches.timed_out
 
     run_in_own_loop(run)
 
@@ -52,13 +87,16 @@ def test_a_flow_watched_again_gets_a_new_clock():
         flow = tflow.tflow()
         fetches.timeout = 0.2
         fetches.watch(flow)
-        await asyncio.sleep(0.15)
+        await advance(0.15)
         fetches.arrived(flow)  # a collapse waiter: off the origin's clock while it waits...
-        await asyncio.sleep(0.1)
-        fetches.watch(flow)  # ...and on it again when released
-        await asyncio.sleep(0.1)
+        await advance(0.1)
+        assert not fetches.timed_out, "its first clock (due at 0.2 s) no longer counts"
+        fetches.watch(flow)  # ...and on it again when released, at 0.25 s: due at 0.45 s
+        await advance(0.1)
         assert not fetches.timed_out
-        await asyncio.sleep(0.2)
+        await advance(0.09)
+        assert not fetches.timed_out
+        await advance(0.02)
         assert set(fetches.timed_out) == {flow}
 
     run_in_own_loop(run)
