@@ -9,16 +9,14 @@ import gzip
 import http.client
 import json
 import threading
-import time
 import zlib
 
 import brotli
 import pytest
 
-from tests.harness import Mitmdump
+from tests.harness import Mitmdump, wait_until
 from tests.streaming_origin import Flush, FlushingOrigin
 
-PAUSE = 1.0  # before the origin sends the rest of the page (the HTTP/2 test's timing)
 INSTALL = b'<script src="/__edgio__/prefetch/install.js" defer></script>'
 HEAD = (b"<!doctype html><html><head><meta charset=utf-8><title>stream</title></head>\n"
         b"<body><h1>Visible at once</h1>\n")
@@ -130,14 +128,16 @@ def test_an_origin_that_dies_mid_body_leaves_nothing_in_the_cache(origin, proxy,
                                 {"content-type": "text/html", "cache-control": "max-age=60"},
                                 chunked=chunked, die_after=2)
     url = origin.base + path
+    events = lambda: [r["event"] for r in audit(proxy) if r.get("url") == url]  # noqa: E731
     with pytest.raises((http.client.IncompleteRead, ConnectionError)):
         get(proxy, url, "identity")
-    time.sleep(0.3)
+    # The edge is done with the broken response once it has recorded its error.
+    assert wait_until(lambda: "origin-error" in events(), timeout=20), events()
     with pytest.raises((http.client.IncompleteRead, ConnectionError)):
         get(proxy, url, "identity")
     assert origin.hits[path] == 2  # not served from the cache
-    events = [r["event"] for r in audit(proxy) if r.get("url") == url]
-    assert "cache-store" not in events and events.count("origin-error") == 2
+    assert wait_until(lambda: events().count("origin-error") == 2, timeout=20), events()
+    assert "cache-store" not in events()
 
 
 def test_a_large_asset_streams_through_uncached_past_the_object_limit(tmp_path, origin):
@@ -160,6 +160,8 @@ def test_a_large_asset_streams_through_uncached_past_the_object_limit(tmp_path, 
         conn.close()
         assert got == part * 4
         assert resp.getheader("x-edg-caching-status") == "cached"  # decided on headers
-        time.sleep(0.3)
-    records = [json.loads(line) for line in audit_path.read_text().splitlines() if path in line]
-    assert [(r["event"], r["caching_status"]) for r in records] == [("cache-bypass", "body-too-big")]
+        records = lambda: [json.loads(line) for line in audit_path.read_text().splitlines() if path in line]  # noqa: E731
+        # Recorded when the body outgrows the limit (or at its end): wait for the record, then
+        # stop the proxy, which would write any later one before it exits.
+        assert wait_until(records, timeout=20)
+    assert [(r["event"], r["caching_status"]) for r in records()] == [("cache-bypass", "body-too-big")]
