@@ -97,7 +97,13 @@ def test_without_a_worker_link_prefetch_fills_the_http_cache(browser, lab, origi
     page.click("a[href='/p/1']")
     page.wait_for_url(origin.base + "/p/1")
     assert page.locator("h1").inner_text() == "Product 1"
-    page.wait_for_timeout(200)
+    # The browser's own word on where the document came from, once it is loaded ("cache": the
+    # HTTP cache; a network fetch would be "").
+    page.wait_for_load_state("load")
+    delivery = page.evaluate("() => performance.getEntriesByType('navigation')[0].deliveryType")
+    assert delivery == "cache", f"the navigation went to the network instead of the HTTP cache ({delivery!r})"
+    # And the edge's: a navigation to the network would have passed the edge, which records a
+    # flow before it sends its response, so before the page above could show.
     assert not [r for r in lab.records()[records_before:] if r.get("url") == origin.base + "/p/1"], (
         "the navigation went to the network instead of the HTTP cache"
     )
@@ -108,11 +114,12 @@ def test_without_a_worker_link_prefetch_fills_the_http_cache(browser, lab, origi
 def test_csp_that_forbids_our_script_gets_no_injection_and_an_audit_reason(browser, lab, origin_factory):
     origin = csp_shop(origin_factory)
     context, page, errors = open_page(lab, browser, origin.base + "/no-script")
-    page.wait_for_timeout(300)
-    assert page.evaluate("typeof window.Edgio") == "undefined"
-    assert page.locator("script[src*='/__edgio__/']").count() == 0
+    # The edge's decision is recorded (the event), and the loaded page (open_page waits for
+    # `load`, after every deferred script would have run) has neither our tag nor its runtime.
     skipped = audit_for(lab, origin.base + "/no-script", "inject-skipped")
     assert skipped["reason"].startswith("csp-blocks-script")
+    assert page.evaluate("typeof window.Edgio") == "undefined"
+    assert page.locator("script[src*='/__edgio__/']").count() == 0
     assert not lab.prefetches(origin.base + "/")
     assert errors == []
     context.close()

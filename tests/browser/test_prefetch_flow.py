@@ -9,6 +9,8 @@ reported while the page carries on.
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from tests.browser.conftest import (
@@ -43,6 +45,13 @@ rules:
     match: {path: "/p/:id", query: {preview: true}}
     caching: {bypass_cache: true}
 """
+
+
+# The first IntersectionObserver report for an element: is it in view?
+FIRST_INTERSECTION = """selector => new Promise(resolve => {
+    const observer = new IntersectionObserver(entries => { observer.disconnect(); resolve(entries[0].isIntersecting); });
+    observer.observe(document.querySelector(selector));
+})"""
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +94,11 @@ def test_cold_edge_refuses_visible_links_quietly_and_skips_the_rest(browser, lab
     assert set(refused) == {"/p/1?edgio_dt_pf=1&edgio_prefetch=1", "/p/2?edgio_dt_pf=1&edgio_prefetch=1"}
     assert all(r["event"] == "prefetch-refused" and r["status"] == 412 for r in refused.values())
 
-    # Off-screen: nothing until it is scrolled into view.
-    page.wait_for_timeout(300)
+    # Off-screen: nothing until it is scrolled into view. An IntersectionObserver made now gets its
+    # first report in a later rendering step than install.js's (made before the page loaded): once
+    # it has, install.js has seen the link off-screen, and its prefetches so far are all finished.
+    assert page.evaluate(FIRST_INTERSECTION, "a.far") is False, "the far link is not off-screen"
+    assert len(page.evaluate("Edgio.status().results")) == 2
     assert not lab.prefetches(origin.base + "/p/3")
     page.locator("a.far").scroll_into_view_if_needed()
     results = wait_for_results(page, 3)
@@ -151,15 +163,26 @@ def test_warm_edge_prefetch_is_stored_by_the_worker_and_opens_without_the_origin
 
 
 def test_prefetching_waits_for_the_load_event(browser, lab, origin_factory):
-    slow_image = Reply(200, PNG_TYPE, PNG, delay=2.0)
+    released = threading.Event()  # the image, and so the page's `load`, waits for the test
+
+    def slow_image(_seen) -> Reply:
+        released.wait(30)
+        return Reply(200, PNG_TYPE, PNG)
+
     listing = listing_page(["/p/1"], head='<img src="/slow.png" width="1" height="1">')
     origin = origin_factory(shop_routes(range(1, 2), listing, **{"/slow.png": slow_image}))
     context = lab.context(browser)
     page = context.new_page()
-    page.goto(origin.base + "/", wait_until="domcontentloaded")
-    page.wait_for_timeout(600)
-    assert page.evaluate("document.readyState") != "complete"
-    assert not lab.prefetches(origin.base + "/p/1"), "prefetched before the page finished loading"
+    try:
+        page.goto(origin.base + "/", wait_until="domcontentloaded")
+        assert wait_until(lambda: "/slow.png" in origin.paths_seen()), "the image was never requested"
+        # install.js has its rules (all it needs to pick /p/1): only `load` is missing now.
+        poll(page, "Edgio.status().manifestLoaded")
+        assert page.evaluate("document.readyState") != "complete"
+        assert page.evaluate("Edgio.status().results") == []
+        assert not lab.prefetches(origin.base + "/p/1"), "prefetched before the page finished loading"
+    finally:
+        released.set()
     page.wait_for_load_state("load")
     wait_for_results(page, 1)
     assert len(lab.prefetches(origin.base + "/p/1")) == 1
@@ -175,7 +198,9 @@ def test_worker_entries_expire(browser, lab, origin_factory):
     page.evaluate("Edgio.ready()")
     assert page.evaluate("Edgio.prefetch('/p/1', 'fetch', { maxAgeSeconds: 1 })")["stored"]
     assert stored_header(page, origin.base + "/p/1", "x-sw-cache-control") == "max-age=1"
-    page.wait_for_timeout(1200)
+    stored_at = int(stored_header(page, origin.base + "/p/1", "x-prefetch-lab-sw-stored-at"))
+    # Until the worker's clock (Date.now(), which the page shares) is past the entry's max-age.
+    poll(page, "expiry => Date.now() > expiry", arg=stored_at + 1000)
     records_before = len(lab.records())
     response = page.goto(origin.base + "/p/1")
     assert response.status == 200 and "x-prefetch-lab-sw-stored-at" not in response.headers
