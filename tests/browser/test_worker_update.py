@@ -1,6 +1,12 @@
 """Editing the rules while a browser has the worker installed: the proxy serves a new manifest, the
 worker updates on the next navigation, takes control at once, drops what it stored under the old
-rules and behaves by the new ones (here: starts deep fetching)."""
+rules and behaves by the new ones (here: starts deep fetching).
+
+While the update is under way the test does not message the worker: a service worker is
+activated only once the one it replaces has no event pending (skipWaiting or not), so polling
+the old worker with status messages could keep the new one waiting, and a message that reaches
+the old worker as it is replaced is never answered. The wait is for what the page itself can
+see: the new worker active and in control, the old worker's cache deleted by its activation."""
 
 from __future__ import annotations
 
@@ -26,6 +32,16 @@ rules:
     caching: {max_age: 1h, service_worker_max_age: 10m}
 """
 
+# The page's view once the update is done, asked of no worker: a controller that is the
+# registration's activated worker, nothing installing or waiting, and the cache the old worker
+# filled deleted (the new worker's activation does that before it claims the page).
+UPDATED = """oldCache => navigator.serviceWorker.getRegistration().then(async registration => {
+    const controller = navigator.serviceWorker.controller;
+    const settled = registration && !registration.installing && !registration.waiting && controller
+        && controller === registration.active && controller.state === "activated";
+    return Boolean(settled) && !(await caches.keys()).includes(oldCache);
+})"""
+
 
 def test_a_rules_change_updates_the_worker_cleanly(browser, start_lab, origin_factory):
     lab = start_lab(OLD_RULES)
@@ -47,7 +63,9 @@ def test_a_rules_change_updates_the_worker_cleanly(browser, start_lab, origin_fa
     assert wait_until(lambda: len(lab.records("rules-loaded")) > loaded, timeout=10), "the proxy did not reload its rules"
 
     page.reload()  # a navigation: the browser checks the worker script and its imported manifest
-    new = poll(page, "Edgio.workerStatus().then(s => s && s.rules === 2 && s)", timeout=15)
+    poll(page, UPDATED, timeout=30, arg=old["cache"])
+    new = page.evaluate("Edgio.workerStatus()")  # the new worker, in control: nothing else to wait for
+    assert new["rules"] == 2 and new["cache"] != old["cache"]
     assert new["controlled"], "the new worker took control without another reload"
     assert new["keys"] == [], "what the old worker stored under the old rules is gone"
 

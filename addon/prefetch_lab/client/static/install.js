@@ -175,16 +175,31 @@
     });
   }
 
-  /** Post `message` to the worker in charge and wait for its reply on a MessageChannel. */
-  function messageWorker(message, what) {
-    const worker = ("serviceWorker" in navigator && navigator.serviceWorker.controller) || state.worker;
+  /** Post `message` to the worker in charge and wait for its reply on a MessageChannel. A worker
+   * replaced by an update (state "redundant") never answers what it had not answered yet: the
+   * message then goes once to the registration's new active worker instead of waiting out the timeout. */
+  function messageWorker(message, what, target = null) {
+    const worker = target || ("serviceWorker" in navigator && navigator.serviceWorker.controller) || state.worker;
     if (!worker) return Promise.reject(new Error("no service worker"));
-    const reply = new Promise((resolve) => {
+    const reply = new Promise((resolve, reject) => {
+      const replaced = () => {
+        if (worker.state !== "redundant") return false;
+        reject(new Error("replaced"));
+        return true;
+      };
       const channel = new MessageChannel();
-      channel.port1.onmessage = (event) => resolve({ ...event.data, scriptURL: worker.scriptURL });
-      worker.postMessage(message, [channel.port2]);
+      channel.port1.onmessage = (event) => {
+        worker.removeEventListener("statechange", replaced);
+        resolve({ ...event.data, scriptURL: worker.scriptURL });
+      };
+      worker.addEventListener("statechange", replaced);
+      if (!replaced()) worker.postMessage(message, [channel.port2]);
     });
-    return withTimeout(reply, PREFETCH_TIMEOUT_MS, what);
+    return withTimeout(reply, PREFETCH_TIMEOUT_MS, what).catch((error) => {
+      if (target || worker.state !== "redundant") throw error;
+      return withTimeout(navigator.serviceWorker.ready, WORKER_TIMEOUT_MS, "new service worker")
+        .then((registration) => messageWorker(message, what, registration.active));
+    });
   }
 
   const askWorker = (url, as, config) =>
