@@ -1,5 +1,6 @@
 import gzip
 import random
+import re
 
 import pytest
 
@@ -188,6 +189,50 @@ def test_self_closing_raw_text_tag_without_end_tag_is_treated_as_empty():
     assert reason == "before-body-end" and after == b"</body>"
 
 
+@pytest.mark.parametrize("value", [
+    b'"</body>"', b"'</body>'", b'"a>b </BODY >"', b"'say \"</body>\"'", b' = "</body></html>"',
+])
+def test_body_end_inside_a_quoted_attribute_value_is_text(value):
+    # Taken for the end, the tag would land inside the value (issue 22): the real end comes before.
+    page = b"<html><body><p>x</p></body>\n<div title" + (b"=" if not value.startswith(b" ") else b"") + value + b"></div></html>"
+    after, reason = injected(page, "body")
+    assert reason == "before-body-end" and after.startswith(b"</body>\n<div title")
+
+
+def test_html_end_inside_a_quoted_value_of_an_end_tag_is_text():
+    page = b"<body><p>x</p></p title='</html>'>"
+    after, reason = injected(page, "body")
+    assert reason == "document-end" and after == b""
+
+
+def test_a_quoted_value_that_only_looks_open_is_not_parsed_further():
+    # The last quote before </body> is a closing one: decided without walking the tags.
+    page = b'<body><div title="</body>" class="a"></div></body>'
+    after, reason = injected(page, "body")
+    assert reason == "before-body-end" and after == b"</body>"
+    assert not inject._inside_tag(page, 0, page.rindex(b"</body>"))
+    assert inject._inside_tag(page, 0, page.index(b"</body>"))
+
+
+@pytest.mark.parametrize("placement", ["head", "body"])
+@pytest.mark.parametrize("page", [
+    b'<html><head><title>f</title></head><frameset cols="50%,50%"><frame src=a><frame src=b></frameset></html>',
+    b"<!doctype html><FRAMESET rows=2><noframes><body><p>no frames</p></body></noframes></FRAMESET>",
+])
+def test_a_frameset_document_is_left_as_it_is(page, placement):
+    assert skipped(page, placement) == "frameset"
+
+
+@pytest.mark.parametrize("page", [
+    b"<html><body><p>x</p><frameset></frameset></body></html>",  # after <body>: the parser ignores it
+    b"<html><body><!-- <frameset> --><p>x</p></body></html>",
+    b"<html><body><p title='<frameset>'>x</p></body></html>",
+])
+def test_a_frameset_the_parser_ignores_does_not_stop_injection(page):
+    _, reason = injected(page, "body")
+    assert reason == "before-body-end"
+
+
 def test_plaintext_swallows_the_rest():
     after, _ = injected(b"<body><p>a</p><plaintext></body>", "body")
     assert after == b"<plaintext></body>"
@@ -353,6 +398,28 @@ def test_tag_tells_install_js_when_the_worker_is_forbidden():
 
 # --- body placement: fast region scan vs the exact tokenizer -------------------------------------
 
+TAG_START = re.compile(rb"</?[a-zA-Z]")
+
+
+def in_quoted_value(body: bytes, anchor: int, pos: int) -> bool:
+    """inject._inside_tag written plainly: walk the tags from `anchor`; `pos` inside one whose
+    last quote before `pos` (of either kind) follows `=`."""
+    at = anchor
+    while (tag := TAG_START.search(body, at, pos)) is not None:
+        rest = inject._TAG_REST.match(body, tag.end())
+        if rest is None or rest.end() > pos:
+            break  # `pos` is inside this tag
+        at = rest.end()
+    else:
+        return False
+    for quote in b"\"'":
+        i = body.rfind(quote, anchor, pos)
+        before = body[anchor:i].rstrip(b"\t\n\f\r ")
+        if i >= 0 and before.endswith(b"="):
+            return True
+    return False
+
+
 def reference_body_position(body: bytes, content_start: int) -> tuple[int, str]:
     """Body placement as `_tokens` defines it, written plainly: every region, every end tag."""
     tokens = list(inject._tokens(body, inject._REGION_TOKEN, content_start))
@@ -361,7 +428,9 @@ def reference_body_position(body: bytes, content_start: int) -> tuple[int, str]:
         positions = [m.start() for m in end_tag.finditer(body, content_start) if m.start() < end]
         for pos in reversed(positions):
             if not any(token.start <= pos < token.end for token in tokens):
-                return pos, reason
+                anchor = max([token.end for token in tokens if token.end <= pos], default=content_start)
+                if not in_quoted_value(body, anchor, pos):
+                    return pos, reason
     return end, "document-end"
 
 

@@ -5,10 +5,12 @@ and the streaming one at random chunk sizes. Either the page comes back byte-ide
 injector chose not to inject) or parsing it gives the original page's tree plus exactly our one
 script element, wherever that element went. A fast seeded run here; `-m slow` runs many more.
 
-Not generated yet (the injector's known approximations, issue 22 continues): a `</body>` inside
-an ordinary tag's quoted attribute (`<div title="</body>">`: ordinary tags are not parsed, so it is
-taken as the real end, and the tag lands inside the value), and `<frameset>` pages (a script
-there is dropped by the parser: the injection is inert, not harmful).
+Also generated: `</body>` and `</html>` inside quoted attribute values of ordinary start and end
+tags (" and ', with `>` and the other quote inside), which must not be taken for the end of the
+body, and frameset documents, which come back byte-identical with body placement.
+Not generated (documented approximations, inject.py): comment or raw-text openers inside
+attribute values, `</body>` inside a tag outside a quoted value, an ordinary tag left open at
+the end of the page.
 """
 
 from __future__ import annotations
@@ -34,6 +36,12 @@ FRAGMENTS = [
     b"<select><option>o", b"</select>", b"&amp;&lt;", b"<a href=/x>a</a>", b"<? pi ?>",
     b"<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0//EN\">", b"<head><script src=/app.js></script>",
     b"</body></html><!-- after -->", b"<BODY>", b"</BODY>", b"<script type=module>x</script>",
+    # end tags inside quoted attribute values
+    b"<div title=\"</body>\">", b"<p data-x='</body></html>'>", b"<a title = \"x'</BODY>y\" href=/a>a</a>",
+    b"<img alt='say \"</body>\" >' src=/i.png>", b"<div a=\"1\" b='</html>'>", b"</p title=\"</body>\">",
+    b"<span title=\"a>b\" data-q='</body>'>s</span>", b"<input value=\"</body\">", b"<div title=\"\">",
+    # frameset documents, and a frameset the parser ignores (after body content)
+    b"<frameset cols=50%>", b"<frame src=/f1>", b"</frameset>", b"<noframes><p>no frames</body></noframes>",
 ]
 
 

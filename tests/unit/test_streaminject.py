@@ -95,6 +95,11 @@ STATIC = [
     b'<body><style data-x=">x</style>">p{}</style></body>',
     # A chunk ending at `">x` once saved the start tag as ended at that `>`: `</body>` was then real.
     b'<body><style data-x=">x</style></body>">p{}</style><p>no real end',
+    # `</body>`, `</html>` inside quoted attribute values, the quote closed in a later chunk
+    b'<html><body><p>x</p></body>\n<div title="</body>" data-y=\'</html>\'></div></html>',
+    b"<script>x</script></div><p data-x='</body></html>'><div title=\"\">",
+    b'<body>' + b'<p class="c">text</p>' * 40 + b'</body><div title="</body>"></div>',
+    b'<html><head></head><frameset><frame src=a></frameset></html>',
 ]
 
 
@@ -198,3 +203,25 @@ def test_never_twice_even_when_fed_its_own_output():
 def test_empty_stream():
     got, injector, _ = stream(b"", [], "body")
     assert got == b"" and injector.reason == "empty" and not injector.injected
+
+
+def test_an_end_tag_in_a_value_whose_quote_closes_later_is_held_until_it_does():
+    # Up to the cut, the quote looks unclosed: read as plain text, the <p> tag would end at the first
+    # `>`, and the </html> after it would be real. It is held until the quote's fate is known.
+    page = b"<body><p data-x='</body></html>"
+    rest = b"'>x</p></body></html>"
+    got, injector, returned = stream(page + rest, [len(page)], "body")
+    assert returned[0] <= page.index(b"</html>"), "the end tag inside the value was taken as real"
+    assert injector.reason == "before-body-end" and injector.offset == len(page) + rest.index(b"</body>")
+    assert got == page + rest.replace(b"</body>", TAG + b"</body>")
+    # Without a later end tag: nothing is real, the tag goes at the document's end.
+    got, injector, _ = stream(page + b"'>x</p>", [len(page)], "body")
+    assert (injector.reason, got) == ("document-end", page + b"'>x</p>" + TAG)
+
+
+def test_a_long_stretch_without_regions_is_kept_by_reference_and_checked_in_full():
+    page = b"<body>" + b"<div class='x' title=\"a>b\">t</div>" * 2000 + b"<p title='</body>'></p></body>"
+    cuts = range(4096, len(page), 4096)
+    assert_same(page, cuts, "body")
+    _, injector, _ = stream(page, cuts, "body")
+    assert injector.offset == page.rindex(b"</body>")

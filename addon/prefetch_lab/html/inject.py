@@ -8,10 +8,22 @@ Positions are found with a small tokenizer that knows just enough of the HTML pa
 raw-text / RCDATA elements (script, style, textarea, title, noscript, xmp, iframe, noembed,
 noframes, plaintext), including the script-data escape states (`<!-- <script> ... </script> -->`
 inside a script). Body placement finds the same regions with one regex (`_WHOLE_REGION`) that
-hands the rare hard cases back to the tokenizer. Known approximations: ordinary tags are not
-parsed, so `<div title="</head>">` is taken as a real `</head>`; foreign content (SVG/MathML,
-where `<style>` is not raw text) is not tracked, except that a self-closing `<style/>`-like tag
-with no end tag is treated as empty.
+hands the rare hard cases back to the tokenizer.
+
+Ordinary tags are not parsed on the way; only a `</body>` or `</html>` about to be chosen is
+checked (`_inside_tag`): one inside a quoted attribute value (`<div title="</body>">`) is text,
+not the end of the body, and the search goes on before it. A frameset document (a `<frameset>`
+before any `<body>`) is left byte-identical (`frameset`): the parser drops a script after the
+`<frameset>` (where body placement puts it, and head placement when the head has no end), and
+the frames are documents of their own that get the tag; a frameset page has no links to
+prefetch from. Placing it in the head instead would make the streaming injector hold the page
+from the head's end until it knows no frameset follows, for a rare kind of page.
+
+Known approximations: head placement does not parse ordinary tags (`<div title="</head>">` is
+taken as a real `</head>`), nor does the region scan (`<div title="<!--">` opens a comment); a
+`</body>` inside a tag but outside a quoted value (`<div </body>>`, an unquoted value) is taken
+as real; foreign content (SVG/MathML, where `<style>` is not raw text) is not tracked, except
+that a self-closing `<style/>`-like tag with no end tag is treated as empty.
 """
 
 from __future__ import annotations
@@ -39,10 +51,10 @@ _REGION_OPENERS = (
     rb"!--|[!?]"
     rb"|(?:s(?:cript|tyle)|t(?:extarea|itle)|no(?:script|embed|frames)|xmp|iframe|plaintext)" + _TERMINATOR
 )
-_STRUCTURE_TAGS = rb"|/?(?:h(?:ead|tml)|body|meta)" + _TERMINATOR
+_STRUCTURE_TAGS = rb"|/?(?:h(?:ead|tml)|body|meta|frameset)" + _TERMINATOR
 # The leading lookahead lets the regex engine reject most `<` (`<div`, `<a`, `</p`...) at once.
 _TOKEN = re.compile(
-    rb"<(?=[!?/stnxiphbmSTNXIPHBM])(?:" + _REGION_OPENERS + _STRUCTURE_TAGS + rb")", re.IGNORECASE
+    rb"<(?=[!?/stnxiphbmfSTNXIPHBMF])(?:" + _REGION_OPENERS + _STRUCTURE_TAGS + rb")", re.IGNORECASE
 )
 _REGION_TOKEN = re.compile(rb"<(?=[!?stnxipSTNXIP])(?:" + _REGION_OPENERS + rb")", re.IGNORECASE)
 _BODY_END = re.compile(rb"</body" + _TERMINATOR, re.IGNORECASE)
@@ -51,6 +63,14 @@ _HTML_END = re.compile(rb"</html" + _TERMINATOR, re.IGNORECASE)
 # without `>` fails in linear time instead of backtracking.
 _TAG_REST = re.compile(rb"""(?:[^>"'=]++|=[\t\n\f\r ]*+"[^"]*+"|=[\t\n\f\r ]*+'[^']*+'|[="'])*+>""")
 _COMMENT_END = re.compile(rb"--!?>")
+_TAG_START = re.compile(rb"</?[a-zA-Z]")
+# `_TAG_REST` where a value opened with a quote must be closed (no reading the quote as a plain
+# character): over a body not all arrived, a tag it does not match may still grow.
+_TAG_REST_CLOSED = re.compile(
+    rb"""(?:[^>"'=]++|=[\t\n\f\r ]*+"[^"]*+"|=[\t\n\f\r ]*+'[^']*+'|=(?![\t\n\f\r ]*+["'])|["'])*+>"""
+)
+_FRAMESET = re.compile(rb"<[fF][rR][aA][mM][eE][sS][eE][tT]" + _TERMINATOR)
+_WS = b"\t\n\f\r "
 # Body placement's scan: one match per whole comment or raw-text element, so that Python runs per
 # region, not per token step. Each branch does what `_tokens` does, possessively (one way to match
 # or none); a region no branch can finish (unclosed, `<!--` inside a script, `<plaintext>`,
@@ -172,6 +192,8 @@ def inject_script(
         return InjectResult(None, "not-html", None)
     if marker and marker in body and has_install_script(body, marker):
         return InjectResult(None, "already-present", None)
+    if _FRAMESET.search(body, content_start) and is_frameset_document(body, content_start):
+        return InjectResult(None, "frameset", None)
     if placement == "head":
         offset, reason = _head_position(body, content_start)
     else:
@@ -209,6 +231,48 @@ def head_meta_tags(body: bytes) -> list[bytes]:
         if token.kind == b"<meta":
             metas.append(body[token.start:token.end])
     return metas
+
+
+def is_frameset_document(body: bytes, pos: int = 0) -> bool:
+    """Is there a real `<frameset>` before any `<body>` (a `<body>` makes the parser ignore a later
+    frameset; so does body text, which is not looked for: such a page is skipped needlessly)?"""
+    for token in _tokens(body, _TOKEN, pos):
+        if token.unclosed or token.kind == b"<body":
+            return False
+        if token.kind == b"<frameset":
+            return True
+    return False
+
+
+def _inside_tag(text: bytes, anchor: int, pos: int, complete: bool = True) -> bool | None:
+    """Is `pos` inside a quoted attribute value of an ordinary tag? `anchor` is before it, in the
+    data state (after a region, or the content start), with no comment or raw-text region between.
+
+    Inside a value quoted with `"`, the last `"` before `pos` is the one that opened it, after `=`
+    (and so for `'`): when neither last quote is such an opener, which is nearly always, the
+    answer is no without parsing. Otherwise the tags from `anchor` on are walked, each to its end
+    as `_TAG_REST` finds it in the whole text (cut at `pos`, a value closed after it would look
+    unclosed). `complete=False` (more text may follow): None when more could change the answer."""
+    for quote in (0x22, 0x27):
+        i = text.rfind(quote, anchor, pos)
+        if i < 0:
+            continue
+        i -= 1
+        while i >= anchor and text[i] in _WS:
+            i -= 1
+        if i >= anchor and text[i] == 0x3D:  # `=`
+            break
+    else:
+        return False
+    at = anchor
+    while (tag := _TAG_START.search(text, at, pos)) is not None:
+        rest = _TAG_REST.match(text, tag.end())
+        if rest is None or rest.end() > pos:
+            return True  # more text can only take a tag further
+        if not complete and _TAG_REST_CLOSED.match(text, tag.end()) is None:
+            return None  # a quote read as plain text, which a later quote may close
+        at = rest.end()
+    return False
 
 
 def _is_wide_encoding(body: bytes, charset: str | None) -> bool:
@@ -263,7 +327,8 @@ def _body_position(body: bytes, content_start: int) -> tuple[int, str]:
                     continue
                 index = bisect.bisect_right(regions, pos, key=_start) - 1
                 if index < 0 or pos >= regions[index].end():  # not inside a comment/raw-text region
-                    return pos, reason
+                    if not _inside_tag(body, regions[index].end() if index >= 0 else content_start, pos):
+                        return pos, reason
             hi, window = lo, window * 4
     return end, "document-end"
 

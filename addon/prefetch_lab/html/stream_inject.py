@@ -9,7 +9,9 @@ still be the insertion point:
   prolog) until the first real `</head>` or `<body>`; then from that point until the head's
   `<meta>` tags are all seen (at `<body>`) and the 4 KB charset prescan is complete.
 - `body` placement: the bytes from the last real `</body>` (else `</html>`) seen, until a later one
-  or the end shows which one is last; while no candidate was seen, only an unfinished comment or
+  or the end shows which one is last (real: outside every region, and not inside a quoted attribute
+  value, which `inject._inside_tag` decides from the last region's end on: the chunks since then
+  are kept by reference, `_since_anchor`, and joined only for such a check); while no candidate was seen, only an unfinished comment or
   raw-text element (it may stay open: the tag then goes before it) and the last few bytes, where
   a tag may be cut in two.
 
@@ -26,12 +28,14 @@ A decision's inputs that only the stream can give (the head's `<meta>` tags, for
 
 from __future__ import annotations
 
+import bisect
+from collections import deque
 from collections.abc import Callable
 
 from prefetch_lab.html import inject
 from prefetch_lab.html.inject import (
     _ANY_TAG, _LEADING_WS, _NOT_HTML_PREFIXES, _PRESCAN_BYTES, _RAW_TEXT, _TAG_REST, _TOKEN, _UTF8_BOM,
-    INSTALL_MARKER, Placement, _is_wide_encoding, _prolog_end, _tokens,
+    INSTALL_MARKER, Placement, _inside_tag, _is_wide_encoding, _prolog_end, _start, _tokens,
 )
 from prefetch_lab.html.stream_scan import (
     TAIL, OpenRegion, frontier, is_settled, is_void_raw_text, last_quotes, open_region_state, regions_and_ends,
@@ -89,6 +93,12 @@ class StreamInjector:
         self._body_end: int | None = None  # the last real </body> seen
         self._html_end: int | None = None
         self._released = False  # bytes past what the scans settled went out (hold limit)
+        # For `_inside_tag`: a position in the data state (the last region's end), and the chunks
+        # from (before) it on, as they came (no copy unless a check needs them).
+        self._anchor: int | None = None
+        self._since_anchor: deque[bytes] = deque()
+        self._since_anchor_at = 0  # absolute offset of its first chunk
+        self._frameset = False  # a <frameset> before any <body>: the page is left as it is (inject.py)
         # The outcome.
         self._done = False
         self._insert_at: int | None = None
@@ -125,6 +135,8 @@ class StreamInjector:
         self._buf = self._buf + data if self._buf else data
         if self._done:
             return
+        if self._placement == "body":
+            self._since_anchor.append(data)
         tail = self._tail
         if not self._any_tag:
             self._any_tag = _ANY_TAG.search(tail + data) is not None
@@ -191,6 +203,8 @@ class StreamInjector:
             return
         elif kind == b"<meta":
             self._metas.append(buf[token.start:token.end])
+        elif kind == b"<frameset":
+            self._frameset = True  # the token scan stops at <body>: only one before it counts
         elif kind == b"<body":
             if self._head_decided is None:
                 self._head_decided = (base + token.start, "before-body")
@@ -248,31 +262,64 @@ class StreamInjector:
             else:
                 settled = len(buf) if eof else frontier(buf, settled)
         hi = settled if open_at is None else open_at
+        if self._anchor is None:
+            self._anchor = base + pos
         if ends:
-            self._end_candidates(buf, base, hi, ends)
+            unsure = self._end_candidates(buf, base, hi, ends, regions, eof)
+            if unsure is not None:  # scan again from that end tag when more has arrived
+                hi, open_at = unsure, None
+        for region in reversed(regions):  # the last settled region's end is in the data state
+            if region.end() <= hi:
+                self._anchor = max(self._anchor, base + region.end())
+                break
+        self._drop_before_anchor()
         self._open_at = None if open_at is None else base + open_at
         self._reg = base + hi
 
-    def _end_candidates(self, buf: bytes, base: int, hi: int, ends: list[int]) -> None:
+    def _drop_before_anchor(self) -> None:
+        chunks, at, anchor = self._since_anchor, self._since_anchor_at, self._anchor
+        while chunks and at + len(chunks[0]) <= anchor:
+            at += len(chunks.popleft())
+        if self._total - at > MAX_RETAINED:  # a long stretch without a region: check from here on
+            chunks.clear()
+            at = self._total
+        self._since_anchor_at = at
+
+    def _is_inside_tag(self, buf: bytes, base: int, pos: int, regions: list, eof: bool) -> bool | None:
+        """inject._inside_tag for the end tag at `buf[pos]`, anchored at the last region before it."""
+        index = bisect.bisect_right(regions, pos, key=_start) - 1
+        anchor = base + regions[index].end() if index >= 0 else self._anchor
+        if anchor >= base:
+            return _inside_tag(buf, anchor - base, pos, eof)
+        at = self._since_anchor_at
+        if base + pos < at:
+            return False  # past MAX_RETAINED without a region: the bytes to parse are gone
+        text = b"".join(self._since_anchor)  # from `at` to the end of what arrived
+        return _inside_tag(text, max(anchor, at) - at, base + pos - at, eof)
+
+    def _end_candidates(self, buf: bytes, base: int, hi: int, ends: list[int], regions: list, eof: bool) -> int | None:
         """The last real `</body>` and `</html>` in settled text (before `hi`), from the end tags
-        outside every region (`ends`, in order)."""
-        body = html = None
-        for pos in reversed(ends):
+        outside every region (`ends`, in order). Returns the first end tag that more bytes may
+        show to be inside a tag (the text is settled only up to it), if any."""
+        body = html = unsure = None
+        for pos in ends:
             if pos >= hi:
+                break
+            inside = self._is_inside_tag(buf, base, pos, regions, eof)
+            if inside is None:
+                unsure = pos
+                break
+            if inside:
                 continue
             if buf[pos + 2] | 0x20 == 0x62:  # `b`
-                if body is None:
-                    body = pos
-                    if html is not None:
-                        break
-            elif html is None:
+                body = pos
+            else:
                 html = pos
-                if body is not None:
-                    break
         if body is not None:
             self._body_end = base + body
         if html is not None and (body is None or html > body):
             self._html_end = base + html
+        return unsure
 
     # ---- deciding --------------------------------------------------------------------------
 
@@ -345,6 +392,8 @@ class StreamInjector:
             stopped = self._tok_stopped_at
             if self._install_seen or any(stopped is not None and start >= stopped for start in self._region_installs):
                 return "already-present"
+        if self._frameset:
+            return "frameset"
         return None
 
     def _skip(self, reason: str) -> None:

@@ -40,6 +40,7 @@ _WS = b"\t\n\f\r "
 _OPENERS = tuple(
     b"<" + name for name in (
         b"!--", b"?", *_RAW_TEXT, b"head", b"/head", b"html", b"/html", b"body", b"/body", b"meta", b"/meta",
+        b"frameset", b"/frameset",
     )
 )
 # Every prefix of an opener: `opener.startswith(rest)` for some opener, as one set lookup.
