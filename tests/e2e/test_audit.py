@@ -21,7 +21,7 @@ from prefetch_lab.audit.gather.cdp_driver import CdpBrowser
 from prefetch_lab.audit.gather.playwright_driver import Moves
 from prefetch_lab.audit.gather.walk import Step
 from prefetch_lab.audit.gather.proxy_process import ProxyProcess
-from tests.harness import CHROMIUM, ROOT, Origin, Reply
+from tests.harness import CHROMIUM, ROOT, Origin, Reply, wait_until
 from tests.site import UNSAFE_LINKS, self_signed_tls, site_routes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.slow]
@@ -283,7 +283,6 @@ def test_the_deadline_ends_the_audit_keeps_what_was_measured_and_stops_everythin
 
 def test_ctrl_c_stops_every_process_and_writes_what_was_measured(site, tmp_path):
     import signal
-    import time
 
     marker = f"interrupt-{os.getpid()}-{tmp_path.name}"
     audit = start_audit(tmp_path, site.base + "/", marker, "--arms", "control", "--runs", "3", "--pages", "3")
@@ -292,11 +291,9 @@ def test_ctrl_c_stops_every_process_and_writes_what_was_measured(site, tmp_path)
         lines.append(line)
         if "warming the edge" in line:
             break
-    time.sleep(1)
-    assert marked_processes(marker), "the proxy and the browser are running"
+    assert wait_until(lambda: marked_processes(marker), timeout=30), "the proxy and the browser are running"
     audit.send_signal(signal.SIGINT)
     rest, _ = audit.communicate(timeout=60)
     assert audit.returncode == 130, "".join(lines) + rest
     assert json.loads((tmp_path / "audit.json").read_text())["problem"] == "interrupted"
-    time.sleep(0.5)
-    assert marked_processes(marker) == []
+    assert wait_until(lambda: marked_processes(marker) == [], timeout=30), marked_processes(marker)

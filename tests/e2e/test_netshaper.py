@@ -82,7 +82,9 @@ def test_closing_with_connections_open_is_quiet(origin, caplog, monkeypatch):
     held.sendall(b"GET /small HTTP/1.1\r\nHost: x\r\n\r\n")
     busy = socket.create_connection(("127.0.0.1", shaper.port))
     busy.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
-    time.sleep(0.3)  # /small is answered, /big is a third of the way
+    for connection in (held, busy):  # /small is answered, /big has begun: bytes came back on each
+        connection.settimeout(30)
+        assert connection.recv(1024)
     shaper.close()
     held.close()
     busy.close()

@@ -3,7 +3,6 @@ proxy left running without the addon (which would forward cold prefetches to the
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -22,8 +21,7 @@ def start_output(confdir, options: dict[str, str]) -> tuple[int | None, str]:
         status = proxy.proc.wait(20)
     except Exception:
         status = None
-    time.sleep(0.2)  # the drain thread's last lines
-    proxy.stop()
+    proxy.stop()  # also waits for the drain thread's last lines
     return status, proxy.log()
 
 

@@ -106,7 +106,7 @@ def test_a_changed_graph_is_saved_periodically_off_the_event_loop(tmp_path):
             await asyncio.sleep(0.2)
             assert not path.exists()  # nothing learned: nothing written
             view(learning, "http://shop.test/a", "http://shop.test/")
-            for _ in range(40):
+            for _ in range(600):  # a generous bound: the saver thread may be slow to get a turn
                 if path.exists():
                     break
                 await asyncio.sleep(0.05)
