@@ -176,7 +176,7 @@ def inject_script(
 ) -> InjectResult:
     """Insert `tag` once into `body`; `charset` is the Content-Type header's charset, if any.
 
-    Skip reasons: `empty`, `unsupported-charset`, `not-html`, `already-present`.
+    Skip reasons: `empty`, `unsupported-charset`, `not-html`, `already-present`, `frameset`.
     A body without any tag-like `<x` is `not-html`: it may be text/plain mislabelled, or a
     fragment fetched by script, and injecting there would corrupt data rather than help.
     """
