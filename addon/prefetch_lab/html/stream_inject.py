@@ -9,11 +9,12 @@ still be the insertion point:
   prolog) until the first real `</head>` or `<body>`; then from that point until the head's
   `<meta>` tags are all seen (at `<body>`) and the 4 KB charset prescan is complete.
 - `body` placement: the bytes from the last real `</body>` (else `</html>`) seen, until a later one
-  or the end shows which one is last (real: outside every region, and not inside a quoted attribute
-  value, which `inject._inside_tag` decides from the last region's end on: the chunks since then
-  are kept by reference, `_since_anchor`, and joined only for such a check); while no candidate was seen, only an unfinished comment or
+  or the end shows which one is last; while no candidate was seen, only an unfinished comment or
   raw-text element (it may stay open: the tag then goes before it) and the last few bytes, where
-  a tag may be cut in two.
+  a tag may be cut in two. Real: outside every region and not inside a quoted attribute value,
+  which `inject._inside_tag` decides from the last region's end on (the chunks since then are
+  kept by reference, `_since_anchor`, and joined only for such a check); an end tag that a quote
+  still open may yet swallow is held until it is known.
 
 With `max_hold=None` the result is exactly `inject_script`'s on the whole body. With a limit, once
 more than `max_hold` bytes are held the injector decides with what it has seen: the candidate it
@@ -438,6 +439,8 @@ class StreamInjector:
         return out
 
     def _trim(self) -> None:
+        if self._done and self._since_anchor:
+            self._since_anchor.clear()
         keep = self._out
         if not self._done:
             if self._tok is not None:
