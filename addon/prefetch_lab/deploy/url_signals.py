@@ -60,7 +60,7 @@ _WIKI_PERSONAL = re.compile(
     r"(?i)^special:(userlogin|userlogout|createaccount|preferences|watchlist|editwatchlist|mypage|mytalk|"
     r"mycontributions|changepassword|passwordreset|changeemail|notifications)(/|$)"
 )
-_FRAGMENT_ACCOUNT = re.compile(r"(?i)(sign[-_]?(in|up|out)|log[-_]?(in|out)|account|portal)")
+FRAGMENT_ACCOUNT = re.compile(r"(?i)(sign[-_]?(in|up|out)|log[-_]?(in|out)|account|portal)")
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ def url_signals(url: str) -> list[UrlSignal]:
         fire(PERSONAL, "WordPress admin or sign-in")
     if any(k.lower() == "option" and v.lower() == "com_users" for k, v in params):
         fire(PERSONAL, "Joomla com_users (sign-in, registration, profile)")
-    if parts.fragment and _FRAGMENT_ACCOUNT.search(parts.fragment):
+    if parts.fragment and FRAGMENT_ACCOUNT.search(parts.fragment):
         fire(PERSONAL, f"account script link #{parts.fragment}")
     return found
 
