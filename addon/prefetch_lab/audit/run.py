@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 from prefetch_lab import trail
 from prefetch_lab.audit.analyze import analyze
+from prefetch_lab.audit.computed.link_facts import collect_links, responses_from
 from prefetch_lab.audit.findings.assertions import evaluate_all
 from prefetch_lab.audit.findings.baseline import compare_with_baseline
 from prefetch_lab.audit.findings.enough_runs import sampling
@@ -57,6 +58,8 @@ from prefetch_lab.audit.settings import (
     TRAINING_MOVES,
     AuditSettings,
 )
+from prefetch_lab.deploy.deployment import build_deployment
+from prefetch_lab.deploy.site_rules import choose_eagerness
 from prefetch_lab.rules.rule_file import load_rules
 from prefetch_lab.rules.rule_source import RuleSource
 
@@ -85,6 +88,8 @@ class Audit:
         self.training: dict | None = None
         self.sampling: dict | None = None  # --runs auto: the last round's check
         self._proxies: list[ProxyProcess] = []
+        self.page_links: list[dict] = []  # every link of every page planning and training opened (deploy/)
+        self.rule_sets: list = []  # the rules the walk obeys: the deployment's lint names them
 
     @property
     def uses_cdp(self) -> bool:
@@ -117,6 +122,8 @@ class Audit:
                 prefetch_audit_file=str(self.raw / f"{name}.trail.jsonl"),
                 hardump=str(self.raw / f"{name}.har"),
             )
+        if name == "plan":  # what the planning pass fetched, for the deployment's lint (named apart from the runs')
+            options.update(prefetch_audit_file=str(self.raw / "plan-trail.jsonl"), hardump=str(self.raw / "plan-har.json"))
         if name == "train":  # learns, from nothing (the graph file was removed), and records what it saw
             options.update(prefetch_learn="true", prefetch_traversal_file=str(self.traversal_file),
                            prefetch_audit_file=str(self.raw / "train.trail.jsonl"))
@@ -168,6 +175,7 @@ class Audit:
         s.check()
         self.raw.mkdir(parents=True, exist_ok=True)
         policy = WalkPolicy([load_rules([DEFAULT_RULES]), RuleSource.parse(s.rules).load()])
+        self.rule_sets = list(policy.rule_sets)
         path_entries = parse_path_file(s.path_file.read_text(encoding="utf-8")) if s.path_file else None
         # A CA of this run's own (never the user's ~/.mitmproxy), trusted by this run's browser.
         self.confdir = Path(tempfile.mkdtemp(prefix="prefetch-lab-ca-"))
@@ -227,14 +235,23 @@ class Audit:
         baseline = json.loads(path.read_text(encoding="utf-8"))
         return compare_with_baseline(results["navigations"], list(results["summary"]), baseline, str(path))
 
-    def in_site_urls(self, proxy: ProxyProcess, open_page: Callable[[str], tuple[str, list[dict]]]):
+    def in_site_urls(self, proxy: ProxyProcess, open_page: Callable[[str], tuple[str, list[dict]]], session=None):
         """`open_page` (a session's visible_links or follow) taking and giving the site's URLs."""
         def visible_links(url: str) -> tuple[str, list[dict]]:
             self.check_deadline()
             final, links = open_page(self.site_url(proxy, url))
             rebase = lambda u: self.site_path(proxy, u)
+            self.keep_page_links(session or getattr(open_page, "__self__", None), rebase)
             return rebase(final), [{**link, "href": rebase(link["href"])} for link in links]
         return visible_links
+
+    def keep_page_links(self, session, rebase: Callable[[str], str]) -> None:
+        """Every link of the page just opened (not only the visible ones), in the site's URLs."""
+        if session is None or not hasattr(session, "page_links"):
+            return
+        found = session.page_links()
+        self.page_links.append({"page": rebase(found["page"]),
+                                "links": [{**link, "href": rebase(link["href"])} for link in found["links"]]})
 
     def plan_walk(self, browser, proxy: ProxyProcess, policy: WalkPolicy, path_entries) -> list[Step]:
         s = self.settings
@@ -269,7 +286,7 @@ class Audit:
 
                     try:
                         walk = plan_random_walk(s.url, s.pages, training_seed(s.seed, index), policy,
-                                                self.in_site_urls(proxy, open_page), self.chooser())
+                                                self.in_site_urls(proxy, open_page, session), self.chooser())
                     except (CdpError, TimeoutError) as e:  # the pages it reached were counted: go on
                         errors.append({"walk": index, "url": self.site_path(proxy, opened[-1]) if opened else None, "error": f"{type(e).__name__}: {e}"})
                         walk = [Step(i, self.site_path(proxy, url), "link") for i, url in enumerate(opened)]
@@ -332,8 +349,38 @@ class Audit:
             "preload_events": session.preload_events, "steps": session.steps,
         })
 
+    def deployment(self, results: dict) -> dict:
+        """`links`, `groups` and `deploy` for audit.json, and OUT/deploy/ (deploy/deployment.py):
+        from the links seen and what the proxies recorded of the pages the audit fetched."""
+        s = self.settings
+        try:
+            har_entries, records = [], [r for run in self.runs for r in run["trail"]]
+            for har in [*sorted(self.raw.glob("*.har")), self.raw / "plan-har.json"]:
+                if not har.exists():
+                    continue
+                har_entries += json.loads(har.read_text(encoding="utf-8")).get("log", {}).get("entries", [])
+            plan_trail = self.raw / "plan-trail.jsonl"
+            records += list(trail.read_records(plan_trail)) if plan_trail.exists() else []
+            links = collect_links(self.page_links, [st.url for st in getattr(self, "plan", [])],
+                                  responses_from(har_entries, records),
+                                  [p["url"] for p in results["prefetches"] if p.get("used")])
+            eagerness = choose_eagerness(results["summary"], s.eagerness, s.moves.hover_ms, s.moves.press_ms)
+            built = build_deployment(s.url, links, self.rule_sets, eagerness)
+        except Exception as e:  # the measurements still count: say why there is no deployment
+            logger.exception("deployment files not written")
+            return {"links": [], "groups": [], "deploy": {"error": f"{type(e).__name__}: {e}"}}
+        out = s.out / "deploy"
+        out.mkdir(parents=True, exist_ok=True)
+        for name, text in built.files.items():
+            (out / name).write_text(text, encoding="utf-8")
+        return {"links": built.links, "groups": built.groups, "deploy": {
+            "files": [f"deploy/{name}" for name in built.files],
+            "eagerness": {"value": eagerness.value, "why": eagerness.why},
+            "verify": None}}
+
     def write(self, complete: bool, problem: str | None) -> dict:
         results = analyze(self.runs)
+        deployment = self.deployment(results)
         document = {
             "schema": SCHEMA,
             "url": self.settings.url,
@@ -349,6 +396,7 @@ class Audit:
             "assertions": evaluate_all(self.settings.assertions, results["summary"]),
             "sampling": self.sampling_of(complete),
             "baseline": self.against_baseline(results),
+            **deployment,
             "console_errors": self.console_errors,
             "raw": {"runs": "raw/runs.json", "trails": sorted(p.name for p in self.raw.glob("*.trail.jsonl")),
                     "hars": sorted(p.name for p in self.raw.glob("*.har"))},

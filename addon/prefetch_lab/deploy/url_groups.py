@@ -108,14 +108,15 @@ def _split(members: Sequence[Member], position: int, tokens: list[str]) -> list[
 
 
 def _dated(members: Sequence[Member], position: int) -> bool:
-    """A year followed by a month (2024/05): a dated permalink, whatever the years seen."""
+    """A year followed by a month (2024/05) in several URLs: dated permalinks, whatever the years seen."""
     def year(v: str) -> bool:
         return len(v) == 4 and v.isdigit() and 1900 <= int(v) <= 2100
 
     def month(v: str) -> bool:
         return len(v) == 2 and v.isdigit() and 1 <= int(v) <= 12
 
-    return all(len(m[1]) > position + 1 and year(m[1][position]) and month(m[1][position + 1]) for m in members)
+    return len(members) >= 2 and all(
+        len(m[1]) > position + 1 and year(m[1][position]) and month(m[1][position + 1]) for m in members)
 
 
 def _parameter(values: list[str], position: int, depth: int, tokens: list[str]) -> str | None:
