@@ -92,6 +92,9 @@ def parser() -> argparse.ArgumentParser:
                         "exit status 4 when any fails")
     p.add_argument("--baseline", type=Path, metavar="OLD/audit.json",
                    help="compare each arm with the same arm of an earlier audit (unpaired: Mann-Whitney U)")
+    p.add_argument("--verify-deploy", action="store_true",
+                   help="after the measured arms, run arm `deployed` with the generated OUT/deploy/ rules and "
+                        "speculation rules; report its gain and that no unsafe or uncacheable URL was prefetched")
     p.add_argument("--junit", type=Path, metavar="FILE", help="write the assertions' outcomes as JUnit XML")
     p.add_argument("--dwell-ms", type=int, default=Moves.dwell_ms, help="time on each page (default: %(default)s)")
     p.add_argument("--hover-ms", type=int, default=Moves.hover_ms, help="pointer over the link before pressing (default: %(default)s)")
@@ -164,6 +167,7 @@ def settings_from(args: argparse.Namespace) -> AuditSettings:
         moves=Moves(dwell_ms=args.dwell_ms, hover_ms=args.hover_ms, press_ms=args.press_ms),
         walk=args.walk, skew=args.skew, train=args.train, learned_thresholds=args.learned_thresholds,
         assertions=args.assertions, runs_auto=args.runs_auto, precision=args.precision, baseline=args.baseline,
+        verify_deploy=args.verify_deploy,
         **extra,
     )
 

@@ -33,6 +33,7 @@ from prefetch_lab.audit.analyze import analyze
 from prefetch_lab.audit.computed.link_facts import collect_links, responses_from
 from prefetch_lab.audit.findings.assertions import evaluate_all
 from prefetch_lab.audit.findings.baseline import compare_with_baseline
+from prefetch_lab.audit.findings.deploy_check import deploy_check
 from prefetch_lab.audit.findings.enough_runs import sampling
 from prefetch_lab.report import render as report
 from prefetch_lab.audit.gather.cdp_driver import CdpBrowser
@@ -53,6 +54,7 @@ from prefetch_lab.audit.run_environment import ca_spki, environment, network_des
 from prefetch_lab.audit.settings import (
     ARM_OPTIONS,
     DEFAULT_RULES,
+    DEPLOYED_ARM,
     LEARNED_ARM,
     SCHEMA,
     TRAINING_MOVES,
@@ -90,6 +92,7 @@ class Audit:
         self._proxies: list[ProxyProcess] = []
         self.page_links: list[dict] = []  # every link of every page planning and training opened (deploy/)
         self.rule_sets: list = []  # the rules the walk obeys: the deployment's lint names them
+        self.built_deployment: dict | None = None  # --verify-deploy: the files the deployed arm measured
 
     @property
     def uses_cdp(self) -> bool:
@@ -132,6 +135,9 @@ class Audit:
         if arm == LEARNED_ARM or name == "train":
             if s.learned_thresholds:
                 options["prefetch_learned_thresholds"] = s.learned_thresholds
+        if arm == DEPLOYED_ARM and self.built_deployment:  # the generated files, as they were written
+            options.update(prefetch_rules=str(s.out / "deploy" / "prefetch-rules.yaml"),
+                           prefetch_eagerness=self.built_deployment["deploy"]["eagerness"]["value"])
         if s.insecure_origin:
             options["ssl_insecure"] = "true"
         return options
@@ -196,6 +202,8 @@ class Audit:
                 self.measure(browser, arm, run)
                 if s.runs_auto and (index + 1) % len(s.arms) == 0 and self.enough(run + 1):
                     break
+            if s.verify_deploy:
+                self.verify_deploy(browser)
         except AuditAborted as e:
             complete, problem = False, str(e)
         except KeyboardInterrupt:
@@ -349,6 +357,17 @@ class Audit:
             "preload_events": session.preload_events, "steps": session.steps,
         })
 
+    def verify_deploy(self, browser) -> None:
+        """--verify-deploy: the deployment from the arms measured, then arm `deployed` with its files
+        for as many runs as they had (after them, not interleaved: the files need their results)."""
+        self.progress.phase("writing OUT/deploy/, then measuring it (arm deployed)")
+        self.built_deployment = self.deployment(analyze(self.runs))
+        if "error" in self.built_deployment["deploy"]:
+            raise RuntimeError(f"no deployment to verify: {self.built_deployment['deploy']['error']}")
+        for run in sorted({r["run"] for r in self.runs}):
+            self.check_deadline()
+            self.measure(browser, DEPLOYED_ARM, run)
+
     def deployment(self, results: dict) -> dict:
         """`links`, `groups` and `deploy` for audit.json, and OUT/deploy/ (deploy/deployment.py):
         from the links seen and what the proxies recorded of the pages the audit fetched."""
@@ -380,7 +399,10 @@ class Audit:
 
     def write(self, complete: bool, problem: str | None) -> dict:
         results = analyze(self.runs)
-        deployment = self.deployment(results)
+        deployment = self.built_deployment or self.deployment(results)
+        if any(run["arm"] == DEPLOYED_ARM for run in self.runs):
+            deployment["deploy"]["verify"] = deploy_check(self.runs, results["summary"], deployment["links"],
+                                                          results["navigations"])
         document = {
             "schema": SCHEMA,
             "url": self.settings.url,
