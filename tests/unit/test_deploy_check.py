@@ -57,3 +57,13 @@ def test_link_facts_from_the_har_and_the_trail_leave_prefetches_and_resources_ou
                                           "visible": True}, {"href": "mailto:x@y", "text": "mail"}]}]
     [link] = collect_links(pages, [S + "/welcome/"], responses, [])
     assert link.followed and link.response is welcome and link.pages == (S + "/",)
+
+
+def test_the_deployed_arm_comes_only_with_verify_deploy():
+    import pytest
+
+    from prefetch_lab.audit.cli import parse_args, settings_from
+
+    with pytest.raises(SystemExit):
+        parse_args([S + "/", "--arms", "control,deployed"])
+    assert settings_from(parse_args([S + "/", "--verify-deploy"])).verify_deploy
