@@ -123,7 +123,10 @@ GHOST = [
 GHOST_CONTENT = ["/welcome/", "/tag/getting-started/", "/author/ghost/", "/page/2/", "/about/"]
 
 UNSAFE_OR_EXCLUDED = WORDPRESS + WOOCOMMERCE + DRUPAL + JOOMLA + MAGENTO + SHOPIFY + MEDIAWIKI + DISCOURSE + GHOST
-CONTENT = (WORDPRESS_CONTENT + WOOCOMMERCE_CONTENT + DRUPAL_CONTENT + JOOMLA_CONTENT + MAGENTO_CONTENT
+# Ordinary pages whose words resemble the signals.
+LOOKALIKES = ["/docs/settings/", "/blog/how-to-register-a-domain", "/guides/editing-photos", "/team/profile-pictures",
+              "/docs/account-types", "/blog/logging-out-safely", "/help/notifications/"]
+CONTENT = LOOKALIKES + (WORDPRESS_CONTENT + WOOCOMMERCE_CONTENT + DRUPAL_CONTENT + JOOMLA_CONTENT + MAGENTO_CONTENT
            + SHOPIFY_CONTENT + MEDIAWIKI_CONTENT + DISCOURSE_CONTENT + GHOST_CONTENT)
 
 

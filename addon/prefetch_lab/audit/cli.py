@@ -216,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
 
         def step(arm: str, run: int, planned) -> None:
             if bar.tasks[0].total is None:
-                bar.update(task, total=len(schedule(settings.arms, settings.runs)) * len(audit.plan))
+                arms = settings.arms + (["deployed"] if settings.verify_deploy else [])  # it walks the plan too
+                bar.update(task, total=len(schedule(arms, settings.runs)) * len(audit.plan))
             bar.update(task, description=f"{arm} · run {run + 1}/{settings.runs} · page {planned.step + 1}/{len(audit.plan)}")
             bar.advance(task)
 

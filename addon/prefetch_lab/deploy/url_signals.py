@@ -50,10 +50,10 @@ _SIGN_IN = re.compile(
     r"passwordreset|changepassword|password|forgotpassword)($|[/_.;?&#])"
 )
 _PERSONAL_SEGMENT = re.compile(  # anywhere in the first three segments
-    r"(?i)^(account|my-account|myaccount|profile|preferences|settings|watchlist|notifications)$"
+    r"(?i)^(account|my-account|myaccount|preferences|watchlist)$"
 )
 _PERSONAL_FIRST_SEGMENT = re.compile(  # areas that are personal only at the top of the site
-    r"(?i)^(admin|administrator|wp-admin|ghost|dashboard|customer|user|my|session|sessions)$"
+    r"(?i)^(admin|administrator|wp-admin|ghost|dashboard|customer|user|my|session|sessions|profile|settings|notifications)$"
 )
 # MediaWiki special pages of one visitor (mediawiki.org/wiki/Help:Special_pages).
 _WIKI_PERSONAL = re.compile(
