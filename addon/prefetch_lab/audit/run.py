@@ -257,7 +257,11 @@ class Audit:
         """Every link of the page just opened (not only the visible ones), in the site's URLs."""
         if session is None or not hasattr(session, "page_links"):
             return
-        found = session.page_links()
+        try:
+            found = session.page_links()
+        except Exception as e:  # a page that will not say (navigating away): the walk matters more
+            logger.warning(f"links of the page not read: {type(e).__name__}: {e}")
+            return
         self.page_links.append({"page": rebase(found["page"]),
                                 "links": [{**link, "href": rebase(link["href"])} for link in found["links"]]})
 
