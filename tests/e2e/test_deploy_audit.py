@@ -94,3 +94,10 @@ def test_verify_deploy_covers_as_much_as_the_default_rules_and_prefetches_no_tra
     assert asked, "the deployed arm prefetched nothing at all"
     assert not [u for u in asked if u.split("?edgio")[0].removeprefix(origin.base) in TRAPS]
     assert (out / "deploy" / "README.md").read_text().count("Speculation-Rules") >= 2
+
+
+def test_the_report_shows_what_to_deploy(audited):
+    _, out, _ = audited
+    report = (out / "report.html").read_text()
+    assert '<section id="deploy">' in report and "/:year(\\d{4})/:month(\\d{2})/:slug/" in report
+    assert 'data-copy="deploy-file-speculation-rules-json"' in report and "The deployed arm asked for no" in report
