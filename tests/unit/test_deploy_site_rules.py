@@ -113,3 +113,26 @@ def test_eagerness_from_the_audits_figures():
     chosen = choose_eagerness(wasted, "conservative", 250, 100)
     assert chosen.value == "conservative" and "20 %" in chosen.why
     assert choose_eagerness({}, "conservative", 250, 100).value == "conservative"
+
+
+def test_the_nine_cms_urls_give_rules_that_load_and_keep_every_unsafe_one_out(tmp_path):
+    """Every sign-in, sign-out, account, admin, cart and action URL of the nine CMSs with their
+    content URLs as one site's links: the YAML loads, the verdicts hold in it, and the speculation
+    document builds (odd segments like Special:UserLogin and hex parameter names escaped)."""
+    from tests.unit.test_deploy_link_verdicts import CONTENT, UNSAFE_OR_EXCLUDED
+
+    site = "https://www.example.test"
+    found = [Link(site + p, pages=(site + "/",)) for p in UNSAFE_OR_EXCLUDED + CONTENT]
+    defaults = load_rules([ROOT / "rules" / "default.yaml"])
+    built = build_deployment(site + "/", found, [defaults], Eagerness("conservative", "test"))
+    path = tmp_path / "prefetch-rules.yaml"
+    path.write_text(built.files["prefetch-rules.yaml"])
+    ruleset = load_rules([path])
+    verdicts = {row["url"]: row["verdict"] for row in built.links}
+    for p in UNSAFE_OR_EXCLUDED:
+        if "#" not in p:
+            assert not prefetchable(ruleset, site + p), p
+    for p in CONTENT:
+        assert verdicts[site + p.split("#")[0]] == "prefetch", p
+        assert prefetchable(ruleset, site + p.split("#")[0]), p
+    assert built.site_rules.document["prefetch"]

@@ -69,3 +69,26 @@ def test_few_variants_stay_literal_and_odd_segments_are_escaped():
     assert set(found) == {r"/wiki/Special\:Random", "/about", "/contact"}
     assert escape_literal("Special:Random") == r"Special\:Random"
     assert compile_path(r"/wiki/Special\:Random").match("/wiki/Special:Random")
+
+
+def test_an_exclusion_never_widens_over_a_page_judged_prefetch():
+    pairs = [(SITE + p, "prefetch") for p in ["/about/", "/contact/", "/index.php?option=com_content&view=article&id=5"]]
+    pairs += [(SITE + p, "excluded") for p in ["/cart/", "/checkout/", "/login/", "/signup/", "/account/", "/admin/",
+                                               "/index.php?option=com_users&view=login",
+                                               "/index.php?option=com_users&view=registration"]]
+    groups = group_urls(pairs)
+    safe = [url for url, verdict in pairs if verdict == "prefetch"]
+    for group in groups:
+        if group.verdict != "prefetch":
+            assert not [u for u in safe if group.matches(u)], group
+    joomla = next(g for g in groups if g.pattern == "/index.php" and g.verdict == "excluded")
+    assert (joomla.query, joomla.values, joomla.count) == (("option", "view"), {"option": "com_users"}, 2)
+    assert "/:slug/" not in {g.pattern for g in groups if g.verdict == "excluded"}
+    assert {g.pattern for g in groups if g.verdict == "excluded" and not g.query} == {
+        "/cart/", "/checkout/", "/login/", "/signup/", "/account/", "/admin/"}
+
+
+def test_a_trailing_slash_is_written_only_when_every_url_has_it():
+    found = patterns([(p, "prefetch") for p in ["/docs/settings/", "/docs/account-types", "/docs/x"]])
+    assert set(found) == {"/docs/:slug"}
+    assert compile_path("/docs/:slug").match("/docs/settings/")

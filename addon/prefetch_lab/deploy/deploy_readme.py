@@ -14,7 +14,8 @@ RULES_URL = "/speculation-rules.json"
 def _table(groups: Sequence[Group], site_rules: SiteRules) -> list[str]:
     rows = ["| pattern | verdict | URLs seen | what the rules do |", "|---|---|---|---|"]
     for group in groups:
-        query = (" with " + ", ".join(f"`{n}`" for n in group.query)) if group.query else ""
+        names = [f"`{n}={group.values[n]}`" if n in group.values else f"`{n}`" for n in group.query]
+        query = (" with " + ", ".join(names)) if names else ""
         if group.verdict == "prefetch":
             ttl = site_rules.ttls.get(group.pattern)
             does = (f"cached {ttl.max_age} s at the edge, {ttl.service_worker_max_age} s in the browser, "

@@ -96,7 +96,7 @@ def _link_row(link: Link, verdict: Verdict, group: Group | None) -> dict:
 def _group_row(group: Group, site_rules: SiteRules, verdicts: dict[str, Verdict]) -> dict:
     ttl = site_rules.ttls.get(group.pattern) if group.verdict == PREFETCH else None
     return {
-        "pattern": group.pattern, "query": list(group.query), "verdict": group.verdict, "urls": group.count,
+        "pattern": group.pattern, "query": list(group.query), "query_values": group.values, "verdict": group.verdict, "urls": group.count,
         "fetched": sum(1 for u in group.urls if verdicts[u].fetched), "examples": group.urls[:5],
         "why": verdicts[group.urls[0]].why if group.verdict != PREFETCH else None,
         "ttl": None if ttl is None else {"max_age": ttl.max_age, "service_worker_max_age": ttl.service_worker_max_age,

@@ -168,7 +168,8 @@ def build_site_rules(groups: Sequence[Group], host: str, scheme: str, responses:
         ]
         if group.query:
             lines.append("      query:")
-            lines += [f"        {_quote(name)}: true" for name in group.query]
+            lines += [f"        {_quote(name)}: " + (_quote(group.values[name]) if name in group.values else "true")
+                      for name in group.query]
         lines += ["    caching:", "      bypass_cache: true"]
     yaml_text = "\n".join(lines) + "\n" + SAFETY_NET
     ruleset = load_rules_text(yaml_text, "prefetch-rules.yaml")  # a writer bug fails here, not in the proxy
@@ -177,7 +178,8 @@ def build_site_rules(groups: Sequence[Group], host: str, scheme: str, responses:
 
 
 def _key(group: Group) -> str:
-    return group.pattern + ("?" + "&".join(group.query) if group.query else "")
+    names = [f"{n}={group.values[n]}" if n in group.values else n for n in group.query]
+    return group.pattern + ("?" + "&".join(names) if names else "")
 
 
 def group_key(group: Group) -> str:

@@ -11,7 +11,8 @@ A small, explainable generalisation, not a learned model:
   sections); the first segment stays literal (a site's sections) unless it is all there is
   and varies a lot (`/:slug/`, 5 or more), or is numeric. Anything else splits into literal
   branches.
-A prefetch group's pattern can still match a URL that sits in another group (`/product/:slug`
+An exclusion's pattern never matches a URL judged `prefetch` (it falls back to its URLs one by
+one). A prefetch group's pattern can still match a URL that sits in another group (`/product/:slug`
 and the unsafe `/product/delete`): `covers` lists them; the generated files put every exclusion
 after the prefetch rules, so the exclusion wins.
 """
@@ -41,6 +42,7 @@ class Group:
     verdict: str
     urls: list[str] = field(default_factory=list)
     query: tuple[str, ...] = ()  # parameter names the group's URLs all carry (non-prefetch groups)
+    values: dict[str, str] = field(default_factory=dict)  # of those, the ones that must have this value
     covers: list[str] = field(default_factory=list)  # other groups' URLs its pattern also matches
 
     @property
@@ -49,8 +51,9 @@ class Group:
 
     def matches(self, url: str) -> bool:
         parts = urlsplit(url)
-        names = {name for name, _ in parse_qsl(parts.query, keep_blank_values=True)}
-        return bool(compile_path(self.pattern).match(parts.path or "/")) and set(self.query) <= names
+        params = _first_values(parts.query)
+        return (bool(compile_path(self.pattern).match(parts.path or "/")) and set(self.query) <= set(params)
+                and all(params.get(name) == value for name, value in self.values.items()))
 
 
 def escape_literal(segment: str) -> str:
@@ -70,10 +73,12 @@ def group_urls(pairs: Iterable[tuple[str, str]]) -> list[Group]:
         names = tuple(sorted({n for n, _ in parse_qsl(parts.query, keep_blank_values=True)}))
         query = names if verdict != "prefetch" else ()
         by_key.setdefault((verdict, query, len(segments)), []).append((url, segments, path.endswith("/")))
+    safe = [url for url, verdict in items if verdict == "prefetch"]
     groups: list[Group] = []
     for (verdict, query, _), members in by_key.items():
         for tokens, urls in _split(members, 0, []):
-            groups.append(Group(_render(tokens, urls), verdict, [u for u, _, _ in urls], query))
+            group = Group(_render(tokens, urls), verdict, [u for u, _, _ in urls], query)
+            groups += [group] if verdict == "prefetch" else _exclusions(group, tokens, urls, safe)
     groups.sort(key=lambda g: (g.verdict != "prefetch", order[g.urls[0]]))
     for group in groups:
         if group.verdict == "prefetch":
@@ -85,10 +90,50 @@ def group_urls(pairs: Iterable[tuple[str, str]]) -> list[Group]:
 Member = tuple[str, list[str], bool]  # url, segments, trailing slash
 
 
-def _split(members: Sequence[Member], position: int, tokens: list[str]) -> list[tuple[list[str], list[Member]]]:
+def _first_values(query: str) -> dict[str, str]:
+    """Each parameter's first value, as the rules read a repeated one."""
+    found: dict[str, str] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        found.setdefault(name, value)
+    return found
+
+
+def _narrowed(group: Group, safe: Sequence[str]) -> Group:
+    """The group, with the parameter values all its URLs share required when the names alone
+    would also match a page judged prefetch (Joomla's option=com_users beside option=com_content)."""
+    if not group.query or not any(map(group.matches, safe)):
+        return group
+    params = [_first_values(urlsplit(u).query) for u in group.urls]
+    shared = {name: value for name, value in params[0].items() if name in group.query
+              and all(p.get(name) == value for p in params)}
+    return Group(group.pattern, group.verdict, group.urls, group.query, shared)
+
+
+def _exclusions(group: Group, tokens: list[str], urls: Sequence[Member], safe: Sequence[str]) -> list[Group]:
+    """An exclusion never widens over a page judged prefetch: first its shared parameter values,
+    then literal paths, then each URL with every value exact."""
+    group = _narrowed(group, safe)
+    if not any(map(group.matches, safe)):
+        return [group]
+    found: list[Group] = []
+    for literal_tokens, members in _split(urls, 0, [], literal=True):
+        one = _narrowed(Group(_render(literal_tokens, members), group.verdict, [u for u, _, _ in members], group.query), safe)
+        if any(map(one.matches, safe)):
+            found += [Group(one.pattern, group.verdict, [u], group.query, {n: v for n, v in _first_values(urlsplit(u).query).items()
+                                                                           if n in group.query}) for u in one.urls]
+        else:
+            found.append(one)
+    return found
+
+
+def _split(members: Sequence[Member], position: int, tokens: list[str],
+           literal: bool = False) -> list[tuple[list[str], list[Member]]]:
     if not members or position >= len(members[0][1]):
         return [(tokens, list(members))]
     values = list(dict.fromkeys(m[1][position] for m in members))
+    if literal:
+        return [found for value in values for found in _split(
+            [m for m in members if m[1][position] == value], position + 1, tokens + [escape_literal(value)], True)]
     depth = len(members[0][1])
     numbers = [v for v in values if v.isdigit()]
     if numbers and len(numbers) < len(values):  # /2024/... beside /docs/...: numbers apart
@@ -166,5 +211,6 @@ def _unique(name: str, used: set[str]) -> str:
 def _render(tokens: list[str], urls: Sequence[Member]) -> str:
     if not tokens:
         return "/"
-    slash = "/" if any(trailing for _, _, trailing in urls) else ""
+    # path-to-regexp matches an optional trailing "/" anyway; a written one would be required.
+    slash = "/" if all(trailing for _, _, trailing in urls) else ""
     return "/" + "/".join(tokens) + slash
