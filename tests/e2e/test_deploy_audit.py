@@ -37,11 +37,11 @@ def audited(tmp_path_factory):
             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT / "addon")}, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stdout + done.stderr
         document = json.loads((out / "audit" / "audit.json").read_text())
-        yield origin, out / "audit", document
+        yield origin, out / "audit", document, done.stdout + done.stderr
 
 
 def test_every_trap_is_unsafe_or_uncacheable_with_its_reason(audited):
-    origin, _, document = audited
+    origin, _, document, _ = audited
     links = {link["url"].removeprefix(origin.base): link for link in document["links"]}
     for path, (verdict, reason) in TRAPS.items():
         link = links[path]
@@ -52,7 +52,7 @@ def test_every_trap_is_unsafe_or_uncacheable_with_its_reason(audited):
 
 
 def test_the_audit_never_fetched_the_traps_that_act(audited):
-    origin, _, _ = audited
+    origin, _, _, _ = audited
     opened = [urlsplit(r.path) for r in origin.seen]
     for trap in ACTION_TRAPS:
         parts = urlsplit(trap)
@@ -61,7 +61,7 @@ def test_the_audit_never_fetched_the_traps_that_act(audited):
 
 
 def test_no_trap_is_prefetchable_in_either_file(audited, tmp_path):
-    origin, out, document = audited
+    origin, out, document, _ = audited
     assert document["deploy"]["files"] == ["deploy/prefetch-rules.yaml", "deploy/speculation-rules.json", "deploy/README.md"]
     ruleset = load_rules([out / "deploy" / "prefetch-rules.yaml"])
     for path in TRAPS:
@@ -82,7 +82,7 @@ def test_no_trap_is_prefetchable_in_either_file(audited, tmp_path):
 
 
 def test_verify_deploy_covers_as_much_as_the_default_rules_and_prefetches_no_trap(audited):
-    origin, out, document = audited
+    origin, out, document, _ = audited
     verify = document["deploy"]["verify"]
     arms = verify["arms"]
     assert arms["deployed"]["safe_navigations"] == arms["speculation"]["safe_navigations"] > 0
@@ -96,8 +96,15 @@ def test_verify_deploy_covers_as_much_as_the_default_rules_and_prefetches_no_tra
     assert (out / "deploy" / "README.md").read_text().count("Speculation-Rules") >= 2
 
 
+def test_the_terminal_says_where_the_files_are_and_what_the_check_found(audited):
+    lines = [line for line in audited[3].splitlines() if "deploy" in line or "prefetchable pages" in line]
+    assert any(line.startswith("deployment: deploy/prefetch-rules.yaml") for line in lines), lines
+    assert any("deployed:" in line and "0 unsafe or uncacheable prefetches served" in line for line in lines), lines
+    assert any("the deployed arm asked for no unsafe or uncacheable URL" in line for line in lines), lines
+
+
 def test_the_report_shows_what_to_deploy(audited):
-    _, out, _ = audited
+    _, out, _, _ = audited
     report = (out / "report.html").read_text()
     assert '<section id="deploy">' in report and "/:year(\\d{4})/:month(\\d{2})/:slug/" in report
     assert 'data-copy="deploy-file-speculation-rules-json"' in report and "The deployed arm asked for no" in report

@@ -67,3 +67,17 @@ def test_the_deployed_arm_comes_only_with_verify_deploy():
     with pytest.raises(SystemExit):
         parse_args([S + "/", "--arms", "control,deployed"])
     assert settings_from(parse_args([S + "/", "--verify-deploy"])).verify_deploy
+
+
+def test_the_terminal_lines():
+    from prefetch_lab.audit.findings.deploy_check import deploy_lines
+
+    document = {"links": [{"verdict": "prefetch"}, {"verdict": "unsafe"}, {"verdict": "unsafe"}], "groups": [{}, {}],
+                "deploy": {"files": ["deploy/prefetch-rules.yaml"], "eagerness": {"value": "moderate"},
+                           "verify": {"arms": {"deployed": {"safe_coverage": 1.0, "safe_navigations": 3}},
+                                      "unsafe_prefetches_served": {}, "deployed_safe": True}}}
+    lines = deploy_lines(document)
+    assert lines[0] == ("deployment: deploy/prefetch-rules.yaml (2 URL groups; links: 1 prefetch, 2 unsafe; "
+                        "eagerness moderate)")
+    assert lines[1] == "  deployed: 100 % of 3 navigations to prefetchable pages prefetched, 0 unsafe or uncacheable prefetches served"
+    assert deploy_lines({}) == [] and deploy_lines({"deploy": {"error": "x"}}) == ["no deployment files: x"]

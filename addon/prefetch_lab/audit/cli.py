@@ -23,6 +23,7 @@ from rich.table import Table
 from prefetch_lab.audit.findings.advice import top_advice
 from prefetch_lab.audit.findings.assertions import junit_xml, parse as parse_assertion
 from prefetch_lab.audit.findings.baseline import SCHEMA as BASELINE_SCHEMA
+from prefetch_lab.audit.findings.deploy_check import deploy_lines
 from prefetch_lab.audit.findings.enough_runs import DEFAULT_MAX_RUNS, DEFAULT_PRECISION, parse_precision
 from prefetch_lab.audit.findings.summary_table import SPLIT_AT, baseline_lines, sampling_line, summary_rows, verdict_lines
 from prefetch_lab.rules import speculation_rules
@@ -231,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     print_summary(Console(width=None if sys.stdout.isatty() else 100), document)
     wrote = [settings.out / "audit.json"] + [path for path in [settings.out / "report.html"] if path.exists()]
     console.print(f"wrote {', '.join(map(str, wrote))} (raw material in {settings.out / 'raw'})")
+    for line in deploy_lines(document):
+        console.print(escape(line), soft_wrap=True)  # whole lines: scripts read them
     return exit_status(console, document, args.junit)
 
 

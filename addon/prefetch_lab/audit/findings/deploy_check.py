@@ -74,3 +74,27 @@ def deploy_check(runs: list[dict], summary: dict, links: list[dict], navigations
 
 def _diff(a, b):
     return None if a is None or b is None else round(a - b, 4)
+
+
+def deploy_lines(document: dict) -> list[str]:
+    """What the terminal says of the deployment: the files, the links judged, --verify-deploy."""
+    deploy = document.get("deploy") or {}
+    if not deploy:
+        return []
+    if deploy.get("error"):
+        return [f"no deployment files: {deploy['error']}"]
+    counts: dict[str, int] = {}
+    for link in document.get("links") or []:
+        counts[link["verdict"]] = counts.get(link["verdict"], 0) + 1
+    lines = [f"deployment: {', '.join(deploy.get('files') or [])} ({len(document.get('groups') or [])} URL groups; links: "
+             + ", ".join(f"{n} {v}" for v, n in sorted(counts.items())) + f"; eagerness {deploy['eagerness']['value']})"]
+    verify = deploy.get("verify")
+    if verify:
+        for arm, figures in verify["arms"].items():
+            coverage = figures.get("safe_coverage")
+            lines.append(f"  {arm}: {'–' if coverage is None else f'{round(100 * coverage)} %'} of "
+                         f"{figures.get('safe_navigations', 0)} navigations to prefetchable pages prefetched, "
+                         f"{verify['unsafe_prefetches_served'].get(arm, 0)} unsafe or uncacheable prefetches served")
+        lines.append("  the deployed arm asked for no unsafe or uncacheable URL" if verify["deployed_safe"]
+                     else "  the deployed arm asked for an unsafe or uncacheable URL: review OUT/deploy/")
+    return lines
