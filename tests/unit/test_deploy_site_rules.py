@@ -136,3 +136,18 @@ def test_the_nine_cms_urls_give_rules_that_load_and_keep_every_unsafe_one_out(tm
         assert verdicts[site + p.split("#")[0]] == "prefetch", p
         assert prefetchable(ruleset, site + p.split("#")[0]), p
     assert built.site_rules.document["prefetch"]
+
+
+def test_fragment_links_merge_unless_the_fragment_is_what_they_do():
+    from prefetch_lab.deploy.deployment import link_key, merge_links
+
+    assert link_key(SITE + "/p/#comments") == SITE + "/p/"
+    assert link_key(SITE + "/#/portal/signin") == SITE + "/#/portal/signin"
+    merged = merge_links([Link(SITE + "/p/#top", pages=("a",)), Link(SITE + "/p/", pages=("b",), followed=True),
+                          Link(SITE + "/#/portal/signup", pages=("a",))])
+    assert [(m.url, m.pages, m.followed) for m in merged] == [
+        (SITE + "/p/", ("a", "b"), True), (SITE + "/#/portal/signup", ("a",), False)]
+    built = build_deployment(HOME, merged, [], Eagerness("conservative", "test"))
+    portal = next(row for row in built.links if "#" in row["url"])
+    assert portal["verdict"] == "unsafe" and portal["group"] is None  # it fetches "/": nothing to exclude
+    assert not [g for g in built.groups if g["verdict"] != "prefetch"]

@@ -43,7 +43,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("url", help="where the walk starts (the site's URL; with --reverse, the origin's)")
     p.add_argument("--out", type=Path, help="output folder (default: audit-<host>/)")
     p.add_argument("--arms", default="control,speculation,edgio",
-                   help=f"comma-separated arms from {', '.join(ARM_OPTIONS)} (default: %(default)s)")
+                   help=f"comma-separated arms from {', '.join(a for a in ARM_OPTIONS if a != 'deployed')} "
+                        "(default: %(default)s; the deployed arm comes with --verify-deploy)")
     p.add_argument("--runs", default="3",
                    help="measured runs per arm, or auto: add rounds of runs until every arm's LCP interval is "
                         "within --precision, at most --max-runs (default: 3)")
