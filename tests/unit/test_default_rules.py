@@ -124,3 +124,38 @@ def test_examples_load_and_the_edgio_seed_behaves_as_documented():
     assert api.prefetchable
     assert (api.max_age, api.service_worker_max_age, api.stale_while_revalidate) == (3600, 3600, 86400)
     assert features(ruleset, "/api/products/42").max_age == 300  # ".json" is literal
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/wiki/Special:UserLogin",
+        "/wiki/Special:UserLogout",
+        "/index.php?title=Special:UserLogout&returnto=Main_Page",
+        "/index.php?title=Main_Page&action=purge",
+        "/index.php?title=Main_Page&action=edit",
+        "/index.php?title=Main_Page&action=watch",
+        "/index.php?title=Main_Page&action=history",
+        "/doku.php?id=start&do=edit",
+        "/node/1/edit",
+        "/comment/5/delete",
+        "/checkout/cart/delete/id/3/",
+        "/customer/account/logout/",
+        "/u/alice/preferences/account",
+        "/ghost/",
+        "/index.php?option=com_users&view=login",
+        "/cart/?remove_item=abc",
+        "/notifications/mark-read",
+    ],
+)
+def test_cms_actions_and_personal_pages_are_not_prefetchable(defaults, url):
+    """Rules 11-16: what the first ten missed (MediaWiki's special pages and actions, action path
+    segments, per-visitor pages of Drupal, Magento, Discourse, Ghost and Joomla)."""
+    result = features(defaults, url)
+    assert result.bypass_cache and not result.prefetchable, result
+
+
+@pytest.mark.parametrize("url", ["/wiki/Main_Page", "/index.php?title=Main_Page", "/index.php?title=X&action=view",
+                                 "/blog/editorial-policy", "/author/ghost/", "/my-post/", "/users/list"])
+def test_cms_content_stays_prefetchable(defaults, url):
+    assert features(defaults, url).prefetchable

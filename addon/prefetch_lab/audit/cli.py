@@ -23,6 +23,7 @@ from rich.table import Table
 from prefetch_lab.audit.findings.advice import top_advice
 from prefetch_lab.audit.findings.assertions import junit_xml, parse as parse_assertion
 from prefetch_lab.audit.findings.baseline import SCHEMA as BASELINE_SCHEMA
+from prefetch_lab.audit.findings.deploy_check import deploy_lines
 from prefetch_lab.audit.findings.enough_runs import DEFAULT_MAX_RUNS, DEFAULT_PRECISION, parse_precision
 from prefetch_lab.audit.findings.summary_table import SPLIT_AT, baseline_lines, sampling_line, summary_rows, verdict_lines
 from prefetch_lab.rules import speculation_rules
@@ -42,7 +43,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("url", help="where the walk starts (the site's URL; with --reverse, the origin's)")
     p.add_argument("--out", type=Path, help="output folder (default: audit-<host>/)")
     p.add_argument("--arms", default="control,speculation,edgio",
-                   help=f"comma-separated arms from {', '.join(ARM_OPTIONS)} (default: %(default)s)")
+                   help=f"comma-separated arms from {', '.join(a for a in ARM_OPTIONS if a != 'deployed')} "
+                        "(default: %(default)s; the deployed arm comes with --verify-deploy)")
     p.add_argument("--runs", default="3",
                    help="measured runs per arm, or auto: add rounds of runs until every arm's LCP interval is "
                         "within --precision, at most --max-runs (default: 3)")
@@ -92,6 +94,9 @@ def parser() -> argparse.ArgumentParser:
                         "exit status 4 when any fails")
     p.add_argument("--baseline", type=Path, metavar="OLD/audit.json",
                    help="compare each arm with the same arm of an earlier audit (unpaired: Mann-Whitney U)")
+    p.add_argument("--verify-deploy", action="store_true",
+                   help="after the measured arms, run arm `deployed` with the generated OUT/deploy/ rules and "
+                        "speculation rules; report its gain and that no unsafe or uncacheable URL was prefetched")
     p.add_argument("--junit", type=Path, metavar="FILE", help="write the assertions' outcomes as JUnit XML")
     p.add_argument("--dwell-ms", type=int, default=Moves.dwell_ms, help="time on each page (default: %(default)s)")
     p.add_argument("--hover-ms", type=int, default=Moves.hover_ms, help="pointer over the link before pressing (default: %(default)s)")
@@ -164,6 +169,7 @@ def settings_from(args: argparse.Namespace) -> AuditSettings:
         moves=Moves(dwell_ms=args.dwell_ms, hover_ms=args.hover_ms, press_ms=args.press_ms),
         walk=args.walk, skew=args.skew, train=args.train, learned_thresholds=args.learned_thresholds,
         assertions=args.assertions, runs_auto=args.runs_auto, precision=args.precision, baseline=args.baseline,
+        verify_deploy=args.verify_deploy,
         **extra,
     )
 
@@ -212,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
 
         def step(arm: str, run: int, planned) -> None:
             if bar.tasks[0].total is None:
-                bar.update(task, total=len(schedule(settings.arms, settings.runs)) * len(audit.plan))
+                arms = settings.arms + (["deployed"] if settings.verify_deploy else [])  # it walks the plan too
+                bar.update(task, total=len(schedule(arms, settings.runs)) * len(audit.plan))
             bar.update(task, description=f"{arm} · run {run + 1}/{settings.runs} · page {planned.step + 1}/{len(audit.plan)}")
             bar.advance(task)
 
@@ -226,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     print_summary(Console(width=None if sys.stdout.isatty() else 100), document)
     wrote = [settings.out / "audit.json"] + [path for path in [settings.out / "report.html"] if path.exists()]
     console.print(f"wrote {', '.join(map(str, wrote))} (raw material in {settings.out / 'raw'})")
+    for line in deploy_lines(document):
+        console.print(escape(line), soft_wrap=True)  # whole lines: scripts read them
     return exit_status(console, document, args.junit)
 
 

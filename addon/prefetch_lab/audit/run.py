@@ -30,8 +30,10 @@ from urllib.parse import urlsplit
 
 from prefetch_lab import trail
 from prefetch_lab.audit.analyze import analyze
+from prefetch_lab.audit.computed.link_facts import collect_links, responses_from
 from prefetch_lab.audit.findings.assertions import evaluate_all
 from prefetch_lab.audit.findings.baseline import compare_with_baseline
+from prefetch_lab.audit.findings.deploy_check import deploy_check
 from prefetch_lab.audit.findings.enough_runs import sampling
 from prefetch_lab.report import render as report
 from prefetch_lab.audit.gather.cdp_driver import CdpBrowser
@@ -52,11 +54,14 @@ from prefetch_lab.audit.run_environment import ca_spki, environment, network_des
 from prefetch_lab.audit.settings import (
     ARM_OPTIONS,
     DEFAULT_RULES,
+    DEPLOYED_ARM,
     LEARNED_ARM,
     SCHEMA,
     TRAINING_MOVES,
     AuditSettings,
 )
+from prefetch_lab.deploy.deployment import build_deployment
+from prefetch_lab.deploy.site_rules import choose_eagerness
 from prefetch_lab.rules.rule_file import load_rules
 from prefetch_lab.rules.rule_source import RuleSource
 
@@ -85,6 +90,9 @@ class Audit:
         self.training: dict | None = None
         self.sampling: dict | None = None  # --runs auto: the last round's check
         self._proxies: list[ProxyProcess] = []
+        self.page_links: list[dict] = []  # every link of every page planning and training opened (deploy/)
+        self.rule_sets: list = []  # the rules the walk obeys: the deployment's lint names them
+        self.built_deployment: dict | None = None  # --verify-deploy: the files the deployed arm measured
 
     @property
     def uses_cdp(self) -> bool:
@@ -117,6 +125,8 @@ class Audit:
                 prefetch_audit_file=str(self.raw / f"{name}.trail.jsonl"),
                 hardump=str(self.raw / f"{name}.har"),
             )
+        if name == "plan":  # what the planning pass fetched, for the deployment's lint (named apart from the runs')
+            options.update(prefetch_audit_file=str(self.raw / "plan-trail.jsonl"), hardump=str(self.raw / "plan-har.json"))
         if name == "train":  # learns, from nothing (the graph file was removed), and records what it saw
             options.update(prefetch_learn="true", prefetch_traversal_file=str(self.traversal_file),
                            prefetch_audit_file=str(self.raw / "train.trail.jsonl"))
@@ -125,6 +135,9 @@ class Audit:
         if arm == LEARNED_ARM or name == "train":
             if s.learned_thresholds:
                 options["prefetch_learned_thresholds"] = s.learned_thresholds
+        if arm == DEPLOYED_ARM and self.built_deployment:  # the generated files, as they were written
+            options.update(prefetch_rules=str(s.out / "deploy" / "prefetch-rules.yaml"),
+                           prefetch_eagerness=self.built_deployment["deploy"]["eagerness"]["value"])
         if s.insecure_origin:
             options["ssl_insecure"] = "true"
         return options
@@ -168,6 +181,7 @@ class Audit:
         s.check()
         self.raw.mkdir(parents=True, exist_ok=True)
         policy = WalkPolicy([load_rules([DEFAULT_RULES]), RuleSource.parse(s.rules).load()])
+        self.rule_sets = list(policy.rule_sets)
         path_entries = parse_path_file(s.path_file.read_text(encoding="utf-8")) if s.path_file else None
         # A CA of this run's own (never the user's ~/.mitmproxy), trusted by this run's browser.
         self.confdir = Path(tempfile.mkdtemp(prefix="prefetch-lab-ca-"))
@@ -188,6 +202,8 @@ class Audit:
                 self.measure(browser, arm, run)
                 if s.runs_auto and (index + 1) % len(s.arms) == 0 and self.enough(run + 1):
                     break
+            if s.verify_deploy:
+                self.verify_deploy(browser)
         except AuditAborted as e:
             complete, problem = False, str(e)
         except KeyboardInterrupt:
@@ -227,14 +243,27 @@ class Audit:
         baseline = json.loads(path.read_text(encoding="utf-8"))
         return compare_with_baseline(results["navigations"], list(results["summary"]), baseline, str(path))
 
-    def in_site_urls(self, proxy: ProxyProcess, open_page: Callable[[str], tuple[str, list[dict]]]):
+    def in_site_urls(self, proxy: ProxyProcess, open_page: Callable[[str], tuple[str, list[dict]]], session=None):
         """`open_page` (a session's visible_links or follow) taking and giving the site's URLs."""
         def visible_links(url: str) -> tuple[str, list[dict]]:
             self.check_deadline()
             final, links = open_page(self.site_url(proxy, url))
             rebase = lambda u: self.site_path(proxy, u)
+            self.keep_page_links(session or getattr(open_page, "__self__", None), rebase)
             return rebase(final), [{**link, "href": rebase(link["href"])} for link in links]
         return visible_links
+
+    def keep_page_links(self, session, rebase: Callable[[str], str]) -> None:
+        """Every link of the page just opened (not only the visible ones), in the site's URLs."""
+        if session is None or not hasattr(session, "page_links"):
+            return
+        try:
+            found = session.page_links()
+        except Exception as e:  # a page that will not say (navigating away): the walk matters more
+            logger.warning(f"links of the page not read: {type(e).__name__}: {e}")
+            return
+        self.page_links.append({"page": rebase(found["page"]),
+                                "links": [{**link, "href": rebase(link["href"])} for link in found["links"]]})
 
     def plan_walk(self, browser, proxy: ProxyProcess, policy: WalkPolicy, path_entries) -> list[Step]:
         s = self.settings
@@ -269,7 +298,7 @@ class Audit:
 
                     try:
                         walk = plan_random_walk(s.url, s.pages, training_seed(s.seed, index), policy,
-                                                self.in_site_urls(proxy, open_page), self.chooser())
+                                                self.in_site_urls(proxy, open_page, session), self.chooser())
                     except (CdpError, TimeoutError) as e:  # the pages it reached were counted: go on
                         errors.append({"walk": index, "url": self.site_path(proxy, opened[-1]) if opened else None, "error": f"{type(e).__name__}: {e}"})
                         walk = [Step(i, self.site_path(proxy, url), "link") for i, url in enumerate(opened)]
@@ -332,8 +361,52 @@ class Audit:
             "preload_events": session.preload_events, "steps": session.steps,
         })
 
+    def verify_deploy(self, browser) -> None:
+        """--verify-deploy: the deployment from the arms measured, then arm `deployed` with its files
+        for as many runs as they had (after them, not interleaved: the files need their results)."""
+        self.progress.phase("writing OUT/deploy/, then measuring it (arm deployed)")
+        self.built_deployment = self.deployment(analyze(self.runs))
+        if "error" in self.built_deployment["deploy"]:
+            raise RuntimeError(f"no deployment to verify: {self.built_deployment['deploy']['error']}")
+        for run in sorted({r["run"] for r in self.runs}):
+            self.check_deadline()
+            self.measure(browser, DEPLOYED_ARM, run)
+
+    def deployment(self, results: dict) -> dict:
+        """`links`, `groups` and `deploy` for audit.json, and OUT/deploy/ (deploy/deployment.py):
+        from the links seen and what the proxies recorded of the pages the audit fetched."""
+        s = self.settings
+        try:
+            har_entries, records = [], [r for run in self.runs for r in run["trail"]]
+            for har in [*sorted(self.raw.glob("*.har")), self.raw / "plan-har.json"]:
+                if not har.exists():
+                    continue
+                har_entries += json.loads(har.read_text(encoding="utf-8")).get("log", {}).get("entries", [])
+            plan_trail = self.raw / "plan-trail.jsonl"
+            records += list(trail.read_records(plan_trail)) if plan_trail.exists() else []
+            links = collect_links(self.page_links, [st.url for st in getattr(self, "plan", [])],
+                                  responses_from(har_entries, records),
+                                  [p["url"] for p in results["prefetches"] if p.get("used")])
+            eagerness = choose_eagerness(results["summary"], s.eagerness, s.moves.hover_ms, s.moves.press_ms)
+            built = build_deployment(s.url, links, self.rule_sets, eagerness)
+        except Exception as e:  # the measurements still count: say why there is no deployment
+            logger.exception("deployment files not written")
+            return {"links": [], "groups": [], "deploy": {"error": f"{type(e).__name__}: {e}"}}
+        out = s.out / "deploy"
+        out.mkdir(parents=True, exist_ok=True)
+        for name, text in built.files.items():
+            (out / name).write_text(text, encoding="utf-8")
+        return {"links": built.links, "groups": built.groups, "deploy": {
+            "files": [f"deploy/{name}" for name in built.files],
+            "eagerness": {"value": eagerness.value, "why": eagerness.why},
+            "verify": None}}
+
     def write(self, complete: bool, problem: str | None) -> dict:
         results = analyze(self.runs)
+        deployment = self.built_deployment or self.deployment(results)
+        if any(run["arm"] == DEPLOYED_ARM for run in self.runs):
+            deployment["deploy"]["verify"] = deploy_check(self.runs, results["summary"], deployment["links"],
+                                                          results["navigations"])
         document = {
             "schema": SCHEMA,
             "url": self.settings.url,
@@ -349,6 +422,7 @@ class Audit:
             "assertions": evaluate_all(self.settings.assertions, results["summary"]),
             "sampling": self.sampling_of(complete),
             "baseline": self.against_baseline(results),
+            **deployment,
             "console_errors": self.console_errors,
             "raw": {"runs": "raw/runs.json", "trails": sorted(p.name for p in self.raw.glob("*.trail.jsonl")),
                     "hars": sorted(p.name for p in self.raw.glob("*.har"))},

@@ -26,7 +26,11 @@ ARM_OPTIONS = {
     "both": {"prefetch_inject": "both"},
     # Per-page rules from the trained traversal graph (edge/stages/learning.py); its fallback is the fixed rule.
     "learned": {"prefetch_inject": "speculation", "prefetch_speculation": "learned"},
+    # --verify-deploy: the generated OUT/deploy/prefetch-rules.yaml as the rules, and the
+    # speculation-rules document built from it (= OUT/deploy/speculation-rules.json) served.
+    "deployed": {"prefetch_inject": "speculation"},
 }
+DEPLOYED_ARM = "deployed"
 LEARNED_ARM = "learned"
 WALKS = ("skewed", "uniform")
 # Training walks only feed the graph (nothing speculates): no dwell, a short press.
@@ -63,6 +67,7 @@ class AuditSettings:
     runs_auto: bool = False  # --runs auto: `runs` is then the most (--max-runs); stop on precision
     precision: str = DEFAULT_PRECISION  # the LCP CI half-width that is enough: "10%" of control's p50, or ms
     baseline: Path | None = None  # --baseline OLD/audit.json: the same arms compared, unpaired
+    verify_deploy: bool = False  # after the measured arms, the `deployed` arm with the generated files
 
     @property
     def walk_kind(self) -> str:
@@ -79,6 +84,8 @@ class AuditSettings:
             raise ValueError("the learned arm needs a trained graph: give --train N (N training walks)")
         if self.train and LEARNED_ARM not in self.arms:
             raise ValueError("--train trains the learned arm: add 'learned' to --arms, or leave --train out")
+        if DEPLOYED_ARM in self.arms:
+            raise ValueError("the deployed arm runs the audit's own generated rules: give --verify-deploy instead")
         if self.train < 0 or self.skew < 0:
             raise ValueError("--train and --skew must be 0 or more")
 

@@ -29,6 +29,7 @@ from prefetch_lab import trail
 from prefetch_lab.report import charts as reportcharts
 from prefetch_lab.report import compare as reportcompare
 from prefetch_lab.report import data as reportdata
+from prefetch_lab.report import deploy_view as reportdeploy
 from prefetch_lab.report import trail_view as reporttrail
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -78,7 +79,16 @@ def render_report(audit: dict, raw_dir: Path | None) -> str:
     if audit.get("schema") != AUDIT_SCHEMA:
         raise ValueError(f"not a {AUDIT_SCHEMA} document (schema {audit.get('schema')!r})")
     view = reportdata.audit_view(audit, read_runs(raw_dir))
+    view["deploy"] = reportdeploy.deploy_view(audit, read_deploy_files(raw_dir.parent / "deploy" if raw_dir else None))
     return render(view, reportcharts.audit_charts(view["series"]))
+
+
+def read_deploy_files(deploy_dir: Path | None) -> dict[str, str]:
+    """OUT/deploy/'s generated files by name (those that exist), for the report's copy boxes."""
+    if not deploy_dir or not deploy_dir.is_dir():
+        return {}
+    return {name: (deploy_dir / name).read_text(encoding="utf-8") for name in reportdeploy.DEPLOY_FILES
+            if (deploy_dir / name).is_file()}
 
 
 def write_report(audit: dict, out_dir: Path) -> Path:

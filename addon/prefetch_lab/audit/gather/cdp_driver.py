@@ -290,6 +290,11 @@ class CdpSession:
         time.sleep(0.2)  # late layout (web fonts, images without sizes)
         return self.evaluate("location.href"), self.call(VISIBLE_LINKS_JS)
 
+    def page_links(self) -> dict:
+        """Every link of the page showing (gather/page_links.py), for the deployment's lint."""
+        from prefetch_lab.audit.gather.page_links import PAGE_LINKS_JS
+        return self.call(PAGE_LINKS_JS)
+
     def follow(self, url: str) -> tuple[str, list[dict]]:
         """Go to `url` as a visitor would: press the visible link to it on this page, else type it
         (a training walk: the edge sees each page view with its Referer)."""

@@ -193,6 +193,11 @@ class Session:
         self.page.wait_for_timeout(200)  # late layout (web fonts, images without sizes)
         return self.page.url, self.page.evaluate(VISIBLE_LINKS_JS)
 
+    def page_links(self) -> dict:
+        """Every link of the page showing (gather/page_links.py), for the deployment's lint."""
+        from prefetch_lab.audit.gather.page_links import PAGE_LINKS_JS
+        return self.page.evaluate(PAGE_LINKS_JS)
+
     def warm(self, urls: list[str]) -> None:
         """Popular traffic keeping the edge warm: open each page once (its subresources too)."""
         for url in urls:
