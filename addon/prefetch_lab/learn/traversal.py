@@ -178,7 +178,8 @@ class Prediction:
 
     def explain(self) -> str:
         return (f"{self.url}: {self.weight:.2f} of {self.views:.2f} views went there; "
-                f"p = {self.weight:.2f} / ({self.views:.2f} + prior {self.prior:g}) = {self.probability:.3f}")
+                f"p = {self.weight:.2f} / ({self.views:.2f} + prior {self.prior:g}) = {self.probability:.3f}"
+                + (f"; taken by {self.visitors} distinct visitors" if self.visitors else ""))
 
 
 # ---------------------------------------------------------------- the graph

@@ -44,6 +44,8 @@ def visitor_id(address: str | None, header_value: str | None = None) -> str:
             return "h:" + last
     if not address:
         return "ip:?"
+    if ":" not in address:
+        return "ip:" + address  # IPv4, as the socket names it: nothing to normalise
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
