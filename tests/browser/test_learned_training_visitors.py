@@ -16,7 +16,6 @@ import pytest
 from prefetch_lab.audit.gather.cdp_driver import CdpBrowser
 from prefetch_lab.audit.gather.playwright_driver import Moves
 from prefetch_lab.audit.gather.proxy_process import ProxyProcess
-from prefetch_lab.audit.gather.walk import Step
 from prefetch_lab.audit.settings import TRAINING_VISITOR_HEADER
 from tests.harness import CHROMIUM, Origin, Reply, wait_until
 
