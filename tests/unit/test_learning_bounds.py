@@ -249,3 +249,17 @@ def test_the_trusted_header_tells_visitors_apart_from_one_address(learning):
     assert stage.views == 8 and stage.limited == 4
     [prediction] = stage.graph.explain("shop.test", "/", T0)
     assert prediction.visitors == 4
+
+
+# ---- the audit's training proxy ------------------------------------------------------------
+
+
+def test_only_the_audits_training_proxy_trusts_the_visitor_header():
+    from prefetch_lab.audit.run import Audit
+    from prefetch_lab.audit.settings import TRAINING_VISITOR_HEADER, AuditSettings
+
+    audit = Audit(AuditSettings(url="http://127.0.0.1:9/", out=Path("/tmp/prefetch-lab-unit-audit"),
+                                arms=["control", "learned"], train=2))
+    assert audit.proxy_options(None, "train")["prefetch_learn_visitor_header"] == TRAINING_VISITOR_HEADER
+    for arm in ("learned", "control"):  # the measured proxies keep the default: the address
+        assert "prefetch_learn_visitor_header" not in audit.proxy_options(arm, f"{arm}-run0")
