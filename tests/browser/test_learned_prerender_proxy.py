@@ -46,11 +46,15 @@ def test_a_learned_prerender_activates_and_renders_with_its_subresources(tmp_pat
         "/api.json": Reply(200, {"content-type": "application/json"}, b'{"ok": true}'),
     }
     trail = tmp_path / "trail.jsonl"
-    options = {"prefetch_speculation": "learned", "prefetch_inject": "speculation", "prefetch_audit_file": str(trail)}
+    # Each training visit is another visitor (a trusted header, as the audit's training names its
+    # walks); Chromium's own view comes from 127.0.0.1 without it.
+    options = {"prefetch_speculation": "learned", "prefetch_inject": "speculation", "prefetch_audit_file": str(trail),
+               "prefetch_learn_visitor_header": "x-visitor"}
     with Origin(routes) as origin, Mitmdump(tmp_path, options) as proxy:
-        for _ in range(TRAINING_VISITS):
-            assert proxy.request("GET", origin.base + "/", NAVIGATE)[0] == 200
-            assert proxy.request("GET", origin.base + "/next", {**NAVIGATE, "referer": origin.base + "/"})[0] == 200
+        for visit in range(TRAINING_VISITS):
+            visitor = {"x-visitor": f"v{visit}"}
+            assert proxy.request("GET", origin.base + "/", {**NAVIGATE, **visitor})[0] == 200
+            assert proxy.request("GET", origin.base + "/next", {**NAVIGATE, **visitor, "referer": origin.base + "/"})[0] == 200
         documents_before = origin.paths_seen().count("/next")
 
         with PipeChromium(CHROMIUM, [*CHROMIUM_ARGS, f"--proxy-server={proxy.address}"]) as chromium:

@@ -20,7 +20,10 @@ pytestmark = pytest.mark.e2e
 HTML = {"content-type": "text/html; charset=utf-8"}
 PAGES = ("/", "/a", "/b", "/c", "/logout")
 NAVIGATE = {"sec-fetch-dest": "document", "sec-fetch-mode": "navigate", "sec-fetch-site": "same-origin"}
-LEARNED = {"prefetch_speculation": "learned", "prefetch_inject": "speculation"}
+# Every request here comes from 127.0.0.1: the visitors are told apart by a trusted header, as
+# the audit's training does (the bounds themselves: tests/e2e/test_learning_bounds_proxy.py).
+VISITOR = "x-visitor"
+LEARNED = {"prefetch_speculation": "learned", "prefetch_inject": "speculation", "prefetch_learn_visitor_header": VISITOR}
 # The walks: 10 visitors open / then /a; from /a, 7 go on to /b and 3 to /c; from /b all 7 sign
 # out; the 3 on /c open /nostore, which the edge may not store.
 WALKS = [["/", "/a", "/b", "/logout"]] * 7 + [["/", "/a", "/c", "/nostore"]] * 3
@@ -41,8 +44,8 @@ def origin():
         yield server
 
 
-def navigate(proxy: Mitmdump, url: str, referer: str | None = None):
-    return proxy.request("GET", url, {**NAVIGATE, **({"referer": referer} if referer else {})})
+def navigate(proxy: Mitmdump, url: str, referer: str | None = None, visitor: str = "v"):
+    return proxy.request("GET", url, {**NAVIGATE, VISITOR: visitor, **({"referer": referer} if referer else {})})
 
 
 def rules_for(proxy: Mitmdump, origin: Origin, page_key: str) -> tuple[int, dict, dict]:
@@ -69,10 +72,10 @@ def trained(origin, tmp_path_factory):
     proxy = Mitmdump(folder, {**LEARNED, "prefetch_traversal_file": str(graph_file),
                               "prefetch_audit_file": str(trail), "prefetch_warm_on_refusal": "true"})
     base = origin.base
-    for walk in WALKS:
+    for visitor, walk in enumerate(WALKS):  # each walk another visitor
         previous = None
         for path in walk:
-            status, _, _ = navigate(proxy, base + path, previous and base + previous)
+            status, _, _ = navigate(proxy, base + path, previous and base + previous, f"v{visitor}")
             assert status == 200
             previous = path
     # None of these is a page view: a prefetch and a prerender of a held page, a subresource, a
@@ -199,9 +202,9 @@ def test_in_reverse_proxy_mode_the_browsers_same_origin_referer_names_the_proxy(
     that the Referer is the same site all the same."""
     with Mitmdump(tmp_path, LEARNED, extra_args=[f"--mode=reverse:{origin.base}"]) as proxy:
         site = proxy.address
-        for _ in range(3):
-            assert navigate(proxy, site + "/")[0] == 200
-            assert navigate(proxy, site + "/a", site + "/")[0] == 200
+        for visitor in ("v1", "v2", "v3"):
+            assert navigate(proxy, site + "/", visitor=visitor)[0] == 200
+            assert navigate(proxy, site + "/a", site + "/", visitor)[0] == 200
         _, headers, _ = proxy.request("GET", site + "/")
         assert headers["speculation-rules"] == '"/__edgio__/speculation-rules.json?page=%2F"'
         _, _, body = proxy.request("GET", site + rules_url("/"))

@@ -58,6 +58,7 @@ from prefetch_lab.audit.settings import (
     LEARNED_ARM,
     SCHEMA,
     TRAINING_MOVES,
+    TRAINING_VISITOR_HEADER,
     AuditSettings,
 )
 from prefetch_lab.deploy.deployment import build_deployment
@@ -129,7 +130,8 @@ class Audit:
             options.update(prefetch_audit_file=str(self.raw / "plan-trail.jsonl"), hardump=str(self.raw / "plan-har.json"))
         if name == "train":  # learns, from nothing (the graph file was removed), and records what it saw
             options.update(prefetch_learn="true", prefetch_traversal_file=str(self.traversal_file),
-                           prefetch_audit_file=str(self.raw / "train.trail.jsonl"))
+                           prefetch_audit_file=str(self.raw / "train.trail.jsonl"),
+                           prefetch_learn_visitor_header=TRAINING_VISITOR_HEADER)
         if arm == LEARNED_ARM:  # its own copy of the trained graph, kept as it was: no learning
             options.update(prefetch_traversal_file=str(self.raw / f"{name}.traversal.json"), prefetch_learn="false")
         if arm == LEARNED_ARM or name == "train":
@@ -289,6 +291,7 @@ class Audit:
                 self.progress.phase(f"training walk {index + 1}/{s.train}")
                 # Not measured: the graph counts page views, not how long they took.
                 with browser.session(proxy.address, TRAINING_MOVES, throttled=False) as session:
+                    session.set_extra_headers({TRAINING_VISITOR_HEADER: f"train-{index}"})  # one visitor per walk
                     opened: list[str] = []
 
                     def open_page(url: str) -> tuple[str, list[dict]]:

@@ -35,6 +35,9 @@ LEARNED_ARM = "learned"
 WALKS = ("skewed", "uniform")
 # Training walks only feed the graph (nothing speculates): no dwell, a short press.
 TRAINING_MOVES = Moves(dwell_ms=0, hover_ms=0, press_ms=20)
+# Every training walk comes from 127.0.0.1: the training proxy tells its visitors apart by this
+# header (prefetch_learn_visitor_header), which each walk's browser sends with its own value.
+TRAINING_VISITOR_HEADER = "x-prefetch-lab-visitor"
 
 
 @dataclass

@@ -18,6 +18,13 @@ prefetches) only matter when the thresholds are set low; a prerender candidate b
 demoted to the prefetch list, and beyond that to the fallback. Moderate speculations start on hover and
 Chromium keeps two at a time, so listing more of them costs nothing until the visitor points.
 
+Distinct visitors (issue 22): with `visitors` ({page key: distinct visitors who took the link}),
+a prediction reaches a prerender band only when at least `min_visitors_prerender` visitors took
+it, else it is demoted to the prefetch band; and the prefetch band needs
+`min_visitors_prefetch`, else the fallback. A minimum of 1 is no bound (a link exists only
+because someone took it; a file from before issue 22 records no visitors). Without `visitors`
+(None) there is no bound.
+
 A URL is listed only when all of these hold (`Decision.reason` says which one failed):
 - it is same-origin with the page: a page key ('/x'), or an absolute URL with the page's scheme,
   host and port (a path beginning with '//' is another host to a browser, so it is not);
@@ -36,7 +43,7 @@ Pure module: no mitmproxy.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -57,6 +64,8 @@ class Thresholds:
     max_prerender_urls: int = 10
     max_prefetch_urls: int = 50
     fallback_eagerness: str = "conservative"
+    min_visitors_prerender: int = 1  # distinct visitors a link needs for a prerender band...
+    min_visitors_prefetch: int = 1  # ...and for the prefetch band (1: no bound)
 
     def __post_init__(self) -> None:
         if not 0 <= self.prefetch <= self.prerender <= self.immediate <= 1:
@@ -64,6 +73,8 @@ class Thresholds:
                              f"{self.prefetch}, {self.prerender}, {self.immediate}")
         if self.max_prerender_urls < 0 or self.max_prefetch_urls < 0:
             raise ValueError("URL caps must not be negative")
+        if min(self.min_visitors_prerender, self.min_visitors_prefetch) < 1:
+            raise ValueError("a minimum number of visitors must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -88,6 +99,7 @@ def build_learned_document(
     ruleset: RuleSet,
     held: Callable[[str], bool],
     thresholds: Thresholds = Thresholds(),
+    visitors: Mapping[str, int] | None = None,
 ) -> LearnedRules:
     """The rules document for `page_url` (absolute: scheme, host and port are the page's)."""
     page = urlsplit(page_url)
@@ -122,6 +134,11 @@ def build_learned_document(
                 decide("fallback", f"p {probability:.3f} below the prefetch threshold {thresholds.prefetch:g}")
                 continue
             full = ""
+            if visitors is not None:
+                action, full = _visitor_bound(action, visitors.get(key, 0), thresholds)
+                if action is None:
+                    decide("fallback", full.rstrip("; "))
+                    continue
             if action.startswith("prerender") and _count(bands, "prerender") >= thresholds.max_prerender_urls:
                 full = f"prerender list full ({thresholds.max_prerender_urls} URLs); "
                 action = "prefetch-moderate"  # the next band down
@@ -140,6 +157,17 @@ def build_learned_document(
     # The list rule first: readers (and DevTools) see the learned part before the fallback.
     document["prefetch"] = prefetch + document.get("prefetch", [])
     return LearnedRules(document, tuple(decisions))
+
+
+def _visitor_bound(action: str, seen: int, thresholds: Thresholds) -> tuple[str | None, str]:
+    """The band a prediction keeps when `seen` distinct visitors took it, and why it lost any."""
+    why = ""
+    if action.startswith("prerender") and thresholds.min_visitors_prerender > 1 and seen < thresholds.min_visitors_prerender:
+        why = f"{seen} distinct visitors < {thresholds.min_visitors_prerender} for a prerender; "
+        action = "prefetch-moderate"
+    if action == "prefetch-moderate" and thresholds.min_visitors_prefetch > 1 and seen < thresholds.min_visitors_prefetch:
+        return None, why + f"{seen} distinct visitors < {thresholds.min_visitors_prefetch} for a prefetch; "
+    return action, why
 
 
 def _count(bands: dict[str, list[str]], kind: str) -> int:

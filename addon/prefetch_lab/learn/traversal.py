@@ -45,6 +45,13 @@ one displaces it. Defaults: 16 hosts x 2,000 pages x 24 edges, about 770,000 edg
 measured with tracemalloc at about 210 bytes per edge (pages included), so about 160 MB in the
 worst case and far less in practice: most pages have a handful of next pages.
 
+Who taught it (issue 22, learn/view_bounds.py): `observe(..., visitor=hash)` records the
+visitor's 2-byte hash on the edge it feeds (at most MAX_VISITORS_KEPT distinct ones per edge),
+so the rules can ask how many distinct visitors took a link (`Prediction.visitors`). And when
+a cap is reached, a new host, page or edge displaces the weakest only once two distinct
+visitors asked for it (`Admission`): one client alone cannot evict what others taught. Without
+a visitor (None) nothing is recorded and everything is admitted, as before.
+
 Persistence: `save(path, now)` writes JSON (format version `VERSION`) atomically (a temporary
 file in the same folder, then `os.replace`), with every weight decayed to `now`.
 `TraversalGraph.load(path, ...)` returns `(graph, error)`: a missing file is a fresh graph with
@@ -69,6 +76,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from prefetch_lab.http.cachestore import DEFAULT_PORTS, strip_edgio_params
+from prefetch_lab.learn.view_bounds import VISITOR_HASH_BYTES, Admission, visitor_count, with_visitor
 
 FORMAT = "prefetch-lab-traversal"
 VERSION = 1
@@ -139,9 +147,16 @@ class Decayed:
 
 
 @dataclass(slots=True)
+class Edge(Decayed):
+    """A link's clicks, and the hashes of the distinct visitors who took it (view_bounds)."""
+
+    seen: bytes = b""
+
+
+@dataclass(slots=True)
 class PageNode:
     views: Decayed = field(default_factory=Decayed)
-    next: dict[str, Decayed] = field(default_factory=dict)
+    next: dict[str, Edge] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -159,10 +174,12 @@ class Prediction:
     weight: float  # decayed clicks page -> url
     views: float  # decayed views of the page
     prior: float
+    visitors: int = 0  # distinct visitors recorded on the link (0: none recorded, e.g. an old file)
 
     def explain(self) -> str:
         return (f"{self.url}: {self.weight:.2f} of {self.views:.2f} views went there; "
-                f"p = {self.weight:.2f} / ({self.views:.2f} + prior {self.prior:g}) = {self.probability:.3f}")
+                f"p = {self.weight:.2f} / ({self.views:.2f} + prior {self.prior:g}) = {self.probability:.3f}"
+                + (f"; taken by {self.visitors} distinct visitors" if self.visitors else ""))
 
 
 # ---------------------------------------------------------------- the graph
@@ -190,23 +207,35 @@ class TraversalGraph:
         self.prior = float(prior)
         self.hosts: dict[str, HostGraph] = {}
         self.evictions = {"hosts": 0, "pages": 0, "edges": 0}
+        self.admission = Admission()
 
     # ------------------------------------------------------------ learning
 
-    def observe(self, host: str, from_url: str | None, to_url: str, now: float) -> bool:
+    def observe(self, host: str, from_url: str | None, to_url: str, now: float, visitor: bytes | None = None) -> bool:
         """One page view of `to_url`, reached from `from_url` (None: no same-origin referrer).
 
         `host` is named as `normalise_host` names it ('shop.example', '127.0.0.1:8080').
         Absolute URLs must belong to `host`; a `from_url` of another host counts the view
         without an edge. A reload (same page) is a view and no edge. Returns whether the view
-        was counted (False: `to_url` names no page of `host`).
+        was counted (False: `to_url` names no page of `host`, or a full graph did not admit it).
+        `visitor`: the viewer's hash (view_bounds.visitor_hash), recorded on the edge and asked
+        for by the admission of new entries into a full graph; None: no bound.
         """
         host = host.lower()
         to_page = self._page_of(host, to_url)
         if to_page is None:
             return False
         from_page = self._page_of(host, from_url) if from_url is not None else None
+        graph = self.hosts.get(host)
+        if graph is None and len(self.hosts) >= self.max_hosts and not self.admission.admit(("host", host), visitor):
+            return False
+        if (graph is not None and to_page not in graph.pages and len(graph.pages) >= self.max_nodes_per_host
+                and not self.admission.admit(("page", host, to_page), visitor)):
+            return False
         graph = self._host(host, now)
+        if (from_page is not None and from_page not in graph.pages and len(graph.pages) >= self.max_nodes_per_host
+                and not self.admission.admit(("page", host, from_page), visitor)):
+            from_page = None  # the view counts; the link waits for a second visitor
         graph.views.add(1.0, now, self.half_life_s)
         keep = {to_page, from_page}
         self._page(graph, to_page, now, keep).views.add(1.0, now, self.half_life_s)
@@ -214,8 +243,13 @@ class TraversalGraph:
             source = self._page(graph, from_page, now, keep)
             edge = source.next.get(to_page)
             if edge is None:
+                if len(source.next) >= self.max_edges_per_node and not self.admission.admit(
+                        ("edge", host, from_page, to_page), visitor):
+                    return True  # counted as a view of to_page; the link waits for a second visitor
                 edge = self._new_edge(source, to_page, now)
             edge.add(1.0, now, self.half_life_s)
+            if visitor is not None:
+                edge.seen = with_visitor(edge.seen, visitor)
         return True
 
     # ------------------------------------------------------------ predicting
@@ -228,12 +262,14 @@ class TraversalGraph:
         if node is None:
             return []
         weights = {target: edge.at(now, self.half_life_s) for target, edge in node.next.items()}
+        visitors = {target: visitor_count(edge.seen) for target, edge in node.next.items()}
         # Views normally cover the clicks out of a page; not when the page's own views were
         # evicted or predate the graph (a restart): then the clicks are the views.
         views = max(node.views.at(now, self.half_life_s), sum(weights.values()))
         denominator = views + self.prior
         predictions = [
-            Prediction(target, weight / denominator if denominator > 0 else 0.0, weight, views, self.prior)
+            Prediction(target, weight / denominator if denominator > 0 else 0.0, weight, views, self.prior,
+                       visitors[target])
             for target, weight in weights.items()
         ]
         predictions.sort(key=lambda p: (-p.probability, p.url))
@@ -275,8 +311,7 @@ class TraversalGraph:
                 host: {
                     "views": graph.views.at(now, h),
                     "pages": {
-                        page: {"views": node.views.at(now, h),
-                               "next": {target: edge.at(now, h) for target, edge in node.next.items()}}
+                        page: _node_json(node, now, h)
                         for page, node in graph.pages.items()
                     },
                 }
@@ -321,10 +356,12 @@ class TraversalGraph:
                 if page_key(page) != page:
                     raise ValueError(f"{host}: {page!r} is not a page key")
                 node = PageNode(Decayed(_number(node_data["views"], f"{host}{page} views"), saved_at))
+                seen = node_data.get("visitors", {})  # absent in files written before issue 22
                 for target, weight in node_data["next"].items():
                     if page_key(target) != target:
                         raise ValueError(f"{host}{page}: next page {target!r} is not a page key")
-                    node.next[target] = Decayed(_number(weight, f"{host}{page} -> {target}"), saved_at)
+                    node.next[target] = Edge(_number(weight, f"{host}{page} -> {target}"), saved_at,
+                                             _visitors(seen.get(target, ""), f"{host}{page} -> {target}"))
                 graph.pages[page] = node
             self.hosts[host.lower()] = graph
         self._trim_to_caps(saved_at)
@@ -373,7 +410,7 @@ class TraversalGraph:
     def _new_edge(self, node: PageNode, target: str, now: float) -> Decayed:
         if len(node.next) >= self.max_edges_per_node:
             self._evict_weakest(node.next, lambda e: e, now, "edges")
-        edge = node.next[target] = Decayed(0.0, now)
+        edge = node.next[target] = Edge(0.0, now)
         return edge
 
     def _evict_weakest(self, entries: dict, weight_of, now: float, kind: str) -> None:
@@ -382,6 +419,30 @@ class TraversalGraph:
 
     def _weakest(self, entries: dict, weight_of, now: float) -> str:
         return min(entries, key=lambda k: (weight_of(entries[k]).at(now, self.half_life_s), weight_of(entries[k]).t))
+
+
+def _node_json(node: PageNode, now: float, half_life_s: float) -> dict[str, Any]:
+    data: dict[str, Any] = {"views": node.views.at(now, half_life_s),
+                            "next": {target: edge.at(now, half_life_s) for target, edge in node.next.items()}}
+    # An optional key: a reader from before issue 22 ignores it, and its files have none.
+    seen = {target: edge.seen.hex() for target, edge in node.next.items() if edge.seen}
+    if seen:
+        data["visitors"] = seen
+    return data
+
+
+def _visitors(value: Any, what: str) -> bytes:
+    """The hex of an edge's visitor hashes, kept to MAX_VISITORS_KEPT whole hashes."""
+    if not isinstance(value, str):
+        raise ValueError(f"{what} visitors: expected a hex string, got {value!r}")
+    try:
+        seen = bytes.fromhex(value)
+    except ValueError:
+        raise ValueError(f"{what} visitors: expected a hex string, got {value!r}") from None
+    kept = b""
+    for i in range(0, len(seen) - len(seen) % VISITOR_HASH_BYTES, VISITOR_HASH_BYTES):
+        kept = with_visitor(kept, seen[i:i + VISITOR_HASH_BYTES])
+    return kept
 
 
 def _number(value: Any, what: str) -> float:

@@ -156,6 +156,7 @@ class CdpSession:
         self.moves = moves
         self.device = device
         self.steps: list[dict] = []
+        self.extra_headers: dict[str, str] = {}  # set_extra_headers: on every request of the tab's pages
         self.console_errors: list[str] = []
         self.pointer = (0.0, 0.0)
         self._targets: dict[str, str] = {}  # targetId -> sessionId, pages attached to the tab
@@ -196,7 +197,16 @@ class CdpSession:
             width, height = DESKTOP_VIEWPORT
             commands.append(("Emulation.setDeviceMetricsOverride",
                              {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}))
+        if self.extra_headers:
+            commands.append(("Network.setExtraHTTPHeaders", {"headers": self.extra_headers}))
         return commands
+
+    def set_extra_headers(self, headers: dict[str, str]) -> None:
+        """Headers sent with every request of this tab's pages from now on (navigations, and
+        prerenders set up later): the audit's training names its visitor with one."""
+        self.extra_headers = dict(headers)
+        for session in list(self._targets.values()):
+            self.chromium.send("Network.setExtraHTTPHeaders", {"headers": self.extra_headers}, session)
 
     def _attach_new_targets(self) -> None:
         """Set up and resume every target the tab attaches (a prerender is one, paused)."""

@@ -9,6 +9,14 @@
   prefetch_edgio_predicted     our install.js reads that document too: `first` prefetches the
                                predicted pages before the visible links, `only` instead of them
 
+Bounds (issue 22; the threat model is docs/learned-speculation.md, "Who can teach the graph"):
+  prefetch_learn_visitor_header      who a view comes from: the client's address by default, or
+                                     this trusted header's value (set only behind a front end
+                                     that sets it, or for the audit's training)
+  prefetch_learn_views_per_minute    counted views per visitor (token bucket; 0: no limit)
+  prefetch_learned_min_visitors      distinct visitors a link needs for a prerender / prefetch band
+and a full graph admits a new page or link only once two visitors asked for it (traversal.py).
+
 The feed (`response`): a page view (page_views.is_page_view) of the request's page, from its
 same-origin Referer; never the edge's own background fetches or replays. A navigation that a
 prefetch or prerender served never reaches the edge, so it is not counted: train without
@@ -32,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import re
 import time
 from urllib.parse import urlsplit
 
@@ -43,6 +52,8 @@ from prefetch_lab.http.cachestore import cache_key
 from prefetch_lab.learn.graph_file import SAVE_INTERVAL_S, GraphFile
 from prefetch_lab.learn.learned_rules import LearnedRules, Thresholds, build_learned_document, page_from_rules_url, rules_url
 from prefetch_lab.learn.page_views import DEFAULT_THRESHOLDS, is_page_view, parse_thresholds, referring_page
+from prefetch_lab.learn.view_bounds import (DEFAULT_MIN_VISITORS, DEFAULT_VIEWS_PER_MINUTE, MAX_VISITORS_KEPT,
+                                            RateLimiter, parse_min_visitors, visitor_hash, visitor_id)
 from prefetch_lab.rules.speculation_rules import RULES_PATH
 from prefetch_lab.learn.traversal import TraversalGraph, normalise_host, page_key, site_of
 
@@ -58,6 +69,7 @@ RULES_MAX_AGE_S = 30
 PREFETCH_REQUEST_HEADERS = [("accept-encoding", "gzip, deflate, br, zstd")]
 MARK = ":crystal_ball:"
 TEXT = {"content-type": "text/plain; charset=utf-8"}
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9a-z-]+")  # an RFC 9110 token, lower-case
 
 
 class Learning:
@@ -70,6 +82,10 @@ class Learning:
         self.learn = True
         self.file = GraphFile()
         self.views = 0  # counted in this session
+        self.limited = 0  # views over their visitor's rate, not counted
+        self.limiter = RateLimiter(DEFAULT_VIEWS_PER_MINUTE)
+        self.min_visitors = parse_min_visitors(DEFAULT_MIN_VISITORS)
+        self.visitor_header = ""
         self.save_interval_s = SAVE_INTERVAL_S
         self._saver: asyncio.Task | None = None
 
@@ -108,6 +124,26 @@ class Learning:
             "speculation off.",
         )
 
+        loader.add_option(
+            "prefetch_learn_visitor_header", str, "",
+            "Who a page view comes from, for the learning bounds: empty (default) is the client's IP "
+            "address (an IPv6 address as its /64); a header name (e.g. x-visitor-id) takes that "
+            "header's last comma-separated value when present. Trusted as sent: name a header only "
+            "when everything in front of the proxy sets or overwrites it (a CDN, the audit's training).",
+        )
+        loader.add_option(
+            "prefetch_learn_views_per_minute", int, DEFAULT_VIEWS_PER_MINUTE,
+            "Page views counted per visitor and minute (a token bucket of that many views, refilled "
+            "continuously; the last 10,000 visitors are remembered); views beyond it are not counted. "
+            "0: no limit.",
+        )
+        loader.add_option(
+            "prefetch_learned_min_visitors", str, DEFAULT_MIN_VISITORS,
+            "Distinct visitors a link (page -> next page) must have been taken by before the learned "
+            "rules prerender it (else it is demoted to prefetch) or prefetch it (else only the fallback "
+            f"rule): prerender=N,prefetch=M, 1 <= M <= N <= {MAX_VISITORS_KEPT}; 1 is no bound.",
+        )
+
     def configure(self, updated: set[str]) -> None:
         opts = ctx.options
         if "prefetch_speculation" in updated:
@@ -128,6 +164,22 @@ class Learning:
                 raise exceptions.OptionsError(f"prefetch_learned_thresholds: {e}") from None
         if "prefetch_learn" in updated:
             self.learn = opts.prefetch_learn
+        if "prefetch_learn_views_per_minute" in updated:
+            if opts.prefetch_learn_views_per_minute < 0:
+                raise exceptions.OptionsError("prefetch_learn_views_per_minute must be 0 (no limit) or more, "
+                                              f"got {opts.prefetch_learn_views_per_minute}")
+            self.limiter = RateLimiter(opts.prefetch_learn_views_per_minute)
+        if "prefetch_learned_min_visitors" in updated:
+            try:
+                self.min_visitors = parse_min_visitors(opts.prefetch_learned_min_visitors)
+            except ValueError as e:
+                raise exceptions.OptionsError(f"prefetch_learned_min_visitors: {e}") from None
+        if "prefetch_learn_visitor_header" in updated:
+            name = opts.prefetch_learn_visitor_header.strip().lower()
+            if name and not HEADER_NAME.fullmatch(name):
+                raise exceptions.OptionsError(f"prefetch_learn_visitor_header: not a header name: "
+                                              f"{opts.prefetch_learn_visitor_header!r}")
+            self.visitor_header = name
         if "prefetch_traversal_file" in updated:
             self.graph = self.file.use(opts.prefetch_traversal_file.strip(), self.graph)
 
@@ -146,8 +198,8 @@ class Learning:
             self.file.save(self.graph)
         if self.views:
             stats = self.graph.stats()
-            logger.info(f"prefetch-lab: learned {self.views} page views; the traversal graph has "
-                        f"{stats['pages']} pages and {stats['edges']} links"
+            logger.info(f"prefetch-lab: learned {self.views} page views ({self.limited} over their visitor's "
+                        f"rate not counted); the traversal graph has {stats['pages']} pages and {stats['edges']} links"
                         + (f", saved to {self.file.path}" if self.file.path else " (not saved: no prefetch_traversal_file)"))
 
     # ---- commands ------------------------------------------------------------------------
@@ -192,8 +244,17 @@ class Learning:
         state = self.edge.state_of(flow)
         if state is not None and state.background:
             return
+        peer = flow.client_conn.peername
+        visitor = visitor_id(peer[0] if peer else None,
+                             headers.get(self.visitor_header) if self.visitor_header else None)
+        now = time.time()
+        if not self.limiter.allow(visitor, now):
+            self.limited += 1
+            add_comment(flow, "page view not counted: over its visitor's rate (prefetch_learn_views_per_minute)")
+            return
         from_page = referring_page(headers.get("referer"), headers.get("sec-fetch-site"), req.scheme, req.host, req.port)
-        if self.graph.observe(normalise_host(req.host, req.port, req.scheme), from_page, req.path, time.time()):
+        if self.graph.observe(normalise_host(req.host, req.port, req.scheme), from_page, req.path, now,
+                              visitor_hash(visitor)):
             self.file.changed()
             self.views += 1
             add_comment(flow, f"page view counted (from {from_page})")
@@ -250,9 +311,12 @@ class Learning:
             entry = store.find(key, PREFETCH_REQUEST_HEADERS)  # no bookkeeping: nothing was served
             return entry is not None and entry.status != 204 and entry.state(now) != "expired"
 
-        thresholds = dataclasses.replace(self.thresholds, fallback_eagerness=self.edge.options.eagerness)
-        return build_learned_document(origin + page, self.graph.next_pages(host, page, now), self.edge.rules,
-                                      held, thresholds)
+        thresholds = dataclasses.replace(self.thresholds, fallback_eagerness=self.edge.options.eagerness,
+                                         min_visitors_prerender=self.min_visitors.prerender,
+                                         min_visitors_prefetch=self.min_visitors.prefetch)
+        predictions = self.graph.explain(host, page, now)
+        return build_learned_document(origin + page, [(p.url, p.probability) for p in predictions], self.edge.rules,
+                                      held, thresholds, {p.url: p.visitors for p in predictions})
 
 
 def page_rules_url(page_path: str) -> str:
