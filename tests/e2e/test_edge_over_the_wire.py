@@ -190,7 +190,7 @@ def test_every_option_is_listed_with_help_text():
         "prefetch_force_ratio", "prefetch_refusal_status", "prefetch_warm_on_refusal", "prefetch_eagerness",
         "prefetch_cache_mb", "prefetch_audit_file", "prefetch_edge_delay_ms", "prefetch_origin_delay_ms",
         "prefetch_origin_timeout", "prefetch_client", "prefetch_speculation", "prefetch_learned_thresholds",
-        "prefetch_traversal_file", "prefetch_learn", "prefetch_edgio_predicted",
+        "prefetch_traversal_file", "prefetch_learn", "prefetch_edgio_predicted", "prefetch_gate",
     }
     assert all(len(help_text) > 40 for help_text, _ in options)
     assert "listen_port:" in listing  # mitmdump's own options are there too

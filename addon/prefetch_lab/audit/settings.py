@@ -16,11 +16,14 @@ from prefetch_lab.rules.rule_source import RuleSource
 SCHEMA = "prefetch-lab-audit/1"
 ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_RULES = ROOT / "rules" / "default.yaml"
+# The control arm is the site as it is: nothing injected, and no gate, so the site's own
+# prefetches (<link rel=prefetch>, its own speculation rules) go on as they would without a
+# gating edge; the experiment arms gate them as the emulated product does.
 ARM_OPTIONS = {
-    "control": {"prefetch_inject": "off"},
+    "control": {"prefetch_inject": "off", "prefetch_gate": "off"},
     # The A/A arm: the control's settings, its own proxies and profiles; its verdict against the
     # control should be no-difference (else the machine or the pipeline makes differences up).
-    "placebo": {"prefetch_inject": "off"},
+    "placebo": {"prefetch_inject": "off", "prefetch_gate": "off"},
     "speculation": {"prefetch_inject": "speculation"},
     "edgio": {"prefetch_inject": "edgio"},
     "both": {"prefetch_inject": "both"},
