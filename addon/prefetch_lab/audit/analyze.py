@@ -19,6 +19,7 @@ from prefetch_lab.audit.computed.summary import summarize
 from prefetch_lab.audit.findings.advice import build_advice
 from prefetch_lab.audit.findings.double_fetches import double_fetches
 from prefetch_lab.audit.findings.not_prefetched import explain_not_prefetched
+from prefetch_lab.audit.findings.site_prefetches import counts_of, site_prefetch_advice, site_prefetches
 from prefetch_lab.audit.findings.verdict import add_verdicts
 
 
@@ -36,6 +37,10 @@ def analyze(runs: list[dict], *, control_arm: str = "control") -> dict:
     summary = summarize(analyzed, all_doubles, control_arm)
     add_verdicts(summary, navigations, control_arm)
     advice = build_advice(navigations, control_arm)
+    site = site_prefetches(prefetches)
+    for arm, arm_summary in summary.items():  # summary.<arm>.site_prefetches
+        arm_summary["site_prefetches"] = site.get(arm) or counts_of([])
+    advice = sorted(advice + site_prefetch_advice(site), key=lambda a: -a["count"])  # stable: ties keep their order
     return json_clean({
         "navigations": navigations,
         "prefetches": prefetches,
