@@ -47,6 +47,7 @@ class LoggedRequest:
     target: str  # path and query, as the request line had it
     status: int
     headers: dict  # the request headers the server logs (only the static server logs any)
+    ts: float | None = None  # epoch s it was logged (only the static server logs it)
 
 
 class SiteServer:

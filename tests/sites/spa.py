@@ -37,7 +37,7 @@ class SpaServer(SiteServer):
         for text in self.log_path.read_text(errors="replace").splitlines():
             if text.startswith("{"):
                 r = json.loads(text)
-                found.append(LoggedRequest(r["method"], r["target"], r["status"], r["headers"]))
+                found.append(LoggedRequest(r["method"], r["target"], r["status"], r["headers"], r["ts"]))
         return found
 
     def prefetches(self) -> list[LoggedRequest]:

