@@ -12,8 +12,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from prefetch_lab.audit.settings import IGNORE_COOKIES_ARM as IGNORE_COOKIES
+from prefetch_lab.trail import read_records
 from tests.e2e.test_audit import run_audit
 from tests.sites.spa import spa  # noqa: F401 (fixture)
+from tests.sites.trac import trac  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.slow]
 
@@ -62,3 +65,31 @@ def test_spa_own_chunk_prefetches_are_the_sites_and_pass_in_control_and_the_gate
     # Our own speculation prefetches (documents, tagged) are ours, never the site's.
     ours = [p for p in prefetches if p["mechanism"] == "speculation"]
     assert all(p["arm"] == "speculation" and "/assets/" not in p["url"] for p in ours)
+
+
+def test_trac_advice_names_its_cookies_and_the_what_if_arm_reports_its_gain_with_the_risk(trac, tmp_path):
+    out = tmp_path / "audit"
+    audit, output = run_audit(out, trac.url + "/wiki", "--quick", "--arms", "control,speculation",
+                              "--what-if", "ignore-cookies=trac_form_token,trac_session")
+    assert audit["complete"], audit.get("problem")
+    # Trac sets its cookies on every page: the edge stored none of them, and the advice says which.
+    cookies = audit["summary"]["control"]["cookies"]
+    assert cookies["set_cookie_refusals"] > 0 and "trac_session" in cookies["set_cookie_names"]
+    named = [a for a in audit["advice"] if "trac_session" in (a.get("cookies") or [])
+             and "remove_origin_response_headers" in a["remedy"]]
+    assert named and "Risk:" in named[0]["remedy"] and "trac_session" in named[0]["reason"]
+    # The what-if arm ran (its own proxy, its rules file) and the pages were stored, shared and
+    # served from the edge there; its result compares it with the speculation arm.
+    assert IGNORE_COOKIES in audit["summary"] and audit["summary"][IGNORE_COOKIES]["navigations"] > 0
+    assert (out / "raw" / "what-if-ignore-cookies.yaml").is_file()
+    trail = list(read_records(out / "raw" / f"{IGNORE_COOKIES}-run0.trail.jsonl"))
+    assert any(r["event"] == "cache-store" and "/wiki" in r["url"] for r in trail)
+    assert not any(r.get("caching_status") == "set-cookie" for r in trail)
+    assert any(r["event"] in ("cache-hit", "prefetch-hit") for r in trail)
+    what_if = audit["what_if"]
+    assert what_if["base_arm"] == "speculation" and what_if["ignore_cookies"] == ["trac_form_token", "trac_session"]
+    assert isinstance(what_if["ttfb_ms_p50"]["difference_ms"], float) and "form token" in what_if["risk"]
+    entry = next(a for a in audit["advice"] if a["code"] == "what-if-ignore-cookies")
+    assert "Risk:" in entry["remedy"] and "ignore-cookies" in output
+    # And nothing that changes Trac's state was requested.
+    assert trac.unsafe_requests() == []

@@ -30,7 +30,7 @@ from prefetch_lab.audit.gather.playwright_driver import Moves
 from prefetch_lab.audit.gather.netprofile import PROFILES, THROTTLE_CHOICES
 from prefetch_lab.audit.run import Audit, Progress as AuditProgress
 from prefetch_lab.audit.run_environment import schedule
-from prefetch_lab.audit.settings import ARM_OPTIONS, WALKS, AuditSettings
+from prefetch_lab.audit.settings import ARM_OPTIONS, IGNORE_COOKIES_ARM, WALKS, AuditSettings
 
 
 def parser() -> argparse.ArgumentParser:
@@ -92,6 +92,11 @@ def parser() -> argparse.ArgumentParser:
                         "exit status 4 when any fails")
     p.add_argument("--baseline", type=Path, metavar="OLD/audit.json",
                    help="compare each arm with the same arm of an earlier audit (unpaired: Mann-Whitney U)")
+    p.add_argument("--what-if", dest="what_if", action="append", default=[], metavar="ignore-cookies=NAME,...",
+                   help="add an arm that runs the first experiment arm's prefetching with a rule sharing pages "
+                        "whatever the visitor's cookies (cache_key_ignore_cookies) and dropping the origin's "
+                        "Set-Cookie (remove_origin_response_headers), to see what that would buy; NAME,... are "
+                        "the cookies the advice named. Only safe for pages that are the same for every visitor")
     p.add_argument("--junit", type=Path, metavar="FILE", help="write the assertions' outcomes as JUnit XML")
     p.add_argument("--dwell-ms", type=int, default=Moves.dwell_ms, help="time on each page (default: %(default)s)")
     p.add_argument("--hover-ms", type=int, default=Moves.hover_ms, help="pointer over the link before pressing (default: %(default)s)")
@@ -109,6 +114,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     unknown = [arm for arm in args.arms if arm not in ARM_OPTIONS]
     if unknown or not args.arms:
         p.error(f"unknown arm(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(ARM_OPTIONS)}")
+    args.ignore_cookies = []
+    for what_if in args.what_if:
+        kind, _, names = what_if.partition("=")
+        args.ignore_cookies += [name.strip() for name in names.split(",") if name.strip()]
+        if kind != "ignore-cookies" or not args.ignore_cookies:
+            p.error(f"--what-if {what_if!r}: expected ignore-cookies=NAME,... (the cookies' names)")
+    if args.ignore_cookies and IGNORE_COOKIES_ARM not in args.arms:
+        args.arms.append(IGNORE_COOKIES_ARM)
     args.runs_auto = args.runs == "auto" and not args.quick
     try:
         args.runs = args.max_runs if args.runs_auto else int(args.runs)
@@ -164,6 +177,7 @@ def settings_from(args: argparse.Namespace) -> AuditSettings:
         moves=Moves(dwell_ms=args.dwell_ms, hover_ms=args.hover_ms, press_ms=args.press_ms),
         walk=args.walk, skew=args.skew, train=args.train, learned_thresholds=args.learned_thresholds,
         assertions=args.assertions, runs_auto=args.runs_auto, precision=args.precision, baseline=args.baseline,
+        ignore_cookies=getattr(args, "ignore_cookies", []),
         **extra,
     )
 
@@ -183,6 +197,9 @@ def print_summary(console: Console, document: dict) -> None:
     for line in filter(None, [sampling_line(document), *verdict_lines(document), *baseline_lines(document)]):
         console.print(("[yellow]" if "fewer than" in line else "") + escape(line))
     advice = top_advice(document, 3)
+    # --what-if: its result is always shown, ranked or not
+    what_if = top_advice({"advice": [a for a in document.get("advice") or [] if a.get("code") == "what-if-ignore-cookies"]})
+    advice += [line for line in what_if if line not in advice]
     if advice:
         console.print("[bold]Top advice[/bold]")
         for line in advice:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from prefetch_lab.audit.findings.cookies import WHAT_IF_ARM
 from prefetch_lab.audit.findings.enough_runs import DEFAULT_PRECISION
 from prefetch_lab.audit.gather.playwright_driver import Moves
 from prefetch_lab.rules.rule_source import RuleSource
@@ -30,6 +31,11 @@ ARM_OPTIONS = {
     # Per-page rules from the trained traversal graph (edge/stages/learning.py); its fallback is the fixed rule.
     "learned": {"prefetch_inject": "speculation", "prefetch_speculation": "learned"},
 }
+# --what-if ignore-cookies=NAME,...: an arm of its own, added by the command line, running the
+# prefetching of the audit's first experiment arm (its base) with one more rule (what_if_rules).
+IGNORE_COOKIES_ARM = WHAT_IF_ARM
+ARM_OPTIONS[IGNORE_COOKIES_ARM] = {}  # the base arm's options (Audit.proxy_options)
+WHAT_IF_BASES = ("speculation", "edgio", "both")
 LEARNED_ARM = "learned"
 WALKS = ("skewed", "uniform")
 # Training walks only feed the graph (nothing speculates): no dwell, a short press.
@@ -66,6 +72,12 @@ class AuditSettings:
     runs_auto: bool = False  # --runs auto: `runs` is then the most (--max-runs); stop on precision
     precision: str = DEFAULT_PRECISION  # the LCP CI half-width that is enough: "10%" of control's p50, or ms
     baseline: Path | None = None  # --baseline OLD/audit.json: the same arms compared, unpaired
+    ignore_cookies: list[str] = field(default_factory=list)  # --what-if ignore-cookies=NAME,...
+
+    @property
+    def what_if_base(self) -> str:
+        """The arm the ignore-cookies arm copies: the first experiment arm, else the control."""
+        return next((arm for arm in self.arms if arm in WHAT_IF_BASES), "control")
 
     @property
     def walk_kind(self) -> str:
@@ -82,6 +94,8 @@ class AuditSettings:
             raise ValueError("the learned arm needs a trained graph: give --train N (N training walks)")
         if self.train and LEARNED_ARM not in self.arms:
             raise ValueError("--train trains the learned arm: add 'learned' to --arms, or leave --train out")
+        if (IGNORE_COOKIES_ARM in self.arms) != bool(self.ignore_cookies):
+            raise ValueError(f"the {IGNORE_COOKIES_ARM} arm comes with --what-if ignore-cookies=NAME,... (and only with it)")
         if self.train < 0 or self.skew < 0:
             raise ValueError("--train and --skew must be 0 or more")
 
@@ -91,3 +105,16 @@ class AuditSettings:
                       baseline=str(self.baseline) if self.baseline else None,
                       walk=self.walk_kind)
         return values
+
+
+def what_if_rules(names: list[str]) -> str:
+    """The ignore-cookies arm's extra rules file: loaded after the audit's rules, it changes only
+    these keys for every GET (a bypass_cache rule still keeps its URLs out). The rules' features
+    are not per cookie: the arm ignores every cookie in the cache key and drops every Set-Cookie;
+    NAMES are the cookies the advice found, recorded with the result."""
+    return (f"# --what-if ignore-cookies={','.join(names)} (written by the audit)\n"
+            "rules:\n"
+            "  - comment: the what-if arm's rule, pages shared whatever the visitor's cookies\n"
+            "    match: {method: [GET, HEAD]}\n"
+            "    caching: {cache_key_ignore_cookies: true}\n"
+            "    headers: {remove_origin_response_headers: [set-cookie]}\n")
