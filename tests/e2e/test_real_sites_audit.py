@@ -15,6 +15,7 @@ import pytest
 from prefetch_lab.audit.settings import IGNORE_COOKIES_ARM as IGNORE_COOKIES
 from prefetch_lab.trail import read_records
 from tests.e2e.test_audit import run_audit
+from tests.sites.mediawiki import UNSAFE as MEDIAWIKI_UNSAFE, mediawiki  # noqa: F401 (fixture)
 from tests.sites.spa import spa  # noqa: F401 (fixture)
 from tests.sites.trac import trac  # noqa: F401 (fixture)
 
@@ -93,3 +94,22 @@ def test_trac_advice_names_its_cookies_and_the_what_if_arm_reports_its_gain_with
     assert "Risk:" in entry["remedy"] and "ignore-cookies" in output
     # And nothing that changes Trac's state was requested.
     assert trac.unsafe_requests() == []
+
+
+def test_mediawiki_audit_never_requests_or_prefetches_a_state_changing_url(mediawiki, tmp_path):
+    out = tmp_path / "audit"
+    audit, _ = run_audit(out, mediawiki.url + "/index.php/Main_Page", "--quick", "--arms", "control,speculation,edgio",
+                         "--eagerness", "moderate")
+    assert audit["complete"], audit.get("problem")
+    assert audit["summary"]["control"]["navigations"] > 0
+    # The wiki's own log: every request of the audit (planning, warm-ups, every arm) reached it,
+    # and none was an edit, purge, watch, delete or log-out.
+    logged = mediawiki.requests()
+    assert any(r.target.startswith("/index.php/") for r in logged)
+    assert mediawiki.unsafe_requests() == []
+    # Nor did any arm try to prefetch one (a refused prefetch never reaches the origin: the trail).
+    # The rules must keep such URLs out (bypass_cache: never prefetchable), not a cold edge.
+    unsafe_prefetches = [(p["arm"], p["url"], p["edge"], p["rules"]) for p in audit["prefetches"]
+                         if MEDIAWIKI_UNSAFE.search(p["url"])]
+    assert unsafe_prefetches == [], "the rules let state-changing MediaWiki URLs be prefetched"
+    assert not [s["url"] for s in audit["walk"] if MEDIAWIKI_UNSAFE.search(s["url"])]
