@@ -1,8 +1,8 @@
 """Which mechanism issued a prefetch the edge recorded, and so whose it was: ours, the speculation
 rules the edge served (`speculation`) or Edgio's service worker, for a page (`edgio`) or a
-subresource of one (`deep-fetch`); or the site's own (`site`): its `<link rel=prefetch>`,
-preload or modulepreload prefetches and script fetches with `Sec-Purpose`, and its own
-speculation rules. Shared by the audit's computed prefetches and the report's trail view. Pure
+subresource of one (`deep-fetch`); or the site's own (`site`): its `<link rel=prefetch>`
+prefetches and script fetches with `Sec-Purpose`, and its own speculation rules. (`preload` and
+`modulepreload` send no `Sec-Purpose`: to the edge they are the page's ordinary requests.) Shared by the audit's computed prefetches and the report's trail view. Pure
 module.
 
 How the site's own are told from ours, first match wins:
