@@ -7,7 +7,7 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 
-from tests.sites.mediawiki import PAGES as WIKI_PAGES, mediawiki  # noqa: F401 (fixture)
+from tests.sites.mediawiki import mediawiki  # noqa: F401 (fixture)
 from tests.sites.spa import PAGES as SPA_PAGES, spa  # noqa: F401 (fixture)
 from tests.sites.trac import COOKIES as TRAC_COOKIES, trac  # noqa: F401 (fixture)
 
