@@ -48,14 +48,21 @@ if [ -n "$node" ] && ! command -v npm >/dev/null; then debian+=(npm); fi
 # MediaWiki with SQLite, run by PHP's built-in server: php-cgi and micro-httpd (started by inetd
 # only) stand in for the web server the package asks for, so no Apache is installed or started.
 mediawiki_debs=(mediawiki php-sqlite3 php-cli php-cgi micro-httpd)
+site_debian=()
 if [ -n "$sites" ] && ! { [ -f /usr/share/mediawiki/maintenance/install.php ] && php -m 2>/dev/null | grep -qi '^pdo_sqlite$'; }; then
-  debian+=("${mediawiki_debs[@]}")
+  site_debian+=("${mediawiki_debs[@]}")
 fi
-if [ ${#debian[@]} -gt 0 ]; then
-  echo "installing Debian's ${debian[*]}" >&2
+if [ ${#debian[@]} -gt 0 ] || [ ${#site_debian[@]} -gt 0 ]; then
+  echo "installing Debian's ${debian[*]} ${site_debian[*]}" >&2
   sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${debian[@]}" >/dev/null
+  if [ ${#debian[@]} -gt 0 ]; then
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${debian[@]}" >/dev/null
+  fi
+  if [ ${#site_debian[@]} -gt 0 ]; then
+    # Without recommends: MediaWiki's would bring a MySQL server and ImageMagick.
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${site_debian[@]}" >/dev/null
+  fi
 fi
 
 if [ -n "$sites" ]; then
