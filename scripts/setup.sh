@@ -49,7 +49,7 @@ if [ -n "$node" ] && ! command -v npm >/dev/null; then debian+=(npm); fi
 # only) stand in for the web server the package asks for, so no Apache is installed or started.
 mediawiki_debs=(mediawiki php-sqlite3 php-cli php-cgi micro-httpd)
 site_debian=()
-if [ -n "$sites" ] && ! { [ -f /usr/share/mediawiki/maintenance/install.php ] && php -m 2>/dev/null | grep -qi '^pdo_sqlite$'; }; then
+if [ -n "$sites" ] && ! { [ -f /usr/share/mediawiki/maintenance/install.php ] && php -r 'exit(extension_loaded("pdo_sqlite") ? 0 : 1);' 2>/dev/null; }; then
   site_debian+=("${mediawiki_debs[@]}")
 fi
 if [ ${#debian[@]} -gt 0 ] || [ ${#site_debian[@]} -gt 0 ]; then
