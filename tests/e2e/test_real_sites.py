@@ -7,9 +7,13 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 
+import pytest
+
 from tests.sites.mediawiki import mediawiki  # noqa: F401 (fixture)
 from tests.sites.spa import PAGES as SPA_PAGES, spa  # noqa: F401 (fixture)
 from tests.sites.trac import COOKIES as TRAC_COOKIES, trac  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.e2e
 
 
 def get(url: str) -> tuple[int, dict, str]:
