@@ -47,11 +47,12 @@ def test_spa_own_chunk_prefetches_are_the_sites_and_pass_in_control_and_the_gate
         start, end = window[arm]
         return sorted(r.target for r in spa.prefetches() if start <= r.ts <= end)
 
-    # Control is the site as it is: none refused, and every one the edge forwarded is in the
-    # origin's log as a prefetch, in that arm's window (and nothing else was).
+    # Control is the site as it is: none refused; each one the edge forwarded is in the origin's
+    # log as a prefetch, in that arm's window, and nothing else was (the rest the edge served:
+    # the warm-up's pages may have prefetched some already).
     assert {p["edge"] for p in site["control"]} <= {"forwarded", "hit", "stale"}
     forwarded = sorted(path_of(p["url"]) for p in site["control"] if p["edge"] == "forwarded")
-    assert forwarded and forwarded == origin_prefetches("control")
+    assert forwarded == origin_prefetches("control")
     assert audit["summary"]["control"]["site_prefetches"]["refused"] == 0
     # The experiment arm's gate answers them as Speed Brain does (503 on a miss): never at the
     # origin, counted and named in the summary and the advice.
