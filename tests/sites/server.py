@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import time
@@ -102,14 +103,29 @@ class SiteServer:
         raise TimeoutError(f"{self.name} did not answer {self.ready_path} within {READY_TIMEOUT_S:.0f} s ({problem}): {self.log_tail()}")
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
+        """The whole process group: PHP's server forks workers that outlive their parent."""
+        if self.process is None:
             return
-        self.process.terminate()
-        try:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(self.process.pid, sig)  # its own session (start_new_session): only its processes
+            except ProcessLookupError:
+                break
+            if self._group_gone(timeout_s=10):
+                break
+        if self.process.poll() is None:
             self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+
+    def _group_gone(self, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self.process.poll()  # reaps the leader
+            try:
+                os.killpg(self.process.pid, 0)
+            except ProcessLookupError:
+                return True
+            time.sleep(0.05)  # polling for the group's exit, bounded by the deadline
+        return False
 
     def log_tail(self, n: int = 2000) -> str:
         try:
