@@ -192,6 +192,7 @@ def test_every_option_is_listed_with_help_text():
         "prefetch_origin_timeout", "prefetch_client", "prefetch_speculation", "prefetch_learned_thresholds",
         "prefetch_traversal_file", "prefetch_learn", "prefetch_edgio_predicted",
         "prefetch_learn_views_per_minute", "prefetch_learned_min_visitors", "prefetch_learn_visitor_header",
+        "prefetch_gate",
     }
     assert all(len(help_text) > 40 for help_text, _ in options)
     assert "listen_port:" in listing  # mitmdump's own options are there too

@@ -412,7 +412,9 @@ def test_advice_is_ranked_most_first_and_names_the_remedies():
     assert edge_cold["arms"] == ["edgio"] and edge_cold["example_urls"] == [SITE + "/bags"]
     for needle in ("--edge warm", "prefetch_warm_on_refusal", "stale_while_revalidate", "max_age", "Reducing 412s"):
         assert needle in edge_cold["remedy"]
-    assert "ignore_origin_no_cache" in uncacheable["remedy"] and "not personalised" in uncacheable["remedy"]
+    # Set-Cookie: the rule features that would let the edge store the page (issue 21), with the risk
+    assert "remove_origin_response_headers" in uncacheable["remedy"] and "cache_key_ignore_cookies" in uncacheable["remedy"]
+    assert "Risk:" in uncacheable["remedy"]
     assert "cookies" in uncacheable["reason"]
     lines = top_advice(audit, n=1)
     assert len(lines) == 1 and lines[0].startswith("2 navigations (edgio): edge cold") and "\n" not in lines[0]

@@ -17,8 +17,10 @@ from prefetch_lab.audit.computed.prefetch_use import credit_use, mark_earlier_us
 from prefetch_lab.audit.computed.prefetches import build_prefetches
 from prefetch_lab.audit.computed.summary import summarize
 from prefetch_lab.audit.findings.advice import build_advice
+from prefetch_lab.audit.findings.cookies import cookie_advice, cookie_effects, merge_effects, name_the_cookies
 from prefetch_lab.audit.findings.double_fetches import double_fetches
 from prefetch_lab.audit.findings.not_prefetched import explain_not_prefetched
+from prefetch_lab.audit.findings.site_prefetches import counts_of, site_prefetch_advice, site_prefetches
 from prefetch_lab.audit.findings.verdict import add_verdicts
 
 
@@ -36,6 +38,13 @@ def analyze(runs: list[dict], *, control_arm: str = "control") -> dict:
     summary = summarize(analyzed, all_doubles, control_arm)
     add_verdicts(summary, navigations, control_arm)
     advice = build_advice(navigations, control_arm)
+    site = site_prefetches(prefetches)
+    cookies = {arm: merge_effects([cookie_effects(run.trail_all) for run in analyzed if run.arm == arm]) for arm in summary}
+    for arm, arm_summary in summary.items():  # summary.<arm>.site_prefetches and .cookies
+        arm_summary["site_prefetches"] = site.get(arm) or counts_of([])
+        arm_summary["cookies"] = cookies[arm]
+    advice = sorted(name_the_cookies(advice, cookie_advice(cookies)) + site_prefetch_advice(site),
+                    key=lambda a: -a["count"])  # stable: ties keep their order
     return json_clean({
         "navigations": navigations,
         "prefetches": prefetches,

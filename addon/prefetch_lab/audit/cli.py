@@ -31,7 +31,7 @@ from prefetch_lab.audit.gather.playwright_driver import Moves
 from prefetch_lab.audit.gather.netprofile import PROFILES, THROTTLE_CHOICES
 from prefetch_lab.audit.run import Audit, Progress as AuditProgress
 from prefetch_lab.audit.run_environment import schedule
-from prefetch_lab.audit.settings import ARM_OPTIONS, WALKS, AuditSettings
+from prefetch_lab.audit.settings import ARM_OPTIONS, IGNORE_COOKIES_ARM, WALKS, AuditSettings
 
 
 def parser() -> argparse.ArgumentParser:
@@ -97,6 +97,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--verify-deploy", action="store_true",
                    help="after the measured arms, run arm `deployed` with the generated OUT/deploy/ rules and "
                         "speculation rules; report its gain and that no unsafe or uncacheable URL was prefetched")
+    p.add_argument("--what-if", dest="what_if", action="append", default=[], metavar="ignore-cookies=NAME,...",
+                   help="add an arm that runs the first experiment arm's prefetching with a rule sharing pages "
+                        "whatever the visitor's cookies (cache_key_ignore_cookies) and dropping the origin's "
+                        "Set-Cookie (remove_origin_response_headers), to see what that would buy; NAME,... are "
+                        "the cookies the advice named. Only safe for pages that are the same for every visitor")
     p.add_argument("--junit", type=Path, metavar="FILE", help="write the assertions' outcomes as JUnit XML")
     p.add_argument("--dwell-ms", type=int, default=Moves.dwell_ms, help="time on each page (default: %(default)s)")
     p.add_argument("--hover-ms", type=int, default=Moves.hover_ms, help="pointer over the link before pressing (default: %(default)s)")
@@ -114,6 +119,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     unknown = [arm for arm in args.arms if arm not in ARM_OPTIONS]
     if unknown or not args.arms:
         p.error(f"unknown arm(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(ARM_OPTIONS)}")
+    args.ignore_cookies = []
+    for what_if in args.what_if:
+        kind, _, names = what_if.partition("=")
+        args.ignore_cookies += [name.strip() for name in names.split(",") if name.strip()]
+        if kind != "ignore-cookies" or not args.ignore_cookies:
+            p.error(f"--what-if {what_if!r}: expected ignore-cookies=NAME,... (the cookies' names)")
+    if args.ignore_cookies and IGNORE_COOKIES_ARM not in args.arms:
+        args.arms.append(IGNORE_COOKIES_ARM)
     args.runs_auto = args.runs == "auto" and not args.quick
     try:
         args.runs = args.max_runs if args.runs_auto else int(args.runs)
@@ -170,6 +183,7 @@ def settings_from(args: argparse.Namespace) -> AuditSettings:
         walk=args.walk, skew=args.skew, train=args.train, learned_thresholds=args.learned_thresholds,
         assertions=args.assertions, runs_auto=args.runs_auto, precision=args.precision, baseline=args.baseline,
         verify_deploy=args.verify_deploy,
+        ignore_cookies=getattr(args, "ignore_cookies", []),
         **extra,
     )
 
@@ -189,6 +203,9 @@ def print_summary(console: Console, document: dict) -> None:
     for line in filter(None, [sampling_line(document), *verdict_lines(document), *baseline_lines(document)]):
         console.print(("[yellow]" if "fewer than" in line else "") + escape(line))
     advice = top_advice(document, 3)
+    # --what-if: its result is always shown, ranked or not
+    what_if = top_advice({"advice": [a for a in document.get("advice") or [] if a.get("code") == "what-if-ignore-cookies"]})
+    advice += [line for line in what_if if line not in advice]
     if advice:
         console.print("[bold]Top advice[/bold]")
         for line in advice:

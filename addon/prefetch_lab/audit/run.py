@@ -34,6 +34,7 @@ from prefetch_lab.audit.computed.link_facts import collect_links, responses_from
 from prefetch_lab.audit.findings.assertions import evaluate_all
 from prefetch_lab.audit.findings.baseline import compare_with_baseline
 from prefetch_lab.audit.findings.deploy_check import deploy_check
+from prefetch_lab.audit.findings.cookies import what_if_advice, what_if_result
 from prefetch_lab.audit.findings.enough_runs import sampling
 from prefetch_lab.report import render as report
 from prefetch_lab.audit.gather.cdp_driver import CdpBrowser
@@ -55,11 +56,13 @@ from prefetch_lab.audit.settings import (
     ARM_OPTIONS,
     DEFAULT_RULES,
     DEPLOYED_ARM,
+    IGNORE_COOKIES_ARM,
     LEARNED_ARM,
     SCHEMA,
     TRAINING_MOVES,
     TRAINING_VISITOR_HEADER,
     AuditSettings,
+    what_if_rules,
 )
 from prefetch_lab.deploy.deployment import build_deployment
 from prefetch_lab.deploy.site_rules import choose_eagerness
@@ -140,9 +143,19 @@ class Audit:
         if arm == DEPLOYED_ARM and self.built_deployment:  # the generated files, as they were written
             options.update(prefetch_rules=str(s.out / "deploy" / "prefetch-rules.yaml"),
                            prefetch_eagerness=self.built_deployment["deploy"]["eagerness"]["value"])
+        if arm == IGNORE_COOKIES_ARM:
+            options.update(self.what_if_options())
         if s.insecure_origin:
             options["ssl_insecure"] = "true"
         return options
+
+    def what_if_options(self) -> dict[str, str]:
+        """The ignore-cookies arm: its base arm's options, and the audit's rules plus one file."""
+        s = self.settings
+        rules_file = self.raw / "what-if-ignore-cookies.yaml"
+        rules_file.write_text(what_if_rules(s.ignore_cookies), encoding="utf-8")
+        rules = str(rules_file) if s.rules.strip().lower() in ("", "none") else f"{s.rules},{rules_file}"
+        return {**ARM_OPTIONS[s.what_if_base], "prefetch_rules": rules}
 
     def start_proxy(self, arm: str | None, name: str) -> ProxyProcess:
         extra = [f"--mode=reverse:{self.site_origin}"] if self.settings.reverse else []
@@ -237,6 +250,15 @@ class Audit:
             return {"mode": "fixed", "runs": self.settings.runs}
         found = self.sampling or sampling({}, self.settings.precision, 0, self.settings.runs)
         return {**found, "stopped_by": found["stopped_by"] or (None if complete else "incomplete")}
+
+    def what_if(self, results: dict) -> dict | None:
+        """--what-if ignore-cookies: the arm against its base, and an advice entry with the risk."""
+        s = self.settings
+        if not s.ignore_cookies:
+            return None
+        result = what_if_result(results["summary"], s.what_if_base, s.ignore_cookies)
+        results["advice"] += what_if_advice(result)
+        return result
 
     def against_baseline(self, results: dict) -> dict | None:
         path = self.settings.baseline
@@ -410,6 +432,7 @@ class Audit:
         if any(run["arm"] == DEPLOYED_ARM for run in self.runs):
             deployment["deploy"]["verify"] = deploy_check(self.runs, results["summary"], deployment["links"],
                                                           results["navigations"])
+        what_if = self.what_if(results)  # before the document: it adds to the advice
         document = {
             "schema": SCHEMA,
             "url": self.settings.url,
@@ -422,6 +445,7 @@ class Audit:
             "walk": [step.to_dict() for step in getattr(self, "plan", [])],
             "training": self.training,
             **results,
+            "what_if": what_if,
             "assertions": evaluate_all(self.settings.assertions, results["summary"]),
             "sampling": self.sampling_of(complete),
             "baseline": self.against_baseline(results),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from prefetch_lab.audit.findings.cookies import WHAT_IF_ARM
 from prefetch_lab.audit.findings.enough_runs import DEFAULT_PRECISION
 from prefetch_lab.audit.gather.playwright_driver import Moves
 from prefetch_lab.rules.rule_source import RuleSource
@@ -16,11 +17,14 @@ from prefetch_lab.rules.rule_source import RuleSource
 SCHEMA = "prefetch-lab-audit/1"
 ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_RULES = ROOT / "rules" / "default.yaml"
+# The control arm is the site as it is: nothing injected, and no gate, so the site's own
+# prefetches (<link rel=prefetch>, its own speculation rules) go on as they would without a
+# gating edge; the experiment arms gate them as the emulated product does.
 ARM_OPTIONS = {
-    "control": {"prefetch_inject": "off"},
+    "control": {"prefetch_inject": "off", "prefetch_gate": "off"},
     # The A/A arm: the control's settings, its own proxies and profiles; its verdict against the
     # control should be no-difference (else the machine or the pipeline makes differences up).
-    "placebo": {"prefetch_inject": "off"},
+    "placebo": {"prefetch_inject": "off", "prefetch_gate": "off"},
     "speculation": {"prefetch_inject": "speculation"},
     "edgio": {"prefetch_inject": "edgio"},
     "both": {"prefetch_inject": "both"},
@@ -31,6 +35,11 @@ ARM_OPTIONS = {
     "deployed": {"prefetch_inject": "speculation"},
 }
 DEPLOYED_ARM = "deployed"
+# --what-if ignore-cookies=NAME,...: an arm of its own, added by the command line, running the
+# prefetching of the audit's first experiment arm (its base) with one more rule (what_if_rules).
+IGNORE_COOKIES_ARM = WHAT_IF_ARM
+ARM_OPTIONS[IGNORE_COOKIES_ARM] = {}  # the base arm's options (Audit.proxy_options)
+WHAT_IF_BASES = ("speculation", "edgio", "both")
 LEARNED_ARM = "learned"
 WALKS = ("skewed", "uniform")
 # Training walks only feed the graph (nothing speculates): no dwell, a short press.
@@ -71,6 +80,12 @@ class AuditSettings:
     precision: str = DEFAULT_PRECISION  # the LCP CI half-width that is enough: "10%" of control's p50, or ms
     baseline: Path | None = None  # --baseline OLD/audit.json: the same arms compared, unpaired
     verify_deploy: bool = False  # after the measured arms, the `deployed` arm with the generated files
+    ignore_cookies: list[str] = field(default_factory=list)  # --what-if ignore-cookies=NAME,...
+
+    @property
+    def what_if_base(self) -> str:
+        """The arm the ignore-cookies arm copies: the first experiment arm, else the control."""
+        return next((arm for arm in self.arms if arm in WHAT_IF_BASES), "control")
 
     @property
     def walk_kind(self) -> str:
@@ -89,6 +104,8 @@ class AuditSettings:
             raise ValueError("--train trains the learned arm: add 'learned' to --arms, or leave --train out")
         if DEPLOYED_ARM in self.arms:
             raise ValueError("the deployed arm runs the audit's own generated rules: give --verify-deploy instead")
+        if (IGNORE_COOKIES_ARM in self.arms) != bool(self.ignore_cookies):
+            raise ValueError(f"the {IGNORE_COOKIES_ARM} arm comes with --what-if ignore-cookies=NAME,... (and only with it)")
         if self.train < 0 or self.skew < 0:
             raise ValueError("--train and --skew must be 0 or more")
 
@@ -98,3 +115,16 @@ class AuditSettings:
                       baseline=str(self.baseline) if self.baseline else None,
                       walk=self.walk_kind)
         return values
+
+
+def what_if_rules(names: list[str]) -> str:
+    """The ignore-cookies arm's extra rules file: loaded after the audit's rules, it changes only
+    these keys for every GET (a bypass_cache rule still keeps its URLs out). The rules' features
+    are not per cookie: the arm ignores every cookie in the cache key and drops every Set-Cookie;
+    NAMES are the cookies the advice found, recorded with the result."""
+    return (f"# --what-if ignore-cookies={','.join(names)} (written by the audit)\n"
+            "rules:\n"
+            "  - comment: the what-if arm's rule, pages shared whatever the visitor's cookies\n"
+            "    match: {method: [GET, HEAD]}\n"
+            "    caching: {cache_key_ignore_cookies: true}\n"
+            "    headers: {remove_origin_response_headers: [set-cookie]}\n")

@@ -101,6 +101,7 @@ class EdgeOptions:
     eagerness: str = "conservative"  # stages.edge_files
     refusal_status: int = 412  # stages.gate
     warm_on_refusal: bool = False
+    gate: bool = True  # stages.gate's prefetch_gate (read by stages.classify): off, no prefetch is gated
     cache_enabled: bool = True  # stages.store
 
 
@@ -182,5 +183,9 @@ class EdgeContext:
             # to the page that issued them.
             "dest": header_reads.get(flow.request.headers, b"sec-fetch-dest"),
             "referer": header_reads.get(flow.request.headers, b"referer"),
+            # Whose rules started a speculation (ours are tagged): the audit attributes each
+            # prefetch to its source. "" when a prefetch came without it (<link rel=prefetch>).
+            "speculation_tags": (header_reads.get(flow.request.headers, b"sec-speculation-tags") or "")
+            if state and state.prefetch else None,
             "collapsed": state.collapsed if state else None,
         }

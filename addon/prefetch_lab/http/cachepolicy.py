@@ -219,8 +219,10 @@ def storage_decision(
             return _refuse("code", f"status {status} is not understood (must-understand)")
     if not status_ok and not rule_ttl_applies:
         return _refuse("code", f"status {status} is not cacheable")
-    if header_values(response_headers, "set-cookie"):
-        return _refuse("set-cookie", "response sets a cookie")
+    if set_cookies := header_values(response_headers, "set-cookie"):
+        # The cookies' names (never their values): the audit's advice names them.
+        names = ", ".join(dict.fromkeys(value.split("=", 1)[0].strip() for value in set_cookies))
+        return _refuse("set-cookie", f"response sets a cookie ({names})")
 
     if rule_ttl_applies:
         # The rule's TTL is the edge's own: it overrides origin freshness headers, Age included.

@@ -41,6 +41,9 @@ class Features:
     # The rule vouches that responses do not depend on the visitor's cookies: share them.
     cache_key_ignore_cookies: bool = False
     set_response_headers: tuple[tuple[str, str], ...] = ()
+    # Edgio's remove_origin_response_headers: dropped from the origin's response before the edge
+    # decides whether to store it (and so never sent on either); lower-case names.
+    remove_origin_response_headers: tuple[str, ...] = ()
     deep_fetch: tuple[dict, ...] = ()
     matched: tuple[str, ...] = ()  # rule ids "default.yaml#3" (1-based), for the audit
 
@@ -316,6 +319,8 @@ def merge_features(rules: Sequence[Rule]) -> Features:
         for key, value in rule.features.items():
             if key == "set_response_headers":
                 headers.update((name.lower(), (name, text)) for name, text in value)
+            elif key == "remove_origin_response_headers":  # every rule's names (a union, in order)
+                merged[key] = tuple(dict.fromkeys(merged.get(key, ()) + tuple(value)))
             else:
                 merged[key] = value
     if headers:

@@ -81,7 +81,7 @@ _CACHING_KEYS = (
     "bypass_client_cache", "ignore_origin_no_cache", "cacheable_status_codes", "cache_key_ignore_cookies",
 )
 _DURATION_KEYS = ("max_age", "service_worker_max_age", "stale_while_revalidate", "stale_if_error")
-_HEADERS_KEYS = ("set_response_headers",)
+_HEADERS_KEYS = ("set_response_headers", "remove_origin_response_headers")
 _DEEP_FETCH_KEYS = ("selector", "json_query", "attribute", "max_matches", "as")
 _METHOD_RE = re.compile(r"[A-Za-z]+")
 _HOST_RE = re.compile(r"(\*\.)?[a-z0-9._\-\[\]:]+")
@@ -210,6 +210,9 @@ class _Reader:
             if "set_response_headers" in headers_items:
                 features["set_response_headers"] = self.response_headers(
                     headers_items["set_response_headers"][1])
+            if "remove_origin_response_headers" in headers_items:
+                features["remove_origin_response_headers"] = self.header_names(
+                    headers_items["remove_origin_response_headers"][1])
         if "deep_fetch" in items:
             features["deep_fetch"] = self.deep_fetch(items["deep_fetch"][1])
         return Rule(
@@ -334,6 +337,18 @@ class _Reader:
                 self.fail(value_node, f"{key}.{name}", "header values cannot contain line breaks")
             headers.append((name, text))
         return tuple(headers)
+
+    def header_names(self, node: Node) -> tuple[str, ...]:
+        key = "headers.remove_origin_response_headers"
+        if not isinstance(node, SequenceNode):
+            self.fail(node, key, f"expected a list of header names, got {self.describe(node)}")
+        names = []
+        for item in node.value:
+            name = self.value(item) if isinstance(item, ScalarNode) else None
+            if not isinstance(name, str) or not _HEADER_NAME_RE.fullmatch(name):
+                self.fail(item, key, f"not a valid header name: {self.describe(item)}")
+            names.append(name.lower())
+        return tuple(dict.fromkeys(names))
 
     def deep_fetch(self, node: Node) -> tuple[dict, ...]:
         if not isinstance(node, SequenceNode):

@@ -1,7 +1,8 @@
 """The prefetches of a run, one row per prefetch (audit.json's `prefetches`): every prefetch the
 edge recorded (served, refused, forwarded), joined with Chromium's own status for speculation
 prefetches, plus the ones Chromium reported and never sent to the edge. Each row is placed on the
-page that issued it; prerenders are told apart from prefetches. `used` is filled in later
+page that issued it, attributed to its source (ours or the site's own: prefetch_mechanism);
+prerenders are told apart from prefetches. `used` is filled in later
 (prefetch_use). Fields starting with "_" are for the joins and are not written. Pure module.
 """
 
@@ -16,6 +17,9 @@ from prefetch_lab.prefetch_mechanism import mechanism
 from prefetch_lab.stats import integer, ms, number
 from prefetch_lab.trail import PREFETCH_EVENTS
 
+# The arms that inject nothing of ours (audit/settings.py: prefetch_inject off): every prefetch
+# there is the site's own.
+SITE_ONLY_ARMS = ("control", "placebo")
 # Attempts that stayed Pending were never sent: they are not prefetches.
 UNSENT_STATUSES = ("Pending",)
 
@@ -29,7 +33,8 @@ def build_prefetches(run: Run) -> list[dict]:
         for r in s["page"].get("resources") or [] if isinstance(r, dict)
     }
     answers = origin_answers(run)
-    rows = [edge_prefetch(run, r, answers, documents, resources) for r in run.trail if r.get("event") in PREFETCH_EVENTS]
+    rows = [edge_prefetch(run, r, answers, documents, resources, forwarded)
+            for r, forwarded in one_record_per_flow(run.trail)]
     attempts = speculation_attempts(run)
     match_attempts(rows, attempts)
     rows += unsent_to_edge(run, attempts)
@@ -37,6 +42,17 @@ def build_prefetches(run: Run) -> list[dict]:
     for row in rows:
         place_in_walk(run, row)
     return sorted(rows, key=lambda r: (r["ts"] is None, r["ts"] or 0))
+
+
+def one_record_per_flow(trail: list[dict]) -> list[tuple[dict, str | None]]:
+    """(record, reason it was forwarded) per prefetch: an ungated prefetch (the site's own rules,
+    prefetch_gate=off) is recorded forwarded when classified, then prefetch-hit if the edge
+    served it after all; that flow is one prefetch, its hit, forwarded for that reason."""
+    records = [r for r in trail if r.get("event") in PREFETCH_EVENTS]
+    answered = {r.get("flow_id") for r in records if r["event"] != "prefetch-forwarded" and r.get("flow_id")}
+    reasons = {r.get("flow_id"): r.get("reason") for r in records if r["event"] == "prefetch-forwarded"}
+    return [(r, reasons.get(r.get("flow_id")) if r["event"] != "prefetch-forwarded" else None) for r in records
+            if not (r["event"] == "prefetch-forwarded" and r.get("flow_id") in answered)]
 
 
 def is_success(prefetch: dict) -> bool:
@@ -50,11 +66,13 @@ def origin_answers(run: Run) -> dict[str, dict]:
     return {r["flow_id"]: r for r in run.origin_records() if r.get("flow_id")}
 
 
-def edge_prefetch(run: Run, record: dict, answers: dict, documents: set[str], resources: set[str]) -> dict:
+def edge_prefetch(run: Run, record: dict, answers: dict, documents: set[str], resources: set[str],
+                  forwarded_reason: str | None = None) -> dict:
     event = record["event"]
     row = {
         "arm": run.arm, "run": run.index, "step": None, "url": run.key(record.get("url")),
-        "mechanism": mechanism(record, run.key(record.get("url")), documents, resources),
+        "mechanism": mechanism(record, run.key(record.get("url")), documents, resources,
+                               injected=run.arm not in SITE_ONLY_ARMS, forwarded_reason=forwarded_reason),
         "kind": "prefetch", "edge": None, "edge_reason": None, "status": record.get("status"), "browser_status": None,
         "used": False, "bytes": None, "start_ms_after_load": None, "ts": record["ts"],
         "content_type": record.get("content_type"), "rules": list(record.get("rules") or []),
@@ -126,7 +144,8 @@ def unsent_to_edge(run: Run, attempts: list[Attempt]) -> list[dict]:
         if attempt.matched or not attempt.statuses or all(s in UNSENT_STATUSES for s in attempt.statuses):
             continue
         rows.append({
-            "arm": run.arm, "run": run.index, "step": None, "url": attempt.url, "mechanism": "speculation",
+            "arm": run.arm, "run": run.index, "step": None, "url": attempt.url,
+            "mechanism": "site" if run.arm in SITE_ONLY_ARMS else "speculation",
             "kind": "prefetch", "edge": "none", "_attempt": attempt, "edge_reason": attempt.last_prefetch_status, "status": None,
             "browser_status": attempt.last_prefetch_status, "used": False, "bytes": 0,
             "start_ms_after_load": None, "ts": attempt.first_ts, "content_type": None, "rules": [],

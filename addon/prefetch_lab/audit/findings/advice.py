@@ -256,6 +256,6 @@ def top_advice(audit: dict, n: int = 3) -> list[str]:
     for item in (audit.get("advice") or [])[:n]:
         arms = ", ".join(item.get("arms") or [])
         count = item.get("count", 0)
-        noun = "navigation" if count == 1 else "navigations"
+        noun = item.get("noun") or ("navigation" if count == 1 else "navigations")  # or what the entry counts
         lines.append(f"{count} {noun} ({arms}): {item.get('reason')}. Remedy: {item.get('remedy')}")
     return lines

@@ -1,6 +1,8 @@
 """Double fetches (audit.json's `double_fetches`): a URL prefetched successfully, then fetched from
 the network again (a page or a subresource), with the likeliest reason the data shows: Chromium's
-own status, a response that was not kept, the service worker's lifetime, a Vary header. Pure module.
+own status, a response that was not kept, the service worker's lifetime, a Vary header; and a URL
+prefetched by two sources, the site's own prefetcher and ours (`kind: prefetch`, reason
+`two-sources`): prefetchers fighting, each fetching what the other already had. Pure module.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ LOCAL_SERVED_FROM = ("prefetch", "prerender", "service-worker", "http-cache")
 def double_fetches(run: Run) -> list[dict]:
     """Rows for the run's double fetches; a page's also goes on its navigation (`_double_fetch`),
     where the not-prefetched finding reads it. Needs prefetch_use's credit_use and mark_earlier_use."""
-    return page_double_fetches(run) + resource_double_fetches(run)
+    return page_double_fetches(run) + resource_double_fetches(run) + source_double_fetches(run)
 
 
 def page_double_fetches(run: Run) -> list[dict]:
@@ -44,7 +46,7 @@ def resource_double_fetches(run: Run) -> list[dict]:
         if (number(entry.get("transferSize")) or 0) <= 0 or str(entry.get("deliveryType") or "") in LOCAL_DELIVERY:
             continue
         url = run.key(entry.get("name"))
-        prior = latest_before(run.prefetches, {url}, fetched_at, ("deep-fetch", "edgio"), True)
+        prior = latest_before(run.prefetches, {url}, fetched_at, ("deep-fetch", "edgio", "site"), True)
         if prior is not None:
             reason, detail = double_fetch_reason(prior, fetched_at, None)
             found.append(double_fetch_row(run, nav, url, "resource", prior, reason, detail))
@@ -76,3 +78,26 @@ def double_fetch_row(run: Run, nav: dict, url: str, kind: str, prior: dict, reas
     return {"arm": run.arm, "run": run.index, "step": nav["step"], "url": url, "kind": kind,
             "reason": reason, "detail": detail, "prefetch_mechanism": prior["mechanism"],
             "prefetch_step": prior["step"], "prefetch_bytes": prior.get("bytes")}
+
+
+def source_double_fetches(run: Run) -> list[dict]:
+    """Each prefetch of a URL that another source (the site's own or ours) had already asked the
+    edge for in this run: the second source fetched it again."""
+    found = []
+    first_by_url: dict[str, dict] = {}
+    for prefetch in sorted((p for p in run.prefetches if p["edge"] != "none" and p["ts"] is not None),
+                           key=lambda p: p["ts"]):
+        first = first_by_url.setdefault(prefetch["url"], prefetch)
+        if first is prefetch or is_site(first) == is_site(prefetch):
+            continue
+        detail = (f"prefetched by {first['mechanism']} (edge: {first['edge']}), then again by "
+                  f"{prefetch['mechanism']} (edge: {prefetch['edge']})")
+        found.append({"arm": run.arm, "run": run.index, "step": prefetch["step"], "url": prefetch["url"],
+                      "kind": "prefetch", "reason": "two-sources", "detail": detail,
+                      "prefetch_mechanism": first["mechanism"], "prefetch_step": first["step"],
+                      "prefetch_bytes": first.get("bytes"), "second_mechanism": prefetch["mechanism"]})
+    return found
+
+
+def is_site(prefetch: dict) -> bool:
+    return prefetch["mechanism"] == "site"

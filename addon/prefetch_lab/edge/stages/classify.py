@@ -4,7 +4,8 @@ Writes the flow's `FlowState`: its cache key (edgio_* params stripped from the r
 on, as Edgio's edge does), the rules' features for it, and whether it is a prefetch: Edgio's
 (`edgio_prefetch`: gated, answered only from cache; `edgio_dt_pf` alone: include-cache-misses,
 allowed to miss) or a speculation (`Sec-Purpose: prefetch`, gated unless the site's own rules
-sent it, and 503 for a prerender). A prerendered page's own subresources are ordinary requests.
+sent it, and 503 for a prerender; with `prefetch_gate=off` none is gated). A prerendered page's
+own subresources are ordinary requests.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ class Classify:
         state.key = cache_key(req.method, req.scheme, req.host, req.port, path, stripped, header_reads.host_header(req))
         state.features = edge.match(RequestInfo(req.method.upper(), req.scheme, req.host.lower(), path, stripped))
         forwarded = None if state.background else self._classify_prefetch(flow, state, header_reads.query_param_names(query))
+        if state.gated and not edge.options.gate:  # prefetch_gate=off: the site as it is, no gating edge
+            state.gated, forwarded = False, "gate-off"
         if stripped != query:
             req.path = path + ("?" + stripped if stripped else "")
         edge.track(flow, state)

@@ -5,7 +5,10 @@ reaches the origin, as Edgio's and Cloudflare's edges do.
 It refuses what the lookup decided REFUSED (`state.refusal` says why) and, failing closed, any
 request that looks like a prefetch and has no answer yet because an earlier stage failed on it
 (`edge-error`). With `prefetch_warm_on_refusal` a not-cached refusal fetches the page in the
-background, like an edge that popular traffic keeps warm. Last of the request stages that the
+background, like an edge that popular traffic keeps warm. `prefetch_gate=off` gates nothing
+(stages.classify reads it): every prefetch is an ordinary request, forwarded on a miss with the
+trail's reason `gate-off`; the audit's control arms run so, the site as it is without a gating
+edge, its own prefetchers working. Last of the request stages that the
 edge's own decisions come from, it also leaves the flow's summary in `flow.metadata`.
 """
 
@@ -21,6 +24,7 @@ from prefetch_lab.edge.context import META, Action, EdgeContext, FlowState
 from prefetch_lab.http import speculation_headers
 
 logger = logging.getLogger(__name__)
+GATE_CHOICES = ("on", "off")
 
 
 def looks_like_prefetch(path: str, request: http.Request) -> bool:
@@ -47,8 +51,19 @@ class PrefetchGate:
             "it, like an edge that popular traffic keeps warm.",
         )
 
+        loader.add_option(
+            "prefetch_gate", str, "on",
+            "on: prefetches the edge cannot serve from its cache are refused (as Edgio's and Speed "
+            "Brain's edges do); off: no prefetch is gated, each is an ordinary request (a miss goes "
+            "to the origin), as the site runs without such an edge (the audit's control arm).",
+        )
+
     def configure(self, updated: set[str]) -> None:
         opts = ctx.options
+        if "prefetch_gate" in updated:
+            if opts.prefetch_gate not in GATE_CHOICES:
+                raise exceptions.OptionsError(f"prefetch_gate must be on or off, got {opts.prefetch_gate!r}")
+            self.edge.options.gate = opts.prefetch_gate == "on"
         if "prefetch_refusal_status" in updated:
             status = opts.prefetch_refusal_status
             if not 400 <= status <= 599:
@@ -59,6 +74,8 @@ class PrefetchGate:
         self.edge.options.warm_on_refusal = opts.prefetch_warm_on_refusal
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
+        if not self.edge.options.gate:
+            return  # nothing is gated: prefetches may stream like any request
         # A streamed request body is sent upstream before `request` runs: keep prefetches
         # buffered, the gate must be able to answer them. (Prefetches are GETs without bodies.)
         if flow.request.stream and looks_like_prefetch(flow.request.path, flow.request):
@@ -71,7 +88,7 @@ class PrefetchGate:
         if flow.response is None:
             if state is not None and state.action is Action.REFUSED:
                 self._refuse(flow, state, state.refusal)
-            elif self._undecided_prefetch(flow, state):
+            elif self.edge.options.gate and self._undecided_prefetch(flow, state):
                 self._fail_closed(flow, state)
         if state is not None:
             flow.metadata[META] = state.summary()  # what mitmweb's ~meta filter searches

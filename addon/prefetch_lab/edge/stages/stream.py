@@ -45,6 +45,10 @@ class Stream:
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         _reframe_unknown_coding(flow)
         state = self.edge.state_of(flow)
+        if state is not None and not state.served_by_edge and state.features.remove_origin_response_headers:
+            # First of the response stages: the edge stores, and the client gets, the response without them.
+            for name in state.features.remove_origin_response_headers:
+                flow.response.headers.pop(name, None)
         if (state is None or state.served_by_edge or state.background or state.hold_response
                 or not self._streams(flow, state)):
             return
