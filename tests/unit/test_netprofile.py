@@ -35,7 +35,7 @@ def test_profiles_split_the_round_trip_and_convert_kbps():
     assert (down.bytes_per_s, up.bytes_per_s) == (200_000, 93_750)
     assert down.delay_s == up.delay_s == 0.075
     assert profile("none") is None and profile("slow-3g").rtt_ms == 2000
-    assert THROTTLE_CHOICES == ("none", "4g", "slow-3g")
+    assert THROTTLE_CHOICES == ("none", "4g", "slow-3g", "desktop")
     with pytest.raises(ValueError, match="unknown network profile 'lte'"):
         profile("lte")
 

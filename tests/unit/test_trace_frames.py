@@ -56,23 +56,24 @@ def test_screenshots_are_taken_at_their_display_time_and_old_events_at_their_ts(
         (20, b64("a")), (50, b64("old")), (300, b64("b"))]
 
 
-def test_the_first_distinct_frame_of_each_bucket_with_the_before_picture_and_the_final_state():
+def test_the_last_distinct_frame_of_each_bucket_with_the_before_picture():
     shots = [Shot(t, p) for t, p in [
         (-400, "old page"), (-30, "old page, link hovered"),
-        (16, "blank"), (40, "header"), (90, "header, text"),  # bucket 0: only the first (16)
+        (16, "blank"), (40, "header"), (90, "header, text"),  # bucket 0: the screen at its end (90)
         (130, "header, text"),  # the same as before: not a new frame
-        (180, "text, image"),   # bucket 1's first distinct frame
+        (180, "text, image"),   # bucket 1's last distinct frame
         (420, "final"), (450, "final"), (480, "final"),  # the same picture again and again
         (2500, "after the dwell"),
     ]]
     kept = choose_frames(shots, start_ms=0, end_ms=2000)
-    assert kept == [(0.0, "old page, link hovered"), (16, "blank"), (180, "text, image"), (420, "final")]
+    assert kept == [(0.0, "old page, link hovered"), (90, "header, text"), (180, "text, image"), (420, "final")]
     assert [t for t, _ in kept] == sorted(t for t, _ in kept)
 
 
-def test_the_final_state_is_kept_when_an_earlier_frame_opened_its_bucket():
-    shots = [Shot(t, p) for t, p in [(210, "half"), (250, "all")]]
-    assert choose_frames(shots, 0, 1000) == [(210, "half"), (250, "all")]
+def test_every_change_is_seen_within_a_bucket_and_the_final_state_always():
+    # A blank frame opened bucket 0 and the block came 30 ms later; then the page stopped changing.
+    shots = [Shot(t, p) for t, p in [(21, "blank"), (50, "block"), (210, "half"), (250, "all")]]
+    assert choose_frames(shots, 0, 1000) == [(50, "block"), (250, "all")]
     # Without frames before the start there is no before picture; nothing after: nothing kept.
     assert choose_frames([Shot(-5, "before")], 0, 1000) == [(0.0, "before")]
     assert choose_frames([], 0, 1000) == []

@@ -20,21 +20,33 @@ prerender's target becomes the tab's page (Chromium drops the old page's target)
 session follows it. Per step the driver records `delivery`: "prerender" when the press activated
 a prerendered page, else what Navigation Timing says ("prefetch", "cache", "service-worker",
 "network").
+
+Filmstrips: per step, a trace with screenshots (trace_frames.py) recorded on the *tab* target's
+session. Chromium takes trace screenshots only for a trace started on a page or tab target (none
+from the browser target's), and a trace on the page's session ends when a press activates a
+prerender and that page's target goes; the tab's outlives it, and shows the activated page.
+
+CPU slowdown (`Emulation.setCPUThrottlingRate`) is per target, like the rest of the emulation: it
+is in every page's set-up, so a prerendered page, paused at its start until set up, runs its
+first line already slowed (tests/browser/test_devices.py measures it in an activated prerender).
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from prefetch_lab.audit.gather import netprofile
+from prefetch_lab.audit.gather import devices, netprofile
 from prefetch_lab.audit.gather.playwright_driver import CHROMIUM_ARGS, COLLECT_JS, MOBILE_DEVICE, OBSERVERS_JS, VISIBLE_LINKS_JS, Moves
 from prefetch_lab.audit.gather.netshaper import shaped
 from prefetch_lab.audit.gather.walk import Step, without_fragment
 from prefetch_lab.audit.gather.cdp_pipe import CdpError, PipeChromium
+from prefetch_lab.audit.gather.trace_frames import CLOCK_MARK, TRACE_CATEGORIES, FrameFolder, filmstrip, parse_trace
 
 logger = logging.getLogger(__name__)
 # What Playwright 1.5x launches Chromium with (read from its process), minus what concerns Edge,
@@ -59,6 +71,8 @@ DESKTOP_VIEWPORT = (1280, 720)  # Playwright's default context viewport, so both
 PRELOAD_EVENTS = ("Preload.prefetchStatusUpdated", "Preload.prerenderStatusUpdated")
 POLL_S = 0.02
 POINTER_STEPS = 5  # like Playwright's mouse.move(steps=5)
+TRACE_CHUNK = 1 << 20
+MAX_TRACE_CHUNKS = 1024  # a step's trace is a few MB; more means something is wrong
 
 
 def mobile_device() -> dict:
@@ -74,11 +88,13 @@ class CdpBrowser:
     with the session's proxy, as a Playwright context with a proxy is. Chromium's own
     background requests stay outside the proxy (its default context has none)."""
 
-    def __init__(self, chromium: str | None, trusted_spki: str | None, throttle: str, mobile: bool) -> None:
+    def __init__(self, chromium: str | None, trusted_spki: str | None, throttle: str, mobile: bool,
+                 device: str | None = None, cpu_slowdown: float = 1.0) -> None:
         if chromium is None:
             raise FileNotFoundError("the DevTools-pipe driver needs a Chromium binary (--chromium PATH)")
         self.network = netprofile.profile(throttle)
-        self.device = mobile_device() if mobile else None
+        self.cpu_slowdown = cpu_slowdown
+        self.device = mobile_device() if mobile else devices.preset(device).descriptor() if device else None
         width, height = (self.device["viewport"]["width"], self.device["viewport"]["height"]) if self.device else DESKTOP_VIEWPORT
         args = [*PLAYWRIGHT_ARGS, *CHROMIUM_ARGS, f"--window-size={width},{height}"]
         if trusted_spki:
@@ -95,19 +111,22 @@ class CdpBrowser:
             raise
 
     @contextmanager
-    def session(self, proxy_server: str, moves: Moves, throttled: bool = True) -> Iterator["CdpSession"]:
-        """A fresh profile; `throttled=False` for what is not measured (planning, warming, training)."""
+    def session(self, proxy_server: str, moves: Moves, throttled: bool = True,
+                frames: FrameFolder | None = None) -> Iterator["CdpSession"]:
+        """A fresh profile; `throttled=False` for what is not measured (planning, warming, training).
+        With `frames`, every step's filmstrip is recorded there."""
         with shaped(proxy_server, self.network if throttled else None) as browser_proxy:
-            yield from self._session(browser_proxy, moves)
+            yield from self._session(browser_proxy, moves, self.cpu_slowdown if throttled else 1.0, frames)
 
-    def _session(self, proxy_server: str, moves: Moves) -> Iterator["CdpSession"]:
+    def _session(self, proxy_server: str, moves: Moves, cpu_slowdown: float = 1.0,
+                 frames: FrameFolder | None = None) -> Iterator["CdpSession"]:
         context = self.chromium.send("Target.createBrowserContext", {
             "disposeOnDetach": True, "proxyServer": proxy_server, "proxyBypassList": "<-loopback>"})["browserContextId"]
         try:
             since = self.chromium.mark()
             page = self.chromium.send("Target.createTarget", {"url": "about:blank", "browserContextId": context})["targetId"]
             tab = self._tab_of(page, context, since)
-            session = CdpSession(self.chromium, tab, page, moves, self.device)
+            session = CdpSession(self.chromium, tab, page, moves, self.device, cpu_slowdown, frames)
             try:
                 yield session
             finally:
@@ -150,11 +169,14 @@ class CdpBrowser:
 class CdpSession:
     """One Chromium tab, its current page followed through navigations and activations."""
 
-    def __init__(self, chromium: PipeChromium, tab: str, page_target: str, moves: Moves, device: dict | None) -> None:
+    def __init__(self, chromium: PipeChromium, tab: str, page_target: str, moves: Moves, device: dict | None,
+                 cpu_slowdown: float = 1.0, frames: FrameFolder | None = None) -> None:
         self.chromium = chromium
         self.tab = tab
         self.moves = moves
         self.device = device
+        self.cpu_slowdown = cpu_slowdown
+        self.frames = frames
         self.steps: list[dict] = []
         self.extra_headers: dict[str, str] = {}  # set_extra_headers: on every request of the tab's pages
         self.console_errors: list[str] = []
@@ -199,6 +221,8 @@ class CdpSession:
                              {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}))
         if self.extra_headers:
             commands.append(("Network.setExtraHTTPHeaders", {"headers": self.extra_headers}))
+        if self.cpu_slowdown != 1:
+            commands.append(("Emulation.setCPUThrottlingRate", {"rate": self.cpu_slowdown}))
         return commands
 
     def set_extra_headers(self, headers: dict[str, str]) -> None:
@@ -349,11 +373,17 @@ class CdpSession:
 
     def _take(self, step: Step) -> dict:
         record = {"step": step.step, "url": step.url, "trigger": "start" if step.step == 0 else step.via,
-                  "started": time.time(), "error": None, "document": None, "page": None, "delivery": None}
+                  "started": time.time(), "error": None, "document": None, "page": None, "delivery": None,
+                  "filmstrip": []}
+        tracing = False
         try:
             point = self._link_position(step.url) if step.via == "link" else None
             if step.via == "link" and point is None:
                 record["trigger"] = "goto"  # the link was not visible this time: type the address
+            if self.frames:
+                self.chromium.send("Tracing.start", {"transferMode": "ReturnAsStream",
+                                                     "traceConfig": {"includedCategories": TRACE_CATEGORIES}}, self.tab)
+                tracing = True
             record["started"] = time.time()
             before = self.page
             since, activated = self._press(point) if point else (self._goto(step.url), False)
@@ -362,9 +392,39 @@ class CdpSession:
             time.sleep(self.moves.dwell_ms / 1000)
             record["page"] = self.call(COLLECT_JS)
             record["delivery"] = delivery(record["page"], activated)
+            if tracing:
+                mark = f"{CLOCK_MARK}-{step.step}"
+                mark_start = self.evaluate(f"performance.mark({json.dumps(mark)}).startTime")
+                tracing = False
+                events = parse_trace(self._end_trace())
+                activation = (record["page"].get("nav") or {}).get("activationStart")
+                record["filmstrip"] = self.frames.write(step.step, filmstrip(events, mark, mark_start, activation))
         except Exception as e:  # one failed page must not end the walk: report it and go on
             record["error"] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        finally:
+            if tracing:  # the next step starts its own trace: end this one whatever happened
+                try:
+                    self._end_trace()
+                except (CdpError, TimeoutError) as e:
+                    logger.debug(f"ending the trace failed: {e}")
         return record
+
+    def _end_trace(self) -> bytes:
+        """End the tab's trace and read it back from its stream."""
+        since = self.chromium.mark()
+        self.chromium.send("Tracing.end", {}, self.tab)
+        done = self.chromium.event("Tracing.tracingComplete", session=self.tab, since=since, timeout=60)
+        handle = done["params"]["stream"]
+        chunks = []
+        try:
+            for _ in range(MAX_TRACE_CHUNKS):
+                chunk = self.chromium.send("IO.read", {"handle": handle, "size": TRACE_CHUNK}, self.tab, timeout=30)
+                chunks.append(base64.b64decode(chunk["data"]) if chunk.get("base64Encoded") else chunk["data"].encode())
+                if chunk.get("eof"):
+                    return b"".join(chunks)
+            raise CdpError(f"a trace of more than {MAX_TRACE_CHUNKS * TRACE_CHUNK >> 20} MB")
+        finally:
+            self.chromium.post("IO.close", {"handle": handle}, self.tab)
 
     def _link_position(self, url: str) -> tuple[float, float] | None:
         target = without_fragment(url)

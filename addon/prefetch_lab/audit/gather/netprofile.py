@@ -40,6 +40,8 @@ class NetworkProfile:
 PROFILES = {
     "4g": NetworkProfile("4g", 150, 1600, 750),
     "slow-3g": NetworkProfile("slow-3g", 2000, 400, 400),
+    # Lighthouse's desktop preset ("desktopDense4G"): 40 ms RTT, 10 Mbps both ways.
+    "desktop": NetworkProfile("desktop", 40, 10240, 10240),
 }
 THROTTLE_CHOICES = ("none", *PROFILES)
 

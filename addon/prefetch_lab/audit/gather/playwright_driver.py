@@ -16,9 +16,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from prefetch_lab.audit.gather import netprofile
+from prefetch_lab.audit.gather import devices, netprofile
 from prefetch_lab.audit.gather.walk import Step, without_fragment
 from prefetch_lab.audit.gather.netshaper import shaped
+from prefetch_lab.audit.gather.trace_frames import CLOCK_MARK, TRACE_CATEGORIES, FrameFolder, filmstrip, parse_trace
 
 logger = logging.getLogger(__name__)
 
@@ -37,37 +38,72 @@ CHROMIUM_ARGS = [
     "--proxy-bypass-list=<-loopback>",  # test origins on 127.0.0.1 go through the proxy too
 ]
 MOBILE_DEVICE = "Pixel 7"
+# A User Timing mark made just before a trace stops: the page's clock on the trace's (trace_frames.py).
+CLOCK_MARK_JS = "(name) => performance.mark(name).startTime"
 
-# Runs in every document before its own scripts: FCP and LCP as the page reports them.
+# Runs in every document before its own scripts: FCP, LCP (with its entry, for the attribution)
+# and CLS as the page reports them. CLS as web-vitals computes it: layout shifts without recent
+# input, grouped in session windows (a gap under 1 s, at most 5 s long), the largest window's sum.
 OBSERVERS_JS = """(() => {
-  const pl = window.__prefetchLab = {fcp: null, lcp: null, lcpElement: null,
+  const pl = window.__prefetchLab = {fcp: null, lcp: null, lcpElement: null, lcpEntry: null, cls: 0,
                                      wasPrerendering: document.prerendering === true};
   const describe = (el) => el ? el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") : null;
+  let session = 0, first = null, last = null;
   try {
     new PerformanceObserver((list) => {
       for (const e of list.getEntries()) if (e.name === "first-contentful-paint") pl.fcp = e.startTime;
     }).observe({type: "paint", buffered: true});
     new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) { pl.lcp = e.startTime; pl.lcpElement = describe(e.element) || e.url || null; }
+      for (const e of list.getEntries()) {
+        pl.lcp = e.startTime; pl.lcpElement = describe(e.element) || e.url || null;
+        pl.lcpEntry = {startTime: e.startTime, url: e.url || null, element: e.element || null,
+                       tag: e.element ? e.element.tagName.toLowerCase() : null, id: e.element ? e.element.id || null : null};
+      }
     }).observe({type: "largest-contentful-paint", buffered: true});
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        if (e.hadRecentInput) continue;
+        if (session && e.startTime - last < 1000 && e.startTime - first < 5000) { session += e.value; }
+        else { session = e.value; first = e.startTime; }
+        last = e.startTime;
+        pl.cls = Math.max(pl.cls, session);
+      }
+    }).observe({type: "layout-shift", buffered: true});
   } catch (e) { /* an old browser: the fields stay null */ }
 })();"""
 
+# The LCP attribution as web-vitals' attribution build computes it (onLCP, v4/v5), relative to
+# the navigation's start (activationStart subtracted for a prerendered page): the four parts sum to
+# the adjusted LCP, max(lcp - activationStart, 0).
 COLLECT_JS = """() => {
   const pick = (e, keys) => Object.fromEntries(keys.map((k) => [k, e && e[k] !== undefined ? e[k] : null]));
   const nav = performance.getEntriesByType("navigation")[0];
   const pl = window.__prefetchLab || {};
+  const attribution = () => {
+    const lcp = pl.lcpEntry;
+    if (!lcp || !nav) return null;
+    const activation = nav.activationStart || 0;
+    const resource = lcp.url ? performance.getEntriesByType("resource").find((e) => e.name === lcp.url) : null;
+    const ttfb = Math.max(0, nav.responseStart - activation);
+    const requestStart = Math.max(ttfb, resource ? (resource.requestStart || resource.startTime) - activation : 0);
+    const responseEnd = Math.max(requestStart, resource ? resource.responseEnd - activation : 0);
+    const renderTime = Math.max(responseEnd, lcp.startTime - activation);
+    return {tag: lcp.tag, id: lcp.id, url: lcp.url, ttfb_ms: ttfb, load_delay_ms: requestStart - ttfb,
+            load_time_ms: responseEnd - requestStart, render_delay_ms: renderTime - responseEnd};
+  };
   return {
     url: location.href,
     time_origin: performance.timeOrigin,
-    nav: pick(nav, ["deliveryType", "activationStart", "startTime", "requestStart", "responseStart",
-                    "responseEnd", "domContentLoadedEventEnd", "loadEventEnd", "transferSize",
+    nav: pick(nav, ["deliveryType", "activationStart", "startTime", "workerStart", "fetchStart", "requestStart",
+                    "responseStart", "responseEnd", "domContentLoadedEventEnd", "loadEventEnd", "transferSize",
                     "encodedBodySize", "decodedBodySize", "type", "nextHopProtocol", "name"]),
     fcp: pl.fcp ?? null, lcp: pl.lcp ?? null, lcp_element: pl.lcpElement ?? null,
+    lcp_attribution: attribution(), cls: pl.cls ?? null,
     was_prerendered: !!pl.wasPrerendering,
     resources: performance.getEntriesByType("resource").map((e) => pick(e, [
-      "name", "initiatorType", "startTime", "responseStart", "responseEnd", "transferSize",
-      "encodedBodySize", "decodedBodySize", "deliveryType", "renderBlockingStatus"])),
+      "name", "initiatorType", "startTime", "workerStart", "fetchStart", "requestStart", "responseStart",
+      "responseEnd", "transferSize", "encodedBodySize", "decodedBodySize", "deliveryType", "renderBlockingStatus"])),
+    marks: performance.getEntriesByType("mark").map((e) => ({name: e.name, startTime: e.startTime})),
   };
 }"""
 
@@ -117,12 +153,18 @@ def find_chromium(explicit: str | None) -> str | None:
 
 
 class AuditBrowser:
-    """One Chromium for the whole audit; every measured run gets a fresh context (profile)."""
+    """One Chromium for the whole audit; every measured run gets a fresh context (profile).
 
-    def __init__(self, chromium: str | None, trusted_spki: str | None, throttle: str, mobile: bool) -> None:
+    The device: `mobile` is Playwright's Pixel 7, else `device` a devices.py preset's screen and
+    user agent, else Playwright's default desktop context; `cpu_slowdown` (Emulation.setCPUThrottlingRate)
+    and the network apply to measured sessions only."""
+
+    def __init__(self, chromium: str | None, trusted_spki: str | None, throttle: str, mobile: bool,
+                 device: str | None = None, cpu_slowdown: float = 1.0) -> None:
         from playwright.sync_api import sync_playwright
 
         self.network = netprofile.profile(throttle)
+        self.cpu_slowdown = cpu_slowdown
         self._playwright = sync_playwright().start()
         args = list(CHROMIUM_ARGS)
         if trusted_spki:  # trust the proxy's CA, so service workers work on https sites
@@ -132,7 +174,8 @@ class AuditBrowser:
         except Exception:
             self._playwright.stop()
             raise
-        self.device = dict(self._playwright.devices[MOBILE_DEVICE]) if mobile else {}
+        self.device = (dict(self._playwright.devices[MOBILE_DEVICE]) if mobile
+                       else devices.preset(device).descriptor() if device else {})
         self.device.pop("default_browser_type", None)
 
     @property
@@ -140,12 +183,14 @@ class AuditBrowser:
         return self.browser.version
 
     @contextmanager
-    def session(self, proxy_server: str, moves: Moves, throttled: bool = True) -> Iterator["Session"]:
-        """A fresh profile; `throttled=False` for what is not measured (planning, warming, training)."""
+    def session(self, proxy_server: str, moves: Moves, throttled: bool = True,
+                frames: FrameFolder | None = None) -> Iterator["Session"]:
+        """A fresh profile; `throttled=False` for what is not measured (planning, warming, training).
+        With `frames`, every step's filmstrip is recorded there."""
         with shaped(proxy_server, self.network if throttled else None) as browser_proxy:
             context = self.browser.new_context(proxy={"server": browser_proxy}, **self.device)
             try:
-                yield Session(context, moves)
+                yield Session(context, moves, self.cpu_slowdown if throttled else 1.0, frames, self.browser)
             except BaseException:
                 # Ctrl-C lands inside a Playwright call, whose connection then fails the close
                 # ("Cannot find command to respond"): the interrupt, not that, is what happened.
@@ -166,8 +211,11 @@ class AuditBrowser:
 class Session:
     """One browser profile on one page, with CDP listening for Chromium's prefetch statuses."""
 
-    def __init__(self, context, moves: Moves) -> None:
+    def __init__(self, context, moves: Moves, cpu_slowdown: float = 1.0, frames: FrameFolder | None = None,
+                 browser=None) -> None:
         self.moves = moves
+        self.frames = frames
+        self.browser = browser
         context.add_init_script(OBSERVERS_JS)
         self.page = context.new_page()
         self.preload_events: list[dict] = []
@@ -179,6 +227,8 @@ class Session:
         for event in ("Preload.prefetchStatusUpdated", "Preload.prerenderStatusUpdated"):
             cdp.on(event, self._preload_listener(event))
         cdp.send("Preload.enable")
+        if cpu_slowdown != 1:  # the page's renderer; Playwright's pages never prerender (see cdp_driver.py)
+            cdp.send("Emulation.setCPUThrottlingRate", {"rate": cpu_slowdown})
 
     def _preload_listener(self, name: str) -> Callable[[dict], None]:
         def listen(params: dict) -> None:
@@ -217,18 +267,36 @@ class Session:
 
     def _take(self, step: Step) -> dict:
         record = {"step": step.step, "url": step.url, "trigger": "start" if step.step == 0 else step.via,
-                  "started": time.time(), "error": None, "document": None, "page": None}
+                  "started": time.time(), "error": None, "document": None, "page": None, "filmstrip": []}
+        tracing = False
         try:
             point = self._link_position(step.url) if step.via == "link" else None
             if step.via == "link" and point is None:
                 record["trigger"] = "goto"  # the link was not visible this time: type the address
+            if self.frames:
+                # On the page's session: Chromium takes trace screenshots only for a page target.
+                self.browser.start_tracing(page=self.page, screenshots=True, categories=list(TRACE_CATEGORIES))
+                tracing = True
             record["started"] = time.time()
             response = self._press(point) if point else self._goto(step.url)
             record["document"] = describe_response(response)
             self.page.wait_for_timeout(self.moves.dwell_ms)
             record["page"] = self.page.evaluate(COLLECT_JS)
+            if tracing:
+                mark = f"{CLOCK_MARK}-{step.step}"
+                mark_start = self.page.evaluate(CLOCK_MARK_JS, mark)
+                tracing = False
+                events = parse_trace(self.browser.stop_tracing())
+                activation = (record["page"].get("nav") or {}).get("activationStart")
+                record["filmstrip"] = self.frames.write(step.step, filmstrip(events, mark, mark_start, activation))
         except Exception as e:  # one failed page must not end the walk: report it and go on
             record["error"] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        finally:
+            if tracing:  # one trace at a time per browser: end this one whatever happened
+                try:
+                    self.browser.stop_tracing()
+                except Exception as e:
+                    logger.debug(f"stopping the trace failed: {type(e).__name__}: {e}")
         return record
 
     def _link_position(self, url: str) -> tuple[float, float] | None:

@@ -19,14 +19,16 @@ apart; `performance.now()` is coarsened to 0.1 ms). The navigation's start is th
 activation): the same zero as Navigation Timing, FCP and LCP. For a press, the time origin is
 when the renderer began the navigation, at the press's release.
 
-Which frames: WebPageTest's default filmstrip keeps a frame every 100 ms; here, of the distinct
-frames (a frame identical to the one before shows nothing new), the first of each 100 ms bucket
-of page time, from t=0 until the mark (the end of the dwell). Two additions, so that the strip
-starts and ends where the page did: the last frame before t=0 is kept as t=0, the "before"
-picture (the page the press left, or the blank tab), and the last distinct frame is always kept
-at its own time, since it is the visually complete page (the first frame of its bucket may be an
-earlier state). A bucket may therefore hold two frames: the before picture and the first frame
-of bucket 0, or the last bucket's first frame and the final one.
+Which frames: WebPageTest's filmstrip shows the screen every 100 ms (its video is captured at
+10 frames a second: what is on screen at each tick). Here, of the distinct frames (a frame
+identical to the one before shows nothing new), the *last* of each 100 ms bucket of page time is
+kept, at its own display time, from t=0 until the mark (the end of the dwell): the state the
+screen had at the end of that bucket. So every change is seen within one bucket (100 ms) of
+being displayed, and the final, visually complete frame is always kept. (The first frame of each
+bucket, which the issue's interface first named, loses changes: a blank frame at 21 ms opened
+bucket 0 and the block painted at 50 ms was not seen until the next frame, 300 ms later; on a
+page that stops changing, never.) The last frame before t=0 is kept as t=0, the "before"
+picture (the page the press left, or the blank tab), so bucket 0 may hold two frames.
 """
 
 from __future__ import annotations
@@ -104,15 +106,10 @@ def choose_frames(shots: Sequence[Shot], start_ms: float, end_ms: float, bucket_
     kept: list[tuple[float, str]] = []
     if before:  # what was on screen at the start: the before picture
         kept.append((0.0, before[-1].jpeg_b64))
-    seen_buckets: set[int] = set()
-    for shot in after:
-        t = shot.shown_ms - start_ms
-        bucket = math.floor(t / bucket_ms)
-        if bucket not in seen_buckets:
-            seen_buckets.add(bucket)
-            kept.append((t, shot.jpeg_b64))
-    if after and kept[-1][0] != after[-1].shown_ms - start_ms:  # the final state, always
-        kept.append((after[-1].shown_ms - start_ms, after[-1].jpeg_b64))
+    last_of_bucket: dict[int, Shot] = {}
+    for shot in after:  # in time order: a later frame of the same bucket replaces the earlier
+        last_of_bucket[math.floor((shot.shown_ms - start_ms) / bucket_ms)] = shot
+    kept += [(shot.shown_ms - start_ms, shot.jpeg_b64) for shot in last_of_bucket.values()]
     return kept
 
 
