@@ -28,7 +28,7 @@ ALIGNMENT_MS = 1.0
 DRIVERS = ("playwright", "cdp-pipe")
 
 
-def capture(driver_name: str, proxy_address: str, base: str, out: str, dwell_ms: str = "1500") -> list[dict]:
+def capture(driver_name: str, proxy_address: str, base: str, out: str, start: str = "/") -> list[dict]:
     """In a child process: press the start page's link to /paint, filmstrips on; the steps."""
     from prefetch_lab.audit.gather.cdp_driver import CdpBrowser
     from prefetch_lab.audit.gather.playwright_driver import AuditBrowser, Moves
@@ -38,9 +38,9 @@ def capture(driver_name: str, proxy_address: str, base: str, out: str, dwell_ms:
     driver = {"playwright": AuditBrowser, "cdp-pipe": CdpBrowser}[driver_name]
     browser = driver(CHROMIUM, None, "none", False)
     try:
-        frames = FrameFolder(Path(out), f"frames/{driver_name}")
-        with browser.session(proxy_address, Moves(dwell_ms=int(dwell_ms)), frames=frames) as session:
-            return session.walk([Step(0, base + "/", "start"), Step(1, base + "/paint", "link")])
+        frames = FrameFolder(Path(out), f"frames/{driver_name}{start.replace('/', '-')}")
+        with browser.session(proxy_address, Moves(dwell_ms=1500), frames=frames) as session:
+            return session.walk([Step(0, base + start, "start"), Step(1, base + "/paint", "link")])
     finally:
         browser.close()
 
@@ -60,6 +60,7 @@ def captured(tmp_path_factory) -> tuple[Path, dict[str, list[dict]]]:
     out = tmp_path_factory.mktemp("filmstrips")
     with Origin(paint_steps.routes()) as origin, Mitmdump(out / "proxy", {"prefetch_inject": "off"}) as proxy:
         steps = {driver: run_child("capture", driver, proxy.address, origin.base, str(out)) for driver in DRIVERS}
+        steps["prerender"] = run_child("capture", "cdp-pipe", proxy.address, origin.base, str(out), "/prerendering")
     return out, steps
 
 
@@ -69,7 +70,7 @@ def first_shown(out: Path, strip: list[dict]) -> list[float]:
     return [next(frame["t_ms"] for frame, seen in zip(strip, shown) if seen[i]) for i in range(len(paint_steps.STEPS))]
 
 
-@pytest.mark.parametrize("driver", DRIVERS)
+@pytest.mark.parametrize("driver", [*DRIVERS, "prerender"])
 def test_frames_are_in_time_order_on_disk_and_each_step_shows_within_a_frame_interval_of_its_mark(captured, driver):
     out, steps = captured
     start, paint = steps[driver]
@@ -79,20 +80,28 @@ def test_frames_are_in_time_order_on_disk_and_each_step_shows_within_a_frame_int
         strip = record["filmstrip"]
         assert strip and [f["t_ms"] for f in strip] == sorted(f["t_ms"] for f in strip), strip
         assert all((out / f["file"]).read_bytes()[:2] == b"\xff\xd8" for f in strip)  # JPEG files, under OUT
-        assert all(f["file"].startswith(f"frames/{driver}/step{record['step']}-") for f in strip)
+        assert all(f["file"].startswith("frames/") and f"/step{record['step']}-" in f["file"] for f in strip)
         assert strip[0]["t_ms"] >= 0 and strip[-1]["t_ms"] <= 1500 + ALIGNMENT_MS
     strip = paint["filmstrip"]
     # Before the press: the start page (no block yet) is the before picture, at t=0.
     assert strip[0]["t_ms"] == 0 and not any(paint_steps.shown_steps((out / strip[0]["file"]).read_bytes()))
-    marks = paint_steps.marks(paint["page"])
+    marks = page_marks(paint)
     seen = first_shown(out, strip)
     for i, (mark, t) in enumerate(zip(marks, seen)):
         assert mark - ALIGNMENT_MS <= t <= mark + BUCKET_MS + ALIGNMENT_MS, (i, marks, seen, strip)
     # The final frame shows every block: the page was visually complete within the dwell.
     assert all(paint_steps.shown_steps((out / strip[-1]["file"]).read_bytes()))
-    # At most one frame per 100 ms bucket after the before picture, but for the final state.
-    buckets = [int(f["t_ms"] // BUCKET_MS) for f in strip[1:-1]]
+    # At most one frame per 100 ms bucket after the before picture.
+    buckets = [int(f["t_ms"] // BUCKET_MS) for f in strip[1:]]
     assert len(buckets) == len(set(buckets)), strip
+    if driver == "prerender":  # the press activated the prerendered page: timed from the activation
+        assert paint["delivery"] == "prerender" and paint["page"]["nav"]["activationStart"] > 0, paint
+
+
+def page_marks(record: dict) -> list[float]:
+    """The page's marks of its steps from the navigation's start (a prerender's: from its activation)."""
+    activation = record["page"]["nav"]["activationStart"] or 0
+    return [mark - activation for mark in paint_steps.marks(record["page"])]
 
 
 def test_both_drivers_give_matching_frame_timings(captured):
@@ -100,7 +109,7 @@ def test_both_drivers_give_matching_frame_timings(captured):
     lags = {}
     for driver in DRIVERS:
         paint = steps[driver][1]
-        lags[driver] = [t - mark for t, mark in zip(first_shown(out, paint["filmstrip"]), paint_steps.marks(paint["page"]))]
+        lags[driver] = [t - mark for t, mark in zip(first_shown(out, paint["filmstrip"]), page_marks(paint))]
     # Each block is seen the same number of frame intervals after its mark, give or take one.
     for a, b in zip(*lags.values()):
         assert abs(a - b) <= BUCKET_MS, lags

@@ -5,7 +5,7 @@ visible over 30 %, 30 % and 40 % of the viewport's height (top to bottom), each 
 colour, and mark each step with `performance.mark("paint-step-<i>")` (so a test knows when the
 page painted on the page's clock, in `record["page"]["marks"]`). Nothing else moves: after the
 last step the page is visually complete. `/` is a start page with one big link to `/paint`, so a
-walk can press it.
+walk can press it; `/prerendering` is the same with speculation rules that prerender `/paint`.
 
 Visual progress by hand (the fraction of the viewport in its final colour): 0 before the first
 step, then 0.3, 0.6 and 1.0 at the three marks; so Speed Index = 0.7 x (t1 - t0) + 0.4 x (t2 - t1)
@@ -61,8 +61,14 @@ START_PAGE = (b'<!doctype html><title>start</title><body style="margin:0">'
               b'<a href="/paint" style="display:block;font:40px sans-serif;padding:40px">paint steps</a></body>')
 
 
+# The same start page, whose speculation rules prerender /paint at once (a press then activates it).
+PRERENDER_START_PAGE = START_PAGE.replace(b"<body", b"""<script type="speculationrules">
+{"prerender": [{"source": "list", "urls": ["/paint"], "eagerness": "immediate"}]}</script><body""")
+
+
 def routes() -> dict[str, Reply]:
-    return {"/": Reply(200, HTML, START_PAGE), "/paint": Reply(200, HTML, paint_page())}
+    return {"/": Reply(200, HTML, START_PAGE), "/prerendering": Reply(200, HTML, PRERENDER_START_PAGE),
+            "/paint": Reply(200, HTML, paint_page())}
 
 
 def shown_steps(jpeg: bytes) -> list[bool]:

@@ -29,6 +29,7 @@ from prefetch_lab.audit.findings.summary_table import SPLIT_AT, baseline_lines, 
 from prefetch_lab.rules import speculation_rules
 from prefetch_lab.audit.gather.playwright_driver import Moves
 from prefetch_lab.audit.gather.netprofile import PROFILES, THROTTLE_CHOICES
+from prefetch_lab.audit.gather.devices import DEVICE_CHOICES
 from prefetch_lab.audit.run import Audit, Progress as AuditProgress
 from prefetch_lab.audit.run_environment import schedule
 from prefetch_lab.audit.settings import ARM_OPTIONS, IGNORE_COOKIES_ARM, WALKS, AuditSettings
@@ -75,9 +76,18 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--origin-delay-ms", type=int, default=0, help="latency added to responses from the origin (default: 0)")
     p.add_argument("--edge-delay-ms", type=int, default=20,
                    help="distance from the browser to the edge, added to every response (default: 20)")
-    p.add_argument("--throttle", choices=THROTTLE_CHOICES, default="none",
-                   help="the visitor's network, between the browser and the proxy: "
-                        + "; ".join(f"{name}: {p.describe()}" for name, p in PROFILES.items()))
+    p.add_argument("--throttle", choices=THROTTLE_CHOICES, default=None,
+                   help="the visitor's network, between the browser and the proxy (default: none, or the "
+                        "--device preset's): " + "; ".join(f"{name}: {p.describe()}" for name, p in PROFILES.items()))
+    p.add_argument("--device", choices=DEVICE_CHOICES, default=None,
+                   help="Lighthouse's presets: mobile (4x CPU slowdown, the 4g network, 412x823 at DPR 1.75, a "
+                        "phone's user agent) or desktop (no slowdown, 40 ms RTT at 10 Mbps, 1350x940); "
+                        "--cpu-slowdown, --throttle and --mobile override their part")
+    p.add_argument("--cpu-slowdown", type=float, default=None, metavar="N",
+                   help="run the pages' CPU N times slower (DevTools' CPU throttling, 1 to 20; default: 1, "
+                        "or the --device preset's)")
+    p.add_argument("--no-filmstrip", dest="filmstrip", action="store_false",
+                   help="record no filmstrips (a trace with screenshots per navigation, under OUT/frames/)")
     p.add_argument("--mobile", action="store_true", help="a phone's viewport and user agent (Pixel 7)")
     p.add_argument("--eagerness", choices=speculation_rules.EAGERNESS, default="conservative",
                    help="eagerness of the served speculation rules (default: conservative, as Speed Brain)")
@@ -184,6 +194,7 @@ def settings_from(args: argparse.Namespace) -> AuditSettings:
         assertions=args.assertions, runs_auto=args.runs_auto, precision=args.precision, baseline=args.baseline,
         verify_deploy=args.verify_deploy,
         ignore_cookies=getattr(args, "ignore_cookies", []),
+        device=args.device, cpu_slowdown=args.cpu_slowdown, filmstrip=args.filmstrip,
         **extra,
     )
 

@@ -51,6 +51,7 @@ from prefetch_lab.audit.gather.walk import (
     uniform_choice,
 )
 from prefetch_lab.audit.gather.proxy_process import ProxyProcess
+from prefetch_lab.audit.gather.trace_frames import FrameFolder
 from prefetch_lab.audit.run_environment import ca_spki, environment, network_description, schedule, write_json
 from prefetch_lab.audit.settings import (
     ARM_OPTIONS,
@@ -206,8 +207,10 @@ class Audit:
             self.progress.phase("planning the walk")
             planner = self.start_proxy(None, "plan")
             driver = CdpBrowser if self.uses_cdp else AuditBrowser
-            browser = driver(find_chromium(s.chromium), ca_spki(self.confdir), s.throttle, s.mobile)
+            browser = driver(find_chromium(s.chromium), ca_spki(self.confdir), s.throttle, s.mobile,
+                             device=s.device, cpu_slowdown=s.cpu_slowdown)
             self.chromium_version = browser.version
+            self.emulation = browser.emulation()
             self.plan = self.plan_walk(browser, planner, policy, path_entries)
             self.stop_proxy(planner)
             if s.train:
@@ -360,7 +363,8 @@ class Audit:
                 with browser.session(proxy.address, s.moves, throttled=False) as warmer:  # other visitors
                     warmer.warm(self.warm_urls(plan, proxy))
             measure_start = time.time()
-            with browser.session(proxy.address, s.moves) as session:
+            frames = FrameFolder(s.out, f"frames/{name}") if s.filmstrip else None
+            with browser.session(proxy.address, s.moves, frames=frames) as session:
                 def before(step: Step) -> None:
                     self.check_deadline()
                     self.progress.step(arm, run, step)
@@ -441,7 +445,8 @@ class Audit:
             "settings": self.settings.to_json(),
             "environment": {**environment(getattr(self, "chromium_version", None)),
                             "driver": "devtools-pipe" if self.uses_cdp else "playwright",
-                            "network": network_description(self.settings.throttle)},
+                            "network": network_description(self.settings.throttle),
+                            **getattr(self, "emulation", {})},
             "walk": [step.to_dict() for step in getattr(self, "plan", [])],
             "training": self.training,
             **results,

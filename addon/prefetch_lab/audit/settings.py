@@ -11,6 +11,7 @@ from pathlib import Path
 
 from prefetch_lab.audit.findings.cookies import WHAT_IF_ARM
 from prefetch_lab.audit.findings.enough_runs import DEFAULT_PRECISION
+from prefetch_lab.audit.gather import devices
 from prefetch_lab.audit.gather.playwright_driver import Moves
 from prefetch_lab.rules.rule_source import RuleSource
 
@@ -61,7 +62,7 @@ class AuditSettings:
     edge: str = "warm"  # "warm": a warm-up pass before each measured run; "cold": none
     origin_delay_ms: int = 0
     edge_delay_ms: int = 20
-    throttle: str = "none"
+    throttle: str | None = None  # None: the --device preset's network, else "none"
     mobile: bool = False
     eagerness: str = "conservative"
     rules: str = RuleSource.DEFAULT
@@ -81,11 +82,22 @@ class AuditSettings:
     baseline: Path | None = None  # --baseline OLD/audit.json: the same arms compared, unpaired
     verify_deploy: bool = False  # after the measured arms, the `deployed` arm with the generated files
     ignore_cookies: list[str] = field(default_factory=list)  # --what-if ignore-cookies=NAME,...
+    device: str | None = None  # --device mobile|desktop: Lighthouse's presets (gather/devices.py)
+    cpu_slowdown: float | None = None  # --cpu-slowdown N; None: the preset's, else 1 (none)
+    filmstrip: bool = True  # --no-filmstrip: no traces, no frames
 
     @property
     def what_if_base(self) -> str:
         """The arm the ignore-cookies arm copies: the first experiment arm, else the control."""
         return next((arm for arm in self.arms if arm in WHAT_IF_BASES), "control")
+
+    def __post_init__(self) -> None:
+        # The preset sets the parts an explicit --throttle or --cpu-slowdown left open.
+        chosen = devices.PRESETS.get(self.device or "")
+        if self.throttle is None:
+            self.throttle = chosen.throttle if chosen else "none"
+        if self.cpu_slowdown is None:
+            self.cpu_slowdown = chosen.cpu_slowdown if chosen else 1.0
 
     @property
     def walk_kind(self) -> str:
@@ -108,6 +120,10 @@ class AuditSettings:
             raise ValueError(f"the {IGNORE_COOKIES_ARM} arm comes with --what-if ignore-cookies=NAME,... (and only with it)")
         if self.train < 0 or self.skew < 0:
             raise ValueError("--train and --skew must be 0 or more")
+        if self.device is not None:
+            devices.preset(self.device)
+        if not 1 <= self.cpu_slowdown <= 20:
+            raise ValueError(f"--cpu-slowdown must be from 1 (none) to 20, got {self.cpu_slowdown:g}")
 
     def to_json(self) -> dict:
         values = asdict(self)

@@ -33,7 +33,6 @@ first line already slowed (tests/browser/test_devices.py measures it in an activ
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import threading
@@ -42,7 +41,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from prefetch_lab.audit.gather import devices, netprofile
-from prefetch_lab.audit.gather.playwright_driver import CHROMIUM_ARGS, COLLECT_JS, MOBILE_DEVICE, OBSERVERS_JS, VISIBLE_LINKS_JS, Moves
+from prefetch_lab.audit.gather.playwright_driver import (
+    CHROMIUM_ARGS, COLLECT_JS, MOBILE_DEVICE, OBSERVERS_JS, VISIBLE_LINKS_JS, Moves, device_name, emulation_of)
 from prefetch_lab.audit.gather.netshaper import shaped
 from prefetch_lab.audit.gather.walk import Step, without_fragment
 from prefetch_lab.audit.gather.cdp_pipe import CdpError, PipeChromium
@@ -71,8 +71,6 @@ DESKTOP_VIEWPORT = (1280, 720)  # Playwright's default context viewport, so both
 PRELOAD_EVENTS = ("Preload.prefetchStatusUpdated", "Preload.prerenderStatusUpdated")
 POLL_S = 0.02
 POINTER_STEPS = 5  # like Playwright's mouse.move(steps=5)
-TRACE_CHUNK = 1 << 20
-MAX_TRACE_CHUNKS = 1024  # a step's trace is a few MB; more means something is wrong
 
 
 def mobile_device() -> dict:
@@ -95,6 +93,7 @@ class CdpBrowser:
         self.network = netprofile.profile(throttle)
         self.cpu_slowdown = cpu_slowdown
         self.device = mobile_device() if mobile else devices.preset(device).descriptor() if device else None
+        self.device_name = device_name(mobile, device)
         width, height = (self.device["viewport"]["width"], self.device["viewport"]["height"]) if self.device else DESKTOP_VIEWPORT
         args = [*PLAYWRIGHT_ARGS, *CHROMIUM_ARGS, f"--window-size={width},{height}"]
         if trusted_spki:
@@ -103,7 +102,9 @@ class CdpBrowser:
             args.append(f"--user-agent={self.device['user_agent']}")
         self.chromium = PipeChromium(chromium, args)
         try:
-            self.version = self.chromium.send("Browser.getVersion")["product"].split("/", 1)[-1]  # "HeadlessChrome/156.…"
+            about = self.chromium.send("Browser.getVersion")
+            self.version = about["product"].split("/", 1)[-1]  # "HeadlessChrome/156.…"
+            self.default_agent = about["userAgent"]
             self.chromium.send("Target.setAutoAttach", {"autoAttach": True, "waitForDebuggerOnStart": False,
                                                         "flatten": True, "filter": [{"type": "tab"}]})
         except BaseException:
@@ -161,6 +162,10 @@ class CdpBrowser:
                 self.chromium.post("Target.detachFromTarget", {"sessionId": tab})
             time.sleep(POLL_S)
         raise CdpError(f"no tab holds the new page {page}")
+
+    def emulation(self) -> dict:
+        """What the measured pages ran on, for the audit's `environment`."""
+        return emulation_of(self.device_name, self.device, self.cpu_slowdown, self.default_agent)
 
     def close(self) -> None:
         self.chromium.close()
@@ -414,17 +419,7 @@ class CdpSession:
         since = self.chromium.mark()
         self.chromium.send("Tracing.end", {}, self.tab)
         done = self.chromium.event("Tracing.tracingComplete", session=self.tab, since=since, timeout=60)
-        handle = done["params"]["stream"]
-        chunks = []
-        try:
-            for _ in range(MAX_TRACE_CHUNKS):
-                chunk = self.chromium.send("IO.read", {"handle": handle, "size": TRACE_CHUNK}, self.tab, timeout=30)
-                chunks.append(base64.b64decode(chunk["data"]) if chunk.get("base64Encoded") else chunk["data"].encode())
-                if chunk.get("eof"):
-                    return b"".join(chunks)
-            raise CdpError(f"a trace of more than {MAX_TRACE_CHUNKS * TRACE_CHUNK >> 20} MB")
-        finally:
-            self.chromium.post("IO.close", {"handle": handle}, self.tab)
+        return self.chromium.read_stream(done["params"]["stream"], self.tab)
 
     def _link_position(self, url: str) -> tuple[float, float] | None:
         target = without_fragment(url)

@@ -12,6 +12,7 @@ JSON object ended by NUL.
 
 from __future__ import annotations
 
+import base64
 import fcntl
 import json
 import logging
@@ -23,6 +24,8 @@ import time
 from collections.abc import Callable, Sequence
 
 DEFAULT_TIMEOUT = 10.0
+STREAM_CHUNK = 1 << 20
+MAX_STREAM_CHUNKS = 1024  # a step's trace is a few MB: a GB means something is wrong
 
 logger = logging.getLogger(__name__)
 
@@ -167,6 +170,19 @@ class PipeChromium:
         if "exceptionDetails" in result:
             raise CdpError(f"evaluate: {result['exceptionDetails']}")
         return result["result"].get("value")
+
+    def read_stream(self, handle: str, session: str | None = None) -> bytes:
+        """All of an IO stream (a trace's `ReturnAsStream`), then closed."""
+        chunks = []
+        try:
+            for _ in range(MAX_STREAM_CHUNKS):
+                chunk = self.send("IO.read", {"handle": handle, "size": STREAM_CHUNK}, session, timeout=30)
+                chunks.append(base64.b64decode(chunk["data"]) if chunk.get("base64Encoded") else chunk["data"].encode())
+                if chunk.get("eof"):
+                    return b"".join(chunks)
+            raise CdpError(f"stream {handle}: more than {MAX_STREAM_CHUNKS * STREAM_CHUNK >> 20} MB")
+        finally:
+            self.post("IO.close", {"handle": handle}, session)
 
     def mouse(self, session: str, x: float, y: float, kinds: Sequence[str] = ("mouseMoved", "mousePressed", "mouseReleased")) -> None:
         """Pointer events at viewport point (x, y): by default a move there and a left click."""

@@ -177,6 +177,16 @@ class AuditBrowser:
         self.device = (dict(self._playwright.devices[MOBILE_DEVICE]) if mobile
                        else devices.preset(device).descriptor() if device else {})
         self.device.pop("default_browser_type", None)
+        self.device_name = device_name(mobile, device)
+
+    def emulation(self) -> dict:
+        """What the measured pages ran on, for the audit's `environment`."""
+        cdp = self.browser.new_browser_cdp_session()
+        try:
+            default_agent = cdp.send("Browser.getVersion")["userAgent"]
+        finally:
+            cdp.detach()
+        return emulation_of(self.device_name, self.device, self.cpu_slowdown, default_agent)
 
     @property
     def version(self) -> str:
@@ -318,6 +328,21 @@ class Session:
 
     def _goto(self, url: str):
         return self.page.goto(url, wait_until="load", timeout=self.moves.nav_timeout_ms)
+
+
+def device_name(mobile: bool, device: str | None) -> str:
+    return f"{MOBILE_DEVICE} (--mobile)" if mobile else device or "default desktop"
+
+
+def emulation_of(name: str, device: dict | None, cpu_slowdown: float, default_agent: str) -> dict:
+    """The device as the audit's `environment` reports it: `device` a Playwright descriptor, or
+    None/{} for the default desktop (1280 x 720, both drivers)."""
+    device = device or {}
+    viewport = device.get("viewport") or {"width": 1280, "height": 720}
+    return {"device": name, "cpu_slowdown": cpu_slowdown,
+            "viewport": {"width": viewport["width"], "height": viewport["height"],
+                         "device_scale_factor": device.get("device_scale_factor", 1), "mobile": device.get("is_mobile", False)},
+            "user_agent": device.get("user_agent") or default_agent}
 
 
 def describe_response(response) -> dict | None:
