@@ -115,7 +115,13 @@ def test_cpu_slowdown_4_makes_the_pages_script_at_least_3_times_slower(driver, o
     slowed = run_child(driver, proxy.address, origin.base, json.dumps({"cpu_slowdown": 4}))
     assert all(step["error"] is None for step in slowed["steps"]), slowed["steps"]
     if driver == "cdp-pipe":  # the measured page was a prerender, activated by the press
-        assert slowed["steps"][1]["delivery"] == "prerender", slowed["steps"][1]
+        page = slowed["steps"][1]["page"]
+        assert slowed["steps"][1]["delivery"] == "prerender" and page["nav"]["activationStart"] > 0, page
+        # Its LCP breakdown is from the activation, and still sums to the (adjusted) LCP.
+        parts = page["lcp_attribution"]
+        total = parts["ttfb_ms"] + parts["load_delay_ms"] + parts["load_time_ms"] + parts["render_delay_ms"]
+        assert abs(total - max(page["lcp"] - page["nav"]["activationStart"], 0)) <= 1, (parts, page["lcp"])
+        assert parts["ttfb_ms"] == 0 and parts["tag"] == "p", parts  # the document was there before the press
     ratio, times = slowdown(slowed)
     assert ratio >= 3, times
     assert slowed["emulation"]["cpu_slowdown"] == 4
