@@ -17,7 +17,10 @@ trace clock is `ts / 1000 - startTime` (error: the mark's two readings are taken
 apart; `performance.now()` is coarsened to 0.1 ms). The navigation's start is that origin, plus
 `activationStart` for a prerendered page (which was loaded before the press and shown at
 activation): the same zero as Navigation Timing, FCP and LCP. For a press, the time origin is
-when the renderer began the navigation, at the press's release.
+when the renderer began the navigation, at the press's release. A frame's display time is
+Chromium's expected one: the LCP entry's time (the frame's presentation as reported to the page)
+came up to about 10 ms after the display time of the frame that shows the LCP element (seen in
+audits on this machine), so a frame at t <= LCP + one vsync may be the LCP frame.
 
 Which frames: WebPageTest's filmstrip shows the screen every 100 ms (its video is captured at
 10 frames a second: what is on screen at each tick). Here, of the distinct frames (a frame
