@@ -20,7 +20,7 @@ activation): the same zero as Navigation Timing, FCP and LCP. For a press, the t
 when the renderer began the navigation, at the press's release. A frame's display time is
 Chromium's expected one: the LCP entry's time (the frame's presentation as reported to the page)
 came up to about 10 ms after the display time of the frame that shows the LCP element (seen in
-audits on this machine), so a frame at t <= LCP + one vsync may be the LCP frame.
+audits on this machine): the frame showing the LCP element is the last one at or before LCP.
 
 Which frames: WebPageTest's filmstrip shows the screen every 100 ms (its video is captured at
 10 frames a second: what is on screen at each tick). Here, of the distinct frames (a frame
