@@ -114,3 +114,47 @@ def test_missing_frame_file_or_no_out_gives_none(tmp_path):
     (tmp_path / strip[1]["file"]).unlink()
     assert filmstrip_visual(strip, tmp_path) is None
     assert filmstrip_visual([], tmp_path) is None
+
+
+# ---- through the analysis: per navigation and per arm, with the frames under OUT
+
+def test_analyze_reads_the_frames_under_out_and_joins_the_verdicts(tmp_path):
+    from prefetch_lab.audit.analyze import analyze
+    from tests.unit.test_auditanalysis import nav_of, run, step
+
+    def with_paint(s, strip, lcp_parts, cls):
+        s["filmstrip"] = strip
+        s["page"]["lcp_attribution"] = {"tag": "img", "id": "hero", "url": "https://shop.example/hero.jpg",
+                                        **dict(zip(("ttfb_ms", "load_delay_ms", "load_time_ms", "render_delay_ms"), lcp_parts))}
+        s["page"]["cls"] = cls
+        return s
+
+    slow = save_strip(tmp_path, painted_strip())  # complete at 616 ms
+    fast_frames = [(0.0, page_at(-1)), (16.0, page_at(1000)), (116.0, page_at(1000))]
+    (tmp_path / "fast").mkdir()
+    fast = save_strip(tmp_path / "fast", fast_frames)
+    fast = [{"t_ms": f["t_ms"], "file": "fast/" + f["file"]} for f in fast]
+    runs = []
+    for index in range(3):
+        runs.append(run("control", [step(0, "/", 1.0), with_paint(step(1, "/a", 10.0), slow, (300, 20, 200, 80), 0.12)],
+                        [], index=index))
+        runs.append(run("speculation", [step(0, "/", 1.0), with_paint(step(1, "/a", 10.0), fast, (0, 5, 40, 55), 0.0)],
+                        [], index=index))
+    audit = analyze(runs, out_dir=tmp_path)
+    nav = nav_of(audit, "control", 1)
+    assert nav["filmstrip"] == slow
+    assert nav["visual"]["visually_complete_ms"] == 616.0
+    assert nav["lcp_breakdown"] == {"ttfb_ms": 300, "load_delay_ms": 20, "load_time_ms": 200, "render_delay_ms": 80}
+    assert nav["lcp_element"] == {"tag": "img", "url": "https://shop.example/hero.jpg"}
+    assert nav["cls"] == 0.12
+    control, spec = audit["summary"]["control"], audit["summary"]["speculation"]
+    assert control["visual_p50"]["visually_complete_ms"] == 616.0
+    assert spec["visual_p50"]["speed_index_ms"] == 16.0
+    assert spec["lcp_breakdown_p50"] == {"ttfb_ms": 0, "load_delay_ms": 5, "load_time_ms": 40, "render_delay_ms": 55}
+    assert (control["cls_p50"], spec["cls_p50"]) == (0.12, 0.0)
+    compared = spec["vs_control"]["speed_index_ms"]
+    assert compared["n_pairs"] == 3 and compared["median_diff_ms"] == round(16.0 - control["speed_index_ms_p50"], 1)
+    # without OUT the frames cannot be read: no visual metrics, and no Speed Index comparison
+    blind = analyze(runs)
+    assert nav_of(blind, "control", 1)["visual"] is None
+    assert "speed_index_ms" not in blind["summary"]["speculation"]["vs_control"]
