@@ -234,8 +234,26 @@ def waterfall_chart(waterfalls: list[dict], default_key: str | None) -> dict | N
             "figures": {w["key"]: waterfall_figure(w) for w in waterfalls}}
 
 
+BREAKDOWN_COLORS = ("#2f6fb3", "#e3b23c", "#e07b24", "#8a63b8")
+
+
+def lcp_breakdown_chart(series: dict | None) -> dict | None:
+    """Stacked horizontal bars: per arm, the p50 of each LCP part."""
+    if not series or not series["arms"]:
+        return None
+    fig = go.Figure(layout={**BASE_LAYOUT, "barmode": "stack", "height": 120 + 40 * len(series["arms"]),
+                            "xaxis": {"title": "ms (p50 of each part)"}, "yaxis": {"autorange": "reversed"}})
+    for part, color in zip(series["parts"], BREAKDOWN_COLORS):
+        fig.add_trace(go.Bar(y=series["arms"], x=part["values"], name=part["name"], orientation="h", marker_color=color,
+                             text=[fmt_ms(v) for v in part["values"]],
+                             hovertemplate=f"%{{y}}<br>{part['name']}: %{{text}}<extra></extra>"))
+    return chart("chart-lcp-breakdown", "LCP's four parts per arm (p50 of each): what prefetching and prerendering removed, "
+                 "and what the page still pays.", fig)
+
+
 def audit_charts(series: dict) -> list[dict]:
     charts = [
+        lcp_breakdown_chart(series.get("lcp_breakdown")),
         forest_chart(series["forest"]),
         per_page_chart(series["lcp"], "chart-lcp", "LCP"),
         per_page_chart(series["ttfb"], "chart-ttfb", "TTFB"),

@@ -29,6 +29,7 @@ from prefetch_lab import trail
 from prefetch_lab.report import charts as reportcharts
 from prefetch_lab.report import compare as reportcompare
 from prefetch_lab.report import data as reportdata
+from prefetch_lab.report import filmstrip as reportfilmstrip
 from prefetch_lab.report import trail_view as reporttrail
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -78,6 +79,8 @@ def render_report(audit: dict, raw_dir: Path | None) -> str:
     if audit.get("schema") != AUDIT_SCHEMA:
         raise ValueError(f"not a {AUDIT_SCHEMA} document (schema {audit.get('schema')!r})")
     view = reportdata.audit_view(audit, read_runs(raw_dir))
+    # The compare view reads the frames under OUT (raw/'s parent): embedded, the file stays self-contained.
+    view["filmstrips"] = reportfilmstrip.filmstrip_view(audit, raw_dir.parent if raw_dir else None)
     return render(view, reportcharts.audit_charts(view["series"]))
 
 
