@@ -6,59 +6,18 @@ no request, one strip per arm for the chosen step, and another step in the menu 
 from __future__ import annotations
 
 import pytest
-from PIL import Image, ImageDraw
 
-from prefetch_lab.audit.analyze import analyze
 from prefetch_lab.report.render import render_report
 from tests.e2e.test_report import offline_report
-from tests.unit.test_auditanalysis import run, step
+from tests.filmstrip_audit import ARMS, STEPS, filmstrip_audit
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.slow]
-
-ARMS = {"control": 700.0, "speculation": 300.0, "edgio": 150.0}  # when each arm's page is complete (ms)
-RUNS, STEPS = 3, 3
-COLOURS = [(200, 40, 40), (40, 90, 200), (30, 150, 70)]
-
-
-def frame(step_no: int, share: float) -> Image.Image:
-    """Step `step_no`'s page with `share` of its block painted (step 0's colour for the before picture)."""
-    image = Image.new("RGB", (412, 300), "white")
-    draw = ImageDraw.Draw(image)
-    draw.rectangle([0, 0, 411, 20], fill=COLOURS[(step_no - 1) % 3])
-    if share:
-        draw.rectangle([0, 30, int(411 * share), 280], fill=COLOURS[step_no % 3])
-    return image
-
-
-def write_strip(out, arm: str, run_no: int, step_no: int, done_ms: float) -> list[dict]:
-    folder = out / "frames" / f"{arm}-run{run_no}"
-    folder.mkdir(parents=True, exist_ok=True)
-    done = done_ms + 37 * run_no + 50 * step_no  # runs and steps differ a little, so the gains differ
-    times = [0.0] + [t for t in (16.0 + 100 * k for k in range(12)) if t <= done + 100]
-    strip = []
-    for t in times:
-        name = f"frames/{arm}-run{run_no}/step{step_no}-{t:g}ms.jpg"
-        (frame(step_no, 0.0) if t == 0 else frame(step_no, min(1.0, t / done))).save(out / name, "JPEG", quality=75)
-        strip.append({"t_ms": t, "file": name})
-    return strip
 
 
 @pytest.fixture(scope="module")
 def report_html(tmp_path_factory):
     out = tmp_path_factory.mktemp("filmstrip-audit")
-    runs = []
-    for arm, done in ARMS.items():
-        for run_no in range(RUNS):
-            steps = [step(0, "/", 1.0)]
-            for step_no in range(1, STEPS):
-                lcp = done + 37 * run_no + 50 * step_no
-                s = step(step_no, f"/p{step_no}", 10.0 * step_no, response_start=min(300.0, lcp / 3), fcp=lcp / 2, lcp=lcp)
-                s["filmstrip"] = write_strip(out, arm, run_no, step_no, done)
-                steps.append(s)
-            runs.append(run(arm, steps, [], index=run_no))
-    audit = {"schema": "prefetch-lab-audit/1", "url": "https://shop.example/", "complete": True, "problem": None,
-             "settings": {"arms": list(ARMS), "runs": RUNS, "pages": STEPS}, "environment": {},
-             **analyze(runs, out_dir=out)}
+    audit = filmstrip_audit(out)
     html = out / "report.html"
     html.write_text(render_report(audit, out / "raw"), encoding="utf-8")
     return html, audit

@@ -24,6 +24,7 @@ from PIL import Image, ImageDraw
 
 from prefetch_lab.formatting import fmt_ms
 from prefetch_lab.report.arms import arm_label, control_arm, experiment_arms
+from prefetch_lab.stats import median
 
 COLUMN_MS = 100
 MAX_COLUMNS = 60  # 6 s: past that, a page still changing is shown at its last column
@@ -59,10 +60,10 @@ def choose_options(audit: dict) -> list[dict]:
         if arm != control or (step or 0) < 1 or not nav.get("filmstrip"):
             continue
         others = [navs.get((a, run, step)) for a in arms]
-        lcps = sorted(o["lcp_ms"] for o in others if o and o.get("filmstrip") and o.get("lcp_ms") is not None)
+        lcps = [o["lcp_ms"] for o in others if o and o.get("filmstrip") and o.get("lcp_ms") is not None]
         if not lcps or nav.get("lcp_ms") is None:
             continue
-        gain = nav["lcp_ms"] - lcps[(len(lcps) - 1) // 2]
+        gain = nav["lcp_ms"] - median(lcps)
         candidates.setdefault(step, []).append({"run": run, "step": step, "gain": gain, "url": nav.get("url")})
     options = [median_item(runs, lambda c: (c["gain"], c["run"])) for _, runs in sorted(candidates.items())]
     for option in options:
