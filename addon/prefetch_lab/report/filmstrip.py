@@ -29,9 +29,9 @@ from prefetch_lab.stats import median
 COLUMN_MS = 100
 MAX_COLUMNS = 60  # 6 s: past that, a page still changing is shown at its last column
 MAX_OPTIONS = 20
-THUMB_WIDTH = 128
+THUMB_WIDTH = 176
 THUMB_QUALITY = 60
-THUMB_CELL_WIDTH = 96  # shown smaller than stored: sharp on a 1.33× screen
+THUMB_CELL_WIDTH = 132  # shown smaller than stored: sharp on a 1.33× screen
 ANIMATION_WIDTH = 150  # per arm
 ANIMATION_QUALITY = 50
 HOLD_LAST_MS = 1500

@@ -38,7 +38,9 @@ def by_source_words(by_source: dict) -> str:
 def explanation(arm: str, split: dict) -> str:
     """One sentence: the mean difference split into document, subresources and the rest, and
     which part prefetching and which the worker's cache made."""
-    mean = lambda part: (split.get(part) or {}).get("mean")  # noqa: E731
+    def mean(part: str) -> float | None:
+        return (split.get(part) or {}).get("mean")
+
     prefetching, worker = credited(split)
     text = (f"Where {arm}'s LCP difference from the control comes from (mean {fmt_signed_ms(mean('lcp_diff_ms'))} "
             f"per navigation over {split['n_pairs']:,} paired navigations): the document {fmt_signed_ms(mean('document_ms'))}"
