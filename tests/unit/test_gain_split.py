@@ -87,8 +87,8 @@ def test_the_split_adds_up_and_credits_document_to_prefetching_and_css_js_to_the
     assert split["document_by_source"] == {"prefetch": -280.0}
     assert split["subresources_by_source"] == {"service-worker-cache": -880.0}
     text = split["explanation"]
-    assert "prefetching made -280 ms" in text
-    assert "the worker's Cache Storage -880 ms (worker caching, not prefetching)" in text
+    assert "prefetching made \u2212280 ms" in text
+    assert "the worker's Cache Storage \u2212880 ms (worker caching, not prefetching)" in text
 
 
 def test_advice_says_caching_headers_are_the_cheaper_fix(audit):

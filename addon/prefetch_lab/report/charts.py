@@ -242,7 +242,8 @@ def lcp_breakdown_chart(series: dict | None) -> dict | None:
     if not series or not series["arms"]:
         return None
     fig = go.Figure(layout={**BASE_LAYOUT, "barmode": "stack", "height": 120 + 40 * len(series["arms"]),
-                            "xaxis": {"title": "ms (p50 of each part)"}, "yaxis": {"autorange": "reversed"}})
+                            "xaxis": {"title": "ms (p50 of each part)"}, "yaxis": {"autorange": "reversed"},
+                            "legend": {**BASE_LAYOUT["legend"], "traceorder": "normal"}})
     for part, color in zip(series["parts"], BREAKDOWN_COLORS):
         fig.add_trace(go.Bar(y=series["arms"], x=part["values"], name=part["name"], orientation="h", marker_color=color,
                              text=[fmt_ms(v) for v in part["values"]],

@@ -7,7 +7,7 @@ Frames are read from the audit's OUT (audit.json's `navigations[].filmstrip`, `f
 OUT) and embedded, so the report stays one file that opens offline: each distinct frame once, as a
 downscaled JPEG thumbnail in a CSS class (`.fr12 { background-image: url(data:…) }`), which every
 cell showing it reuses; the animation as an animated WebP (Pillow), real time (100 ms per column),
-holding the last frame 1.5 s, about 150 px per arm.
+holding the last frame 1.5 s, 200 px per arm.
 
 Which run: per step, the run whose gain (the control's LCP − the median of the experiment arms'
 LCPs for that run and step) is the median of that step's runs; the default step is the one whose
@@ -32,7 +32,7 @@ MAX_OPTIONS = 20
 THUMB_WIDTH = 176
 THUMB_QUALITY = 60
 THUMB_CELL_WIDTH = 132  # shown smaller than stored: sharp on a 1.33× screen
-ANIMATION_WIDTH = 150  # per arm
+ANIMATION_WIDTH = 200  # per arm
 ANIMATION_QUALITY = 50
 HOLD_LAST_MS = 1500
 

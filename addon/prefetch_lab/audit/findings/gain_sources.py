@@ -9,7 +9,7 @@ headers on them are the cheaper fix. Pure module.
 from __future__ import annotations
 
 from prefetch_lab.audit.computed.sources import PREFETCHING
-from prefetch_lab.formatting import fmt_signed_ms
+from prefetch_lab.formatting import fmt_signed
 
 SOURCE_WORDS = {
     "prefetch": "prefetching", "prerender": "prerendering",
@@ -30,7 +30,7 @@ def credited(split: dict) -> tuple[float, float]:
 
 
 def by_source_words(by_source: dict) -> str:
-    parts = [f"{SOURCE_WORDS.get(source, source)} {fmt_signed_ms(value)}" for source, value in by_source.items()
+    parts = [f"{SOURCE_WORDS.get(source, source)} {fmt_signed(value)}" for source, value in by_source.items()
              if value and round(value)]
     return f" ({', '.join(parts)})" if parts else ""
 
@@ -42,14 +42,14 @@ def explanation(arm: str, split: dict) -> str:
         return (split.get(part) or {}).get("mean")
 
     prefetching, worker = credited(split)
-    text = (f"Where {arm}'s LCP difference from the control comes from (mean {fmt_signed_ms(mean('lcp_diff_ms'))} "
-            f"per navigation over {split['n_pairs']:,} paired navigations): the document {fmt_signed_ms(mean('document_ms'))}"
+    text = (f"Where {arm}'s LCP difference from the control comes from (mean {fmt_signed(mean('lcp_diff_ms'))} "
+            f"per navigation over {split['n_pairs']:,} paired navigations): the document {fmt_signed(mean('document_ms'))}"
             f"{by_source_words(split.get('document_by_source') or {})}, render-blocking subresources "
-            f"{fmt_signed_ms(mean('subresources_ms'))}{by_source_words(split.get('subresources_by_source') or {})}, "
-            f"the rest (parsing, script, paint) {fmt_signed_ms(mean('other_ms'))}; "
-            f"prefetching made {fmt_signed_ms(prefetching)}")
+            f"{fmt_signed(mean('subresources_ms'))}{by_source_words(split.get('subresources_by_source') or {})}, "
+            f"the rest (parsing, script, paint) {fmt_signed(mean('other_ms'))}; "
+            f"prefetching made {fmt_signed(prefetching)}")
     if round(worker):
-        text += f", the worker's Cache Storage {fmt_signed_ms(worker)} (worker caching, not prefetching)"
+        text += f", the worker's Cache Storage {fmt_signed(worker)} (worker caching, not prefetching)"
     return text + "."
 
 
