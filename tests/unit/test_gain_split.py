@@ -113,3 +113,27 @@ def test_no_worker_caching_no_cheap_fix_advice():
     assert split["subresources_by_source"] == {"network": 290.0}  # the wait after the first byte grew
     assert "worker" not in split["explanation"]
     assert not [a for a in audit["advice"] if a["code"] == "worker-cache-gain"]
+
+
+def test_subresource_sources_from_resource_timing_and_the_trail():
+    """One page's render-blocking files, each from another place: Cache Storage after Edgio's deep
+    fetch (prefetch), the edge's cache (a cache-hit in the step's window), the HTTP cache (no
+    transfer, a body), and the origin."""
+    from tests.unit.test_auditanalysis import edgio_refused
+
+    files = [blocking("/deep.css", 60.0, "cache-storage"), blocking("/edge.css", 80.0), blocking("/cached.js", 30.0),
+             blocking("/origin.js", 120.0)]
+    files[2].update(transferSize=0, encodedBodySize=5_000)
+    steps = [step(0, "/", 1.0), step(1, "/guide", 10.0, resources=files)]
+    trail = [doc("cache-hit", "/", 1.05, status=200, caching_status="hit"),
+             rec("prefetch-hit", "/deep.css", 2.0, prefetch="deep-fetch", dest="empty", status=200, caching_status="hit",
+                 size=3_000, content_type="text/css"),
+             edgio_refused("/guide", 2.1),
+             doc("cache-store", "/guide", 10.02, status=200, caching_status="cached"),
+             rec("cache-hit", "/edge.css", 10.05, dest="style", status=200, caching_status="hit"),
+             rec("cache-store", "/origin.js", 10.06, dest="script", status=200, caching_status="cached")]
+    audit = analyze([run("edgio", steps, trail)])
+    sources = nav_of(audit, "edgio", 1)["sources"]
+    assert {e["url"].removeprefix(SITE): e["source"] for e in sources["render_blocking"]} == {
+        "/deep.css": "prefetch", "/edge.css": "edge-hit", "/cached.js": "http-cache", "/origin.js": "network"}
+    assert sources["document"] == "network" and sources["render_blocking_done_ms"] == 120.0
