@@ -61,16 +61,17 @@ def explain_gains(summary: dict[str, dict], control_arm: str) -> None:
             split["explanation"] = explanation(arm, split)
 
 
-def refetched_blocking(navigations: list[dict], arm: str) -> list[str]:
-    """Render-blocking subresources `arm`'s pages fetched from the network (edge or origin) again
-    after an earlier page of the same run had loaded them: the browser could not reuse its copy."""
+def refetched_blocking(navigations: list[dict], arm: str) -> list[tuple[tuple[int, int], str]]:
+    """((run, step), URL) of each render-blocking subresource `arm`'s pages fetched from the network
+    (edge or origin) again after an earlier page of the same run had loaded it: the browser could
+    not reuse its copy."""
     seen: dict[int, set[str]] = {}
     again = []
     for nav in sorted((n for n in navigations if n["arm"] == arm), key=lambda n: (n["run"], n["step"])):
         loaded = seen.setdefault(nav["run"], set())
         for entry in (nav.get("sources") or {}).get("render_blocking") or []:
             if entry["url"] in loaded and entry["source"] in ("network", "edge-hit"):
-                again.append(entry["url"])
+                again.append(((nav["run"], nav["step"]), entry["url"]))
             loaded.add(entry["url"])
     return again
 
@@ -92,12 +93,13 @@ def gain_advice(summary: dict[str, dict], navigations: list[dict], control_arm: 
             arms.append(arm)
     if not arms:
         return []
-    examples = list(dict.fromkeys(refetched))[:3]
+    examples = list(dict.fromkeys(url for _, url in refetched))[:3]
+    pages = len({page for page, _ in refetched})
     return [{
-        "reason": (f"the control re-downloaded render-blocking CSS/JS an earlier page had already loaded "
-                   f"({len(refetched):,} times): the browser may not cache them, so much of "
+        "reason": (f"the control's pages re-downloaded render-blocking CSS/JS an earlier page had already loaded "
+                   f"({len(refetched):,} downloads): the browser may not cache them, so much of "
                    f"{', '.join(arms)}'s gain is the worker's Cache Storage serving them, not prefetching"),
-        "code": "worker-cache-gain", "detail": "no-browser-caching", "count": len(refetched), "arms": arms,
+        "code": "worker-cache-gain", "detail": "no-browser-caching", "count": pages, "arms": arms,
         "example_urls": examples,
         "remedy": ("send caching headers on these files (Cache-Control: max-age=31536000, immutable on versioned "
                    "file names, or at least max-age with validators): every browser then reuses them without a "
