@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 
 from prefetch_lab.audit.computed.gathered_run import Run
+from prefetch_lab.audit.computed.navigations import BREAKDOWN_PARTS
 from prefetch_lab.audit.computed.prefetches import prerender_attempts
 from prefetch_lab.stats import ms, percentile, ratio
 
@@ -80,7 +81,6 @@ def timing_percentiles(navs: list[dict]) -> dict[str, float | None]:
 
 
 VISUAL_METRICS = ("first_visual_change_ms", "speed_index_ms", "visually_complete_85_ms", "visually_complete_ms")
-BREAKDOWN_PARTS = ("ttfb_ms", "load_delay_ms", "load_time_ms", "render_delay_ms")
 
 
 def paint_percentiles(navs: list[dict]) -> dict:
