@@ -118,12 +118,16 @@ def test_no_worker_caching_no_cheap_fix_advice():
 def test_subresource_sources_from_resource_timing_and_the_trail():
     """One page's render-blocking files, each from another place: Cache Storage after Edgio's deep
     fetch (prefetch), the edge's cache (a cache-hit in the step's window), the HTTP cache (no
-    transfer, a body), and the origin."""
+    transfer, a body), the origin; and two the worker fetched itself, told apart by the trail."""
     from tests.unit.test_auditanalysis import edgio_refused
 
     files = [blocking("/deep.css", 60.0, "cache-storage"), blocking("/edge.css", 80.0), blocking("/cached.js", 30.0),
-             blocking("/origin.js", 120.0)]
+             blocking("/origin.js", 120.0),
+             # the worker fetched these itself: no transfer, and Chromium says "cache" even for the network
+             blocking("/via-worker.js", 110.0, "cache", worker=45.0), blocking("/worker-cached.js", 50.0, "cache", worker=45.0)]
     files[2].update(transferSize=0, encodedBodySize=5_000)
+    for entry in files[4:]:
+        entry.update(transferSize=0, encodedBodySize=5_000)
     steps = [step(0, "/", 1.0), step(1, "/guide", 10.0, resources=files)]
     trail = [doc("cache-hit", "/", 1.05, status=200, caching_status="hit"),
              rec("prefetch-hit", "/deep.css", 2.0, prefetch="deep-fetch", dest="empty", status=200, caching_status="hit",
@@ -131,9 +135,11 @@ def test_subresource_sources_from_resource_timing_and_the_trail():
              edgio_refused("/guide", 2.1),
              doc("cache-store", "/guide", 10.02, status=200, caching_status="cached"),
              rec("cache-hit", "/edge.css", 10.05, dest="style", status=200, caching_status="hit"),
-             rec("cache-store", "/origin.js", 10.06, dest="script", status=200, caching_status="cached")]
+             rec("cache-store", "/origin.js", 10.06, dest="script", status=200, caching_status="cached"),
+             rec("cache-hit", "/via-worker.js", 10.07, dest="empty", status=200, caching_status="hit")]
     audit = analyze([run("edgio", steps, trail)])
     sources = nav_of(audit, "edgio", 1)["sources"]
     assert {e["url"].removeprefix(SITE): e["source"] for e in sources["render_blocking"]} == {
-        "/deep.css": "prefetch", "/edge.css": "edge-hit", "/cached.js": "http-cache", "/origin.js": "network"}
+        "/deep.css": "prefetch", "/edge.css": "edge-hit", "/cached.js": "http-cache", "/origin.js": "network",
+        "/via-worker.js": "edge-hit", "/worker-cached.js": "http-cache"}
     assert sources["document"] == "network" and sources["render_blocking_done_ms"] == 120.0

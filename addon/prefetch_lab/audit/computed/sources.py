@@ -4,7 +4,9 @@ service worker's Cache Storage, the HTTP cache, the edge's cache, or the network
 
 From Resource Timing (`deliveryType`, `workerStart`, `transferSize`, `renderBlockingStatus`)
 joined with the run's trail: a subresource fetched from the network is an `edge-hit` when the
-edge answered that URL from its cache in the step's window, else `network`. One served from
+edge answered that URL from its cache in the step's window, else `network`. One the service
+worker fetched itself (`workerStart` > 0, not from Cache Storage) reports no transfer, so only the
+edge's record says where it came from: without one, the HTTP cache. One served from
 Cache Storage (`deliveryType` `cache-storage`) is `prefetch` when Edgio's worker had prefetched it
 (a successful `deep-fetch`/`edgio` prefetch of the URL before it was fetched, as credit_use
 counts it), else `service-worker-cache`: the worker kept it from an earlier page (its
@@ -38,32 +40,43 @@ def document_source(nav: dict) -> str:
     return "network" if served == "origin" else "unknown"
 
 
-def subresource_source(run: Run, entry: dict, fetched_at: float | None, edge_hits: set[str]) -> str:
+def subresource_source(run: Run, entry: dict, fetched_at: float | None, at_edge: dict[str, str]) -> str:
     delivery = str(entry.get("deliveryType") or "")
+    key = run.key(entry.get("name"))
     if delivery == "cache-storage":
-        credited = latest_before(run.prefetches, {run.key(entry.get("name"))}, fetched_at, ("deep-fetch", "edgio"), True)
+        credited = latest_before(run.prefetches, {key}, fetched_at, ("deep-fetch", "edgio"), True)
         return "prefetch" if credited else "service-worker-cache"
     if delivery == "navigational-prefetch":
         return "prefetch"
+    if (number(entry.get("workerStart")) or 0) > 0:
+        # The worker answered with its own fetch: Resource Timing then reports no transfer (and
+        # Chromium may say deliveryType "cache"), so the edge's record is the evidence; none: the HTTP cache.
+        return at_edge.get(key, "http-cache")
     # A cached answer has no transfer but a body (a cross-origin one without Timing-Allow-Origin reports 0 for both)
     if delivery == "cache" or (number(entry.get("transferSize")) == 0 and (number(entry.get("encodedBodySize")) or 0) > 0):
         return "http-cache"
-    return "edge-hit" if run.key(entry.get("name")) in edge_hits else "network"
+    return at_edge.get(key, "network")
 
 
-def window_edge_hits(run: Run, index: int) -> set[str]:
-    """URL keys the edge answered from its cache (not as a prefetch) in the step's window."""
+def window_answers(run: Run, index: int) -> dict[str, str]:
+    """URL key → `edge-hit` (the edge answered from its cache) or `network` (the origin did), for
+    the requests (not prefetches) the edge saw in the step's window; a hit wins."""
     begin = run.bounds[index]
     end = run.bounds[index + 1] if index + 1 < len(run.bounds) else float("inf")
-    return {run.key(r.get("url")) for r in run.trail if begin <= r["ts"] < end and not r.get("prefetch")
-            and r.get("event") in CACHE_OR_ORIGIN_EVENTS and r.get("event") in EDGE_HIT_EVENTS}
+    answers: dict[str, str] = {}
+    for r in run.trail:
+        if begin <= r["ts"] < end and not r.get("prefetch") and r.get("event") in CACHE_OR_ORIGIN_EVENTS:
+            key = run.key(r.get("url"))
+            if answers.get(key) != "edge-hit":
+                answers[key] = "edge-hit" if r.get("event") in EDGE_HIT_EVENTS else "network"
+    return answers
 
 
 def add_sources(run: Run) -> None:
     """Sets every navigation's `sources`: {"document", "render_blocking": [{"url", "type", "source",
     "via_worker", "end_ms"}], "render_blocking_done_ms"}."""
     blocking: dict[int, list[dict]] = {nav["_index"]: [] for nav in run.navigations}
-    hits = {nav["_index"]: window_edge_hits(run, nav["_index"]) for nav in run.navigations}
+    answers = {nav["_index"]: window_answers(run, nav["_index"]) for nav in run.navigations}
     for nav, entry, fetched_at in page_resources(run):
         if entry.get("renderBlockingStatus") != "blocking":
             continue
@@ -72,7 +85,7 @@ def add_sources(run: Run) -> None:
         blocking[nav["_index"]].append({
             "url": run.key(entry.get("name")),
             "type": entry.get("initiatorType"),
-            "source": subresource_source(run, entry, fetched_at, hits[nav["_index"]]),
+            "source": subresource_source(run, entry, fetched_at, answers[nav["_index"]]),
             "via_worker": (number(entry.get("workerStart")) or 0) > 0,
             "end_ms": ms(max(0.0, end - activation)) if end is not None else None,
         })
