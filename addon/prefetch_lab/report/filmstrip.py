@@ -35,6 +35,7 @@ THUMB_CELL_WIDTH = 132  # shown smaller than stored: sharp on a 1.33× screen
 ANIMATION_WIDTH = 200  # per arm
 ANIMATION_QUALITY = 50
 HOLD_LAST_MS = 1500
+KEPT_WIDTH = max(THUMB_WIDTH, ANIMATION_WIDTH)
 
 
 def navs_by_key(audit: dict) -> dict[tuple[str, int, int], dict]:
@@ -101,7 +102,9 @@ class Thumbnails:
         if file not in self.images:
             try:
                 with Image.open(self.out_dir / file) as opened:
-                    self.images[file] = opened.convert("RGB")
+                    image = opened.convert("RGB")
+                # kept at the largest size shown (hundreds of frames stay a few tens of MB)
+                self.images[file] = scaled(image, KEPT_WIDTH) if image.width > KEPT_WIDTH else image
             except OSError:
                 self.images[file] = None
         return self.images[file]
