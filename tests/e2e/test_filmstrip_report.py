@@ -43,8 +43,16 @@ def test_compare_view_opens_offline_one_strip_per_arm_and_the_menu_changes_the_f
         # the animation decoded
         assert page.evaluate(f"document.querySelector('{visible} figure.animation img').naturalWidth") > 0
         current = page.evaluate(f"document.querySelector('{visible}').dataset.key")
+        # the visual progress chart: one curve per arm, for the same step
+        curves = "document.getElementById('chart-visual-progress').querySelectorAll('.scatterlayer .trace').length"
+        assert page.evaluate(curves) == len(ARMS)
+        assert page.evaluate("document.getElementById('chart-visual-progress-select').value") == current
+        drawn = "JSON.stringify(document.getElementById('chart-visual-progress').data.map(t => t.x))"
+        before = page.evaluate(drawn)
         other = next(o for o in options if o != current)
         page.select_option("#filmstrip-select", other)
+        page.wait_for_function(f"{drawn} !== {before!r}")  # redrawn with the other step's curves
+        assert page.evaluate("document.getElementById('chart-visual-progress-select').value") == other
         assert page.evaluate(f"document.querySelector('{visible}').dataset.key") == other
         assert page.eval_on_selector_all(f"{visible} tr.strip", "rows => rows.length") == len(ARMS)
         assert page.eval_on_selector_all(f"{visible} .frame", "fs => fs.map(f => f.dataset.file)") != files

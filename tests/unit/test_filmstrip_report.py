@@ -82,3 +82,16 @@ def test_no_frames_no_compare_view(audited):
     assert reportfilmstrip.filmstrip_view(bare, out) is None
     assert reportfilmstrip.filmstrip_view(audit, None) is None
     assert 'id="filmstrips"' not in render_report(bare, out / "raw")
+
+
+def test_visual_progress_chart_one_figure_per_step_one_curve_per_arm(audited):
+    out, audit = audited
+    view = reportdata.audit_view(audit, None)
+    view["series"]["visual_progress"] = reportfilmstrip.progress_series(reportfilmstrip.filmstrip_view(audit, out))
+    chart = next(c for c in reportcharts.audit_charts(view["series"]) if c["id"] == "chart-visual-progress")
+    assert chart["default"] == "run1-step1" and set(chart["figures"]) == {"run1-step1", "run1-step2"}
+    traces = chart["figures"]["run1-step1"]["data"]
+    assert [t["name"] for t in traces] == [reportfilmstrip.arm_label(a) for a in ARMS]
+    control = next(n for n in audit["navigations"] if (n["arm"], n["run"], n["step"]) == ("control", 1, 1))
+    assert [[x, y] for x, y in zip(traces[0]["x"], traces[0]["y"])] == control["visual"]["progress"]
+    assert all(t["y"][0] == 0 and t["y"][-1] == 100 for t in traces)

@@ -68,6 +68,15 @@ def test_blocks_at_0_300_600_ms_agree_with_the_hand_values_within_a_frame(tmp_pa
     assert visual["first_visual_change_ms"] == 16.0
     assert visual["visually_complete_ms"] == 616.0
     assert visual["visually_complete_85_ms"] == 616.0
+    # the curve: the painted share of what changes (the header's 16 rows never do): without it
+    # floor(100·120/270) = 44 from 16 ms, floor(100·210/270) = 77 from 316 ms, 100 from 616 ms
+    # (JPEG noise may cost a point)
+    fixed = 16 if header else 0
+    progress = dict((t, p) for t, p in visual["progress"])
+    assert progress[0.0] == 0 and progress[616.0] == progress[916.0] == 100
+    for t, rows in ((16.0, 120), (316.0, 210)):
+        share = 100 * (rows - fixed) / (270 - fixed)
+        assert share - 2 <= progress[t] <= share, (t, progress)
 
 
 def test_progress_is_the_painted_share_of_the_final_page():
@@ -81,7 +90,8 @@ def test_progress_is_the_painted_share_of_the_final_page():
 def test_one_frame_measures_nothing(tmp_path):
     strip = save_strip(tmp_path, [(0.0, page_at(1000))])
     assert filmstrip_visual(strip, tmp_path) == {"first_visual_change_ms": None, "speed_index_ms": None,
-                                                 "visually_complete_85_ms": None, "visually_complete_ms": None}
+                                                 "visually_complete_85_ms": None, "visually_complete_ms": None,
+                                                 "progress": [[0.0, 100]]}
 
 
 def test_identical_frames_show_no_change_and_are_complete_from_the_start():

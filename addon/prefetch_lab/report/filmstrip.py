@@ -1,7 +1,8 @@
 """The report's compare view (issue 19), as WebPageTest's: for one step of the walk, chosen in a
 menu, the filmstrips of the control and every arm side by side on one time axis, a column every
 100 ms (each cell the frame on screen at that time: the last one at or before it), the columns
-where FCP and LCP happened outlined, and a side-by-side animation of the same step.
+where FCP and LCP happened outlined, a side-by-side animation of the same step, and (charts.py)
+the arms' visual progress curves.
 
 Frames are read from the audit's OUT (audit.json's `navigations[].filmstrip`, `file` relative to
 OUT) and embedded, so the report stays one file that opens offline: each distinct frame once, as a
@@ -159,6 +160,7 @@ def strip_rows(audit: dict, option: dict, thumbs: Thumbnails) -> dict:
             before = file
         visual = (nav or {}).get("visual") or {}
         rows.append({"arm": arm, "label": arm_label(arm), "cells": cells if strip else [],
+                     "progress": visual.get("progress") or [],
                      "facts": (f"FCP {fmt_ms((nav or {}).get('fcp_ms'))} · LCP {fmt_ms((nav or {}).get('lcp_ms'))} · "
                                f"Speed Index {fmt_ms(visual.get('speed_index_ms'))} · "
                                f"visually complete {fmt_ms(visual.get('visually_complete_ms'))}")})
@@ -193,6 +195,15 @@ def animation(rows: list[dict], columns: list[float], thumbs: Thumbnails) -> tup
                    quality=ANIMATION_QUALITY, method=4)
     data = buffer.getvalue()
     return "data:image/webp;base64," + base64.b64encode(data).decode("ascii"), len(data)
+
+
+def progress_series(view: dict | None) -> dict | None:
+    """The visual progress curves of each option's arms, for charts.visual_progress_chart."""
+    if not view:
+        return None
+    return {"default": view["default"], "options": view["options"],
+            "steps": {s["key"]: [{"arm": r["arm"], "label": r["label"], "progress": r["progress"]} for r in s["rows"]]
+                      for s in view["strips"]}}
 
 
 def filmstrip_view(audit: dict, out_dir: Path | None) -> dict | None:

@@ -81,6 +81,7 @@ def render_report(audit: dict, raw_dir: Path | None) -> str:
     view = reportdata.audit_view(audit, read_runs(raw_dir))
     # The compare view reads the frames under OUT (raw/'s parent): embedded, the file stays self-contained.
     view["filmstrips"] = reportfilmstrip.filmstrip_view(audit, raw_dir.parent if raw_dir else None)
+    view["series"]["visual_progress"] = reportfilmstrip.progress_series(view["filmstrips"])
     return render(view, reportcharts.audit_charts(view["series"]))
 
 

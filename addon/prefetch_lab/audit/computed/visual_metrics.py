@@ -89,7 +89,7 @@ def frames_visual(frames: Sequence[tuple[float, Image.Image]]) -> dict[str, floa
 
 def filmstrip_visual(filmstrip: Sequence[dict], out_dir: Path | str | None) -> dict[str, float | None] | None:
     """A navigation's `visual` from its `filmstrip` ({"t_ms", "file"} with `file` relative to
-    OUT): None without frames or without OUT, or when a frame is missing or unreadable (the
+    OUT): the metrics and `progress` ([t_ms, percent] per frame); None without frames or without OUT, or when a frame is missing or unreadable (the
     metrics of a strip with a hole would be wrong)."""
     entries = [f for f in filmstrip or [] if isinstance(f, dict) and isinstance(f.get("t_ms"), (int, float))
                and isinstance(f.get("file"), str)]
@@ -103,4 +103,6 @@ def filmstrip_visual(filmstrip: Sequence[dict], out_dir: Path | str | None) -> d
         except OSError:
             return None
         times.append(float(entry["t_ms"]))
-    return metrics(times, progress_curve(histograms))
+    curve = progress_curve(histograms)
+    # the curve itself, for the report's visual progress chart: [t_ms, percent] per frame
+    return {**metrics(times, curve), "progress": [[round(t, 1), p] for t, p in zip(times, curve)]}
