@@ -8,36 +8,43 @@ Pure module: plain dicts in, plain JSON-serialisable dicts out; no mitmproxy, no
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 from prefetch_lab.audit.computed.contention import contention
+from prefetch_lab.audit.computed.gain_split import add_gain_splits
 from prefetch_lab.audit.computed.gathered_run import Run
 from prefetch_lab.audit.computed.navigations import build_navigations
 from prefetch_lab.audit.computed.prefetch_use import credit_use, mark_earlier_use
 from prefetch_lab.audit.computed.prefetches import build_prefetches
+from prefetch_lab.audit.computed.sources import add_sources
 from prefetch_lab.audit.computed.summary import summarize
 from prefetch_lab.audit.findings.advice import build_advice
 from prefetch_lab.audit.findings.cookies import cookie_advice, cookie_effects, merge_effects, name_the_cookies
 from prefetch_lab.audit.findings.double_fetches import double_fetches
+from prefetch_lab.audit.findings.gain_sources import explain_gains, gain_advice
 from prefetch_lab.audit.findings.not_prefetched import explain_not_prefetched
 from prefetch_lab.audit.findings.site_prefetches import counts_of, site_prefetch_advice, site_prefetches
 from prefetch_lab.audit.findings.verdict import add_verdicts
 
 
-def analyze(runs: list[dict], *, control_arm: str = "control") -> dict:
-    """Raw runs → {"navigations", "prefetches", "double_fetches", "summary", "advice"}."""
+def analyze(runs: list[dict], *, control_arm: str = "control", out_dir: Path | str | None = None) -> dict:
+    """Raw runs → {"navigations", "prefetches", "double_fetches", "summary", "advice"}. `out_dir`
+    is the audit's OUT, where the filmstrips' frames are: without it, no visual metrics."""
     analyzed = []
     all_doubles = []
     for raw in runs or []:
         if isinstance(raw, dict):
-            run, doubles = analyze_run(raw, control_arm)
+            run, doubles = analyze_run(raw, control_arm, out_dir)
             analyzed.append(run)
             all_doubles += doubles
     navigations = [n for run in analyzed for n in run.navigations]
     prefetches = [p for run in analyzed for p in run.prefetches]
     summary = summarize(analyzed, all_doubles, control_arm)
     add_verdicts(summary, navigations, control_arm)
-    advice = build_advice(navigations, control_arm)
+    add_gain_splits(summary, navigations, control_arm)
+    explain_gains(summary, control_arm)
+    advice = build_advice(navigations, control_arm) + gain_advice(summary, navigations, control_arm)
     site = site_prefetches(prefetches)
     cookies = {arm: merge_effects([cookie_effects(run.trail_all) for run in analyzed if run.arm == arm]) for arm in summary}
     for arm, arm_summary in summary.items():  # summary.<arm>.site_prefetches and .cookies
@@ -54,13 +61,14 @@ def analyze(runs: list[dict], *, control_arm: str = "control") -> dict:
     })
 
 
-def analyze_run(raw: dict, control_arm: str = "control") -> tuple[Run, list[dict]]:
+def analyze_run(raw: dict, control_arm: str = "control", out_dir: Path | str | None = None) -> tuple[Run, list[dict]]:
     """One (arm, run): its navigations and prefetches (joined), and its double fetches."""
     run = Run.from_input(raw)
-    run.navigations = build_navigations(run)
+    run.navigations = build_navigations(run, out_dir)
     run.prefetches = build_prefetches(run)  # reads the navigations' URLs
     credit_use(run)
     mark_earlier_use(run)
+    add_sources(run)  # after the credits: a prefetched document or subresource is `prefetch`
     doubles = double_fetches(run)  # after the credits: a used prefetch is spent
     contention(run)
     explain_not_prefetched(run, control_arm)  # last: reads all of the above

@@ -431,7 +431,7 @@ class Audit:
             "verify": None}}
 
     def write(self, complete: bool, problem: str | None) -> dict:
-        results = analyze(self.runs)
+        results = analyze(self.runs, out_dir=self.settings.out)
         deployment = self.built_deployment or self.deployment(results)
         if any(run["arm"] == DEPLOYED_ARM for run in self.runs):
             deployment["deploy"]["verify"] = deploy_check(self.runs, results["summary"], deployment["links"],

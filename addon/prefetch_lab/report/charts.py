@@ -234,8 +234,49 @@ def waterfall_chart(waterfalls: list[dict], default_key: str | None) -> dict | N
             "figures": {w["key"]: waterfall_figure(w) for w in waterfalls}}
 
 
+BREAKDOWN_COLORS = ("#2f6fb3", "#e3b23c", "#e07b24", "#8a63b8")
+
+
+def lcp_breakdown_chart(series: dict | None) -> dict | None:
+    """Stacked horizontal bars: per arm, the p50 of each LCP part."""
+    if not series or not series["arms"]:
+        return None
+    fig = go.Figure(layout={**BASE_LAYOUT, "barmode": "stack", "height": 120 + 40 * len(series["arms"]),
+                            "xaxis": {"title": "ms (p50 of each part)"}, "yaxis": {"autorange": "reversed"},
+                            "legend": {**BASE_LAYOUT["legend"], "traceorder": "normal"}})
+    for part, color in zip(series["parts"], BREAKDOWN_COLORS):
+        fig.add_trace(go.Bar(y=series["arms"], x=part["values"], name=part["name"], orientation="h", marker_color=color,
+                             text=[fmt_ms(v) for v in part["values"]],
+                             hovertemplate=f"%{{y}}<br>{part['name']}: %{{text}}<extra></extra>"))
+    return chart("chart-lcp-breakdown", "LCP's four parts per arm (p50 of each): what prefetching and prerendering removed, "
+                 "and what the page still pays.", fig)
+
+
+def visual_progress_figure(arms: list[dict]) -> dict:
+    fig = go.Figure(layout={**BASE_LAYOUT, "height": 300, "xaxis": {"title": "ms since navigation start", "rangemode": "tozero"},
+                            "yaxis": {"title": "visual progress (%)", "range": [0, 105]}})
+    for arm in arms:
+        points = arm["progress"]
+        fig.add_trace(go.Scatter(x=[t for t, _ in points], y=[p for _, p in points], name=arm["label"], mode="lines+markers",
+                                 line={"shape": "hv", "color": ARM_COLORS.get(arm["arm"], "#444")},
+                                 hovertemplate=f"{arm['label']}: %{{y}} % at %{{x:,.0f}} ms<extra></extra>"))
+    return as_dict(fig)
+
+
+def visual_progress_chart(series: dict | None) -> dict | None:
+    """Visual progress per arm for the step chosen in the compare view's menu (one figure per step)."""
+    if not series:
+        return None
+    caption = ("Visual progress of the same step (speedline's histogram method): the share of the final page's "
+               "change on screen; the Speed Index is the area above each curve.")
+    return {"id": "chart-visual-progress", "caption": caption, "default": series["default"], "options": series["options"],
+            "figures": {key: visual_progress_figure(arms) for key, arms in series["steps"].items()}}
+
+
 def audit_charts(series: dict) -> list[dict]:
     charts = [
+        lcp_breakdown_chart(series.get("lcp_breakdown")),
+        visual_progress_chart(series.get("visual_progress")),
         forest_chart(series["forest"]),
         per_page_chart(series["lcp"], "chart-lcp", "LCP"),
         per_page_chart(series["ttfb"], "chart-ttfb", "TTFB"),

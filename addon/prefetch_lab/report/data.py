@@ -29,6 +29,9 @@ def audit_view(audit: dict, runs: list[dict] | None) -> dict:
         "environment_line": environment_line(audit),
         "headline": lines[0],
         "more_verdicts": lines[1:],
+        # where each arm's gain came from (summary.<arm>.gain_split.explanation), under the headline
+        "gain_lines": [((s.get("gain_split") or {}).get("explanation")) for s in (audit.get("summary") or {}).values()
+                       if (s.get("gain_split") or {}).get("explanation")],
         "pair_warnings": few_pairs_warnings(audit),
         "page_differences_table": page_differences_table(audit),
         "timing_table": tables.timing_table(audit),
@@ -49,5 +52,6 @@ def audit_view(audit: dict, runs: list[dict] | None) -> dict:
             "reasons": reason_series(audit),
             "waterfalls": waterfalls,
             "default_waterfall": default_waterfall(waterfalls),
+            "lcp_breakdown": tables.lcp_breakdown_series(audit),
         },
     }

@@ -30,6 +30,7 @@ from prefetch_lab.report import charts as reportcharts
 from prefetch_lab.report import compare as reportcompare
 from prefetch_lab.report import data as reportdata
 from prefetch_lab.report import deploy_view as reportdeploy
+from prefetch_lab.report import filmstrip as reportfilmstrip
 from prefetch_lab.report import trail_view as reporttrail
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -80,6 +81,9 @@ def render_report(audit: dict, raw_dir: Path | None) -> str:
         raise ValueError(f"not a {AUDIT_SCHEMA} document (schema {audit.get('schema')!r})")
     view = reportdata.audit_view(audit, read_runs(raw_dir))
     view["deploy"] = reportdeploy.deploy_view(audit, read_deploy_files(raw_dir.parent / "deploy" if raw_dir else None))
+    # The compare view reads the frames under OUT (raw/'s parent): embedded, the file stays self-contained.
+    view["filmstrips"] = reportfilmstrip.filmstrip_view(audit, raw_dir.parent if raw_dir else None)
+    view["series"]["visual_progress"] = reportfilmstrip.progress_series(view["filmstrips"])
     return render(view, reportcharts.audit_charts(view["series"]))
 
 

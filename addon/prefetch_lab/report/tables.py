@@ -18,16 +18,44 @@ def p75(audit: dict, arm: str, metric: str) -> float | None:
 
 def timing_table(audit: dict) -> dict:
     columns = ["arm", "navigations"]
+    painted = has_paint_figures(audit)
     for name in ("TTFB", "FCP", "LCP"):
+        if name == "LCP" and painted:  # between FCP and LCP, so the LCP columns stay last
+            columns += ["Speed Index p50", "Speed Index p50 ratio", "CLS p50"]
         columns += [f"{name} p50", f"{name} p75", f"{name} p50 ratio"]
     rows = []
     for arm, s in (audit.get("summary") or {}).items():
         row = [cell(arm_label(arm), arm), cell(fmt_count(s.get("navigations")), s.get("navigations") or 0)]
         for metric in ("ttfb", "fcp", "lcp"):
+            if metric == "lcp" and painted:
+                row += paint_cells(s)
             high = s.get("lcp_ms_p75") if metric == "lcp" else p75(audit, arm, f"{metric}_ms")
             row += [ms_cell(s.get(f"{metric}_ms_p50")), ms_cell(high), ratio_cell(s.get(f"{metric}_ratio"))]
         rows.append(row)
     return table(columns, rows, set(columns[1:]))
+
+
+def has_paint_figures(audit: dict) -> bool:
+    """Audits with filmstrips or CLS (issue 19) show Speed Index and CLS per arm."""
+    return any(s.get("speed_index_ms_p50") is not None or s.get("cls_p50") is not None
+               for s in (audit.get("summary") or {}).values())
+
+
+def paint_cells(s: dict) -> list[dict]:
+    cls = s.get("cls_p50")
+    return [ms_cell(s.get("speed_index_ms_p50")), ratio_cell(s.get("speed_index_ratio")),
+            cell("–" if cls is None else f"{cls:.3f}", cls if cls is not None else -1)]
+
+
+BREAKDOWN_PARTS = (("ttfb_ms", "TTFB"), ("load_delay_ms", "resource load delay"),
+                   ("load_time_ms", "resource load time"), ("render_delay_ms", "element render delay"))
+
+
+def lcp_breakdown_series(audit: dict) -> dict:
+    """Per arm, the p50 of each LCP part (summary.<arm>.lcp_breakdown_p50), for the stacked bars."""
+    arms = [(arm, s["lcp_breakdown_p50"]) for arm, s in (audit.get("summary") or {}).items() if s.get("lcp_breakdown_p50")]
+    return {"arms": [arm_label(arm) for arm, _ in arms],
+            "parts": [{"name": name, "values": [b.get(key) for _, b in arms]} for key, name in BREAKDOWN_PARTS]}
 
 
 def prefetch_table(audit: dict) -> dict:

@@ -6,18 +6,21 @@ its activation. Fields starting with "_" are for the joins and are not written. 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from prefetch_lab.audit.computed.gathered_run import Run, navigation_start
+from prefetch_lab.audit.computed.visual_metrics import filmstrip_visual
 from prefetch_lab.stats import integer, ms, number
 from prefetch_lab.trail import CACHE_OR_ORIGIN_EVENTS
 
 
-def build_navigations(run: Run) -> list[dict]:
-    return [n for n in (build_navigation(run, i) for i in range(len(run.steps))) if n is not None]
+def build_navigations(run: Run, out_dir: Path | str | None = None) -> list[dict]:
+    """`out_dir` is the audit's OUT, where the filmstrips' frames are (None: no visual metrics)."""
+    return [n for n in (build_navigation(run, i, out_dir) for i in range(len(run.steps))) if n is not None]
 
 
-def build_navigation(run: Run, index: int) -> dict | None:
+def build_navigation(run: Run, index: int, out_dir: Path | str | None = None) -> dict | None:
     step, page = run.steps[index], run.page(index)
     if page is None:
         return None
@@ -48,6 +51,7 @@ def build_navigation(run: Run, index: int) -> dict | None:
         "document_status": document.get("status") if isinstance(document.get("status"), int) else None,
         "edge_caching_status": edge_status,
         **timings(page, activation),
+        **paint_fields(step, page, out_dir),
         "transfer_bytes": total_bytes,
         "document_transfer_bytes": doc_bytes,
         "prefetched": activated or delivery == "navigational-prefetch",  # service-worker cases: credit_use
@@ -65,10 +69,47 @@ def timings(page: dict, activation: float) -> dict[str, Any]:
         "ttfb_ms": since_activation(nav.get("responseStart"), activation),
         "fcp_ms": since_activation(page.get("fcp"), activation),
         "lcp_ms": since_activation(page.get("lcp"), activation),
-        "lcp_element": page.get("lcp_element"),
         "dom_content_loaded_ms": since_activation(nav.get("domContentLoadedEventEnd") or None, activation),
         "load_ms": since_activation(number(nav.get("loadEventEnd")) or None, activation),
     }
+
+
+BREAKDOWN_PARTS = ("ttfb_ms", "load_delay_ms", "load_time_ms", "render_delay_ms")
+
+
+def paint_fields(step: dict, page: dict, out_dir: Path | str | None) -> dict[str, Any]:
+    """What the page showed and when (issue 19): its filmstrip and visual metrics, the LCP
+    breakdown and element (web-vitals' attribution, as the driver measured it), CLS."""
+    strip = [{"t_ms": ms(number(f.get("t_ms"))), "file": f["file"]} for f in step.get("filmstrip") or []
+             if isinstance(f, dict) and number(f.get("t_ms")) is not None and isinstance(f.get("file"), str)]
+    return {
+        "filmstrip": strip,
+        "visual": filmstrip_visual(strip, out_dir) if strip else None,
+        "lcp_breakdown": lcp_breakdown(page.get("lcp_attribution")),
+        "lcp_element": lcp_element(page),
+        "cls": None if number(page.get("cls")) is None else round(number(page.get("cls")), 4),
+    }
+
+
+def lcp_breakdown(attribution: Any) -> dict[str, float | None] | None:
+    """The four parts of LCP (web-vitals' attribution), None without an LCP."""
+    if not isinstance(attribution, dict) or all(number(attribution.get(p)) is None for p in BREAKDOWN_PARTS):
+        return None
+    return {part: ms(number(attribution.get(part))) for part in BREAKDOWN_PARTS}
+
+
+def lcp_element(page: dict) -> dict | None:
+    """{"tag", "url"} of the LCP element: from the attribution; else the driver's description
+    ("img#hero", or a URL for an image it could not describe) of audits without one."""
+    attribution = page.get("lcp_attribution")
+    if isinstance(attribution, dict) and (attribution.get("tag") or attribution.get("url")):
+        return {"tag": attribution.get("tag"), "url": attribution.get("url")}
+    described = page.get("lcp_element")
+    if not isinstance(described, str) or not described:
+        return None
+    if "/" in described:
+        return {"tag": None, "url": described}
+    return {"tag": described.split("#", 1)[0] or None, "url": None}
 
 
 def join_fields(run: Run, index: int, record: dict | None, headers: dict) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 
 from prefetch_lab.audit.computed.gathered_run import Run
+from prefetch_lab.audit.computed.navigations import BREAKDOWN_PARTS
 from prefetch_lab.audit.computed.prefetches import prerender_attempts
 from prefetch_lab.stats import ms, percentile, ratio
 
@@ -30,6 +31,7 @@ def summarize(runs: list[Run], doubles: list[dict], control_arm: str) -> dict[st
         for metric in ("lcp", "ttfb", "fcp"):
             values[f"{metric}_ratio"] = ratio(values[f"{metric}_ms_p50"], control[f"{metric}_ms_p50"]) if control else None
         values["lcp_p75_ratio"] = ratio(values["lcp_ms_p75"], control["lcp_ms_p75"]) if control else None
+        values["speed_index_ratio"] = ratio(values["speed_index_ms_p50"], control["speed_index_ms_p50"]) if control else None
     return summary
 
 
@@ -44,6 +46,7 @@ def summarize_arm(runs: list[Run], doubles: list[dict]) -> dict:
         "navigations": len(navs),
         "failed_steps": sum(1 for run in runs for s in run.steps[1:] if s.get("error") or not isinstance(s.get("page"), dict)),
         **timing_percentiles(navs),
+        **paint_percentiles(navs),
         "prefetches": len(prefetches),
         "prefetches_by_mechanism": dict(Counter(p["mechanism"] for p in prefetches).most_common()),
         "prefetches_by_kind": dict(Counter(p["kind"] for p in prefetches).most_common()),
@@ -74,6 +77,26 @@ def timing_percentiles(navs: list[dict]) -> dict[str, float | None]:
         "lcp_ms_p50": p("lcp_ms", 50),
         "lcp_ms_p75": p("lcp_ms", 75),
         "load_ms_p50": p("load_ms", 50),
+    }
+
+
+VISUAL_METRICS = ("first_visual_change_ms", "speed_index_ms", "visually_complete_85_ms", "visually_complete_ms")
+
+
+def paint_percentiles(navs: list[dict]) -> dict:
+    """p50s of the visual metrics (navigations with a filmstrip), of each LCP breakdown part and
+    of CLS; `speed_index_ms_p50` also flat, beside the other metrics' p50s."""
+    def p50(values) -> float | None:
+        return ms(percentile([v for v in values if v is not None], 50))
+
+    visual = {m: p50((n.get("visual") or {}).get(m) for n in navs) for m in VISUAL_METRICS}
+    breakdowns = [n["lcp_breakdown"] for n in navs if n.get("lcp_breakdown")]
+    cls = percentile([n.get("cls") for n in navs if n.get("cls") is not None], 50)
+    return {
+        "speed_index_ms_p50": visual["speed_index_ms"],
+        "visual_p50": visual,
+        "lcp_breakdown_p50": {part: p50(b.get(part) for b in breakdowns) for part in BREAKDOWN_PARTS} if breakdowns else None,
+        "cls_p50": None if cls is None else round(cls, 4),
     }
 
 

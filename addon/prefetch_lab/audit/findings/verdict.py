@@ -1,8 +1,9 @@
 """Is an arm's difference from the control real? (audit.json's `summary.<arm>.vs_control` and
 `vs_control_pages`.) The walk is paired: step k of run r exists in every arm, so each
 experiment arm is compared with the control over the pairs (step ≥ 1, run) where both measured
-the metric. Every p-value of the audit (arms × metrics) is Holm-adjusted together before the
-verdict, so adding arms does not add false "faster"s. Pure module.
+the metric (TTFB, FCP, LCP, and the Speed Index when the navigations have filmstrips). Every
+p-value of the audit (arms × metrics) is Holm-adjusted together before the verdict, so adding
+arms does not add false "faster"s. Pure module.
 """
 
 from __future__ import annotations
@@ -10,16 +11,23 @@ from __future__ import annotations
 from prefetch_lab.audit.computed.paired_stats import holm, median_ci, paired_comparison, verdict
 from prefetch_lab.stats import median
 
-METRICS = ("ttfb_ms", "fcp_ms", "lcp_ms")
+METRICS = ("ttfb_ms", "fcp_ms", "lcp_ms", "speed_index_ms")
+# Metrics a navigation keeps in a sub-object (speed_index_ms: from its filmstrip, `visual`).
+NESTED = {"speed_index_ms": "visual"}
 FEW_PAIRS = 20  # sitespeed.io: "You should use 20+ iterations"; below it the terminal and report warn
+
+
+def value(nav: dict, metric: str) -> float | None:
+    holder = (nav.get(NESTED[metric]) or {}) if metric in NESTED else nav
+    return holder.get(metric)
 
 
 def pairs(navigations: list[dict], arm: str, control_arm: str, metric: str) -> list[tuple[dict, float, float]]:
     """(the arm's navigation, its value, the control's value) for each (run, step ≥ 1) both measured."""
-    control = {(n["run"], n["step"]): n[metric] for n in navigations
-               if n["arm"] == control_arm and n["step"] >= 1 and n.get(metric) is not None}
-    return [(n, n[metric], control[(n["run"], n["step"])]) for n in navigations
-            if n["arm"] == arm and n["step"] >= 1 and n.get(metric) is not None and (n["run"], n["step"]) in control]
+    control = {(n["run"], n["step"]): value(n, metric) for n in navigations
+               if n["arm"] == control_arm and n["step"] >= 1 and value(n, metric) is not None}
+    return [(n, value(n, metric), control[(n["run"], n["step"])]) for n in navigations
+            if n["arm"] == arm and n["step"] >= 1 and value(n, metric) is not None and (n["run"], n["step"]) in control]
 
 
 def compare_arms(navigations: list[dict], arms: list[str], control_arm: str) -> dict[str, dict[str, dict]]:
@@ -33,6 +41,8 @@ def compare_arms(navigations: list[dict], arms: list[str], control_arm: str) -> 
         results[arm] = {}
         for metric in METRICS:
             matched = pairs(navigations, arm, control_arm, metric)
+            if metric in NESTED and not matched:  # no filmstrips: left out, not "0 pairs"
+                continue
             results[arm][metric] = paired_comparison([a for _, a, _ in matched], [c for _, _, c in matched])
     comparisons = [c for by_metric in results.values() for c in by_metric.values()]
     for comparison, adjusted in zip(comparisons, holm([c["_p"] for c in comparisons])):
@@ -54,6 +64,8 @@ def compare_pages(navigations: list[dict], arm: str, control_arm: str) -> list[d
         page = by_step[step]
         for metric in METRICS:
             diffs = page["_diffs"].get(metric, [])
+            if metric in NESTED and not diffs:
+                continue
             ci = median_ci(diffs)
             page[metric] = {"n_pairs": len(diffs),
                             "median_diff_ms": round(median(diffs), 1) if diffs else None,
