@@ -28,6 +28,45 @@ STREAM_CHUNK = 1 << 20
 MAX_STREAM_CHUNKS = 1024  # a step's trace is a few MB: a GB means something is wrong
 
 logger = logging.getLogger(__name__)
+# The events kept: one browser serves a whole audit (every arm and run), so without a bound the
+# buffer grows with the audit. A session reads only its own events (from its `mark()`), and a
+# step's are a few thousand at most; past the bound the oldest quarter goes.
+MAX_EVENTS = 50_000
+DROPPED = {"method": "", "params": {}, "dropped": True}
+
+
+class EventLog:
+    """Events in arrival order, indexed from the browser's first event for its whole life, of which
+    the last `limit` are kept. `log[since:]` gives the kept events from index `since`; an index
+    below the kept ones reads as an empty `DROPPED` event, so a reader walking by index skips it."""
+
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = limit or MAX_EVENTS
+        self.first = 0  # the index of the oldest event kept
+        self._kept: list[dict] = []
+
+    def append(self, event: dict) -> None:
+        self._kept.append(event)
+        if len(self._kept) > self.limit:
+            drop = max(1, self.limit // 4)  # in batches: one list move per `drop` events
+            del self._kept[:drop]
+            self.first += drop
+            logger.debug(f"prefetch-lab: {self.first} DevTools events dropped, the oldest first")
+
+    def __len__(self) -> int:
+        return self.first + len(self._kept)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            if index.step is not None or index.stop is not None:
+                raise TypeError("EventLog takes [since:] slices only")
+            return self._kept[max((index.start or 0) - self.first, 0):]
+        if index < 0:
+            raise IndexError("EventLog has absolute indices only")
+        return DROPPED if index < self.first else self._kept[index - self.first]
+
+    def __iter__(self):
+        return iter(self._kept)
 
 
 class CdpError(RuntimeError):
@@ -37,7 +76,7 @@ class CdpError(RuntimeError):
 class PipeChromium:
     """One headless Chromium process and its CDP pipe.
 
-    `events` keeps every event in arrival order, each with `received` (epoch s) added;
+    `events` keeps the events in arrival order (the last MAX_EVENTS: EventLog), each with `received` (epoch s) added;
     `event(..., since=n)` looks only at events from index n, so a caller can wait for what
     follows its own action (`mark()` gives n). Thread-safe: any thread may send.
     """
@@ -55,7 +94,7 @@ class PipeChromium:
             pass_fds=(child_reads, child_writes), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.close(child_reads)
         os.close(child_writes)
-        self.events: list[dict] = []
+        self.events = EventLog()
         self._replies: dict[int, dict] = {}
         self._unawaited: set[int] = set()  # posted commands: their replies are dropped
         self._last_id = 0
