@@ -59,36 +59,30 @@ def merge_effects(effects: list[dict]) -> dict:
 
 def cookie_advice(by_arm: dict[str, dict]) -> list[dict]:
     """An entry for pages refused for Set-Cookie and one for per-cookie variants, over all arms."""
-    advice = []
     arms = {arm: e for arm, e in by_arm.items() if arm != WHAT_IF_ARM}
-    refused = {arm: e for arm, e in arms.items() if e["set_cookie_refusals"]}
-    if refused:
-        names = sorted({n for e in refused.values() for n in e["set_cookie_names"]})
-        urls = list(dict.fromkeys(u for e in refused.values() for u in e["set_cookie_urls"]))
+    advice = []
+    for count, names_key, urls_key, code, noun, reason, remedy in (
+        ("set_cookie_refusals", "set_cookie_names", "set_cookie_urls", "cookie-set-cookie", "responses not stored",
+         "the origin sets the cookie(s) {shown} on pages the rules make cacheable, so the edge stores none of them "
+         "(x-edg-caching-status: set-cookie) and every request and prefetch of them is a miss",
+         "a rule with headers.remove_origin_response_headers: [set-cookie] (Edgio's remove_origin_response_headers) "
+         "and caching.cache_key_ignore_cookies: true for these pages would let the edge store and share them"),
+        ("per_cookie_variants", "variant_cookie_names", "variant_urls", "cookie-variants", "responses stored per cookie",
+         "the edge kept pages as variants of the visitor's cookie(s) {shown} (cached-per-cookie): a visitor with "
+         "other cookies, or none, cannot hit them",
+         "caching.cache_key_ignore_cookies: true on a rule for these pages shares one copy whatever the cookies"),
+    ):
+        found = {arm: e for arm, e in arms.items() if e[count]}
+        if not found:
+            continue
+        names = sorted({n for e in found.values() for n in e[names_key]})
+        urls = list(dict.fromkeys(u for e in found.values() for u in e[urls_key]))
         shown = ", ".join(names) or "unnamed"
         advice.append({
-            "code": "cookie-set-cookie", "detail": shown, "noun": "responses not stored",
-            "count": sum(e["set_cookie_refusals"] for e in refused.values()), "arms": sorted(refused),
-            "reason": f"the origin sets the cookie(s) {shown} on pages the rules make cacheable, so the edge stores "
-                      f"none of them (x-edg-caching-status: set-cookie) and every request and prefetch of them is a miss",
-            "remedy": f"a rule with headers.remove_origin_response_headers: [set-cookie] (Edgio's "
-                      f"remove_origin_response_headers) and caching.cache_key_ignore_cookies: true for these pages "
-                      f"would let the edge store and share them; measure it with --what-if ignore-cookies={what_if_names(names)}. "
-                      f"Risk: {RISK}",
-            "example_urls": urls[:3], "cookies": names,
-        })
-    variants = {arm: e for arm, e in arms.items() if e["per_cookie_variants"]}
-    if variants:
-        names = sorted({n for e in variants.values() for n in e["variant_cookie_names"]})
-        urls = list(dict.fromkeys(u for e in variants.values() for u in e["variant_urls"]))
-        shown = ", ".join(names) or "unnamed"
-        advice.append({
-            "code": "cookie-variants", "detail": shown, "noun": "responses stored per cookie",
-            "count": sum(e["per_cookie_variants"] for e in variants.values()), "arms": sorted(variants),
-            "reason": f"the edge kept pages as variants of the visitor's cookie(s) {shown} (cached-per-cookie): "
-                      f"a visitor with other cookies, or none, cannot hit them",
-            "remedy": f"caching.cache_key_ignore_cookies: true on a rule for these pages shares one copy whatever the "
-                      f"cookies; measure it with --what-if ignore-cookies={what_if_names(names)}. Risk: {RISK}",
+            "code": code, "detail": shown, "noun": noun,
+            "count": sum(e[count] for e in found.values()), "arms": sorted(found),
+            "reason": reason.format(shown=shown),
+            "remedy": f"{remedy}; measure it with --what-if ignore-cookies={what_if_names(names)}. Risk: {RISK}",
             "example_urls": urls[:3], "cookies": names,
         })
     return advice
