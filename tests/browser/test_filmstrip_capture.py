@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from prefetch_lab.audit.computed.visual_metrics import filmstrip_visual
 from prefetch_lab.audit.gather.trace_frames import BUCKET_MS
 from tests.harness import CHROMIUM, ROOT, Mitmdump, Origin
 from tests.sites import paint_steps
@@ -113,3 +114,27 @@ def test_both_drivers_give_matching_frame_timings(captured):
     # Each block is seen the same number of frame intervals after its mark, give or take one.
     for a, b in zip(*lags.values()):
         assert abs(a - b) <= BUCKET_MS, lags
+
+
+@pytest.mark.parametrize("driver", [*DRIVERS, "prerender"])
+def test_visual_metrics_of_the_captured_strip_agree_with_the_hand_worked_values(captured, driver):
+    """The whole chain, capture then computed/visual_metrics: Speed Index and visually complete
+    agree with the values worked out by hand from the page's own marks (paint_steps' docstring),
+    within one frame interval (plus the clock's alignment error)."""
+    out, steps = captured
+    paint = steps[driver][1]
+    visual = filmstrip_visual(paint["filmstrip"], out)
+    marks = page_marks(paint)
+    slack = BUCKET_MS + ALIGNMENT_MS
+    assert abs(visual["speed_index_ms"] - paint_steps.expected_speed_index_ms(marks)) <= slack, (visual, marks)
+    assert marks[0] - ALIGNMENT_MS <= visual["first_visual_change_ms"] <= marks[0] + slack, (visual, marks)
+    for key in ("visually_complete_85_ms", "visually_complete_ms"):  # 60 % before the last step, 100 % at it
+        assert marks[2] - ALIGNMENT_MS <= visual[key] <= marks[2] + slack, (key, visual, marks)
+
+
+def test_both_drivers_give_matching_visual_metrics(captured):
+    out, steps = captured
+    visual = {driver: filmstrip_visual(steps[driver][1]["filmstrip"], out) for driver in DRIVERS}
+    lateness = {driver: visual[driver]["speed_index_ms"] - paint_steps.expected_speed_index_ms(page_marks(steps[driver][1]))
+                for driver in DRIVERS}
+    assert abs(lateness["playwright"] - lateness["cdp-pipe"]) <= BUCKET_MS, (visual, lateness)
