@@ -37,7 +37,7 @@ def fmt_count(value: int | None) -> str:
     return NONE if value is None else f"{value:,}"
 
 
-METRIC_NAMES = {"ttfb_ms": "TTFB", "fcp_ms": "FCP", "lcp_ms": "LCP"}
+METRIC_NAMES = {"ttfb_ms": "TTFB", "fcp_ms": "FCP", "lcp_ms": "LCP", "speed_index_ms": "Speed Index"}
 FEW_PAIRS = 20  # sitespeed.io: "You should use 20+ iterations"; fewer pairs get a warning
 
 

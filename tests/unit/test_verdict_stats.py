@@ -204,3 +204,19 @@ def test_the_command_line_refuses_a_baseline_that_is_not_an_audit(tmp_path, caps
     good = tmp_path / "audit.json"
     good.write_text('{"schema": "prefetch-lab-audit/1"}')
     assert parse_args(["http://127.0.0.1:9/", "--baseline", str(good)]).baseline == good
+
+
+def test_speed_index_is_compared_shown_in_the_terminal_and_the_forest_plot_only_with_filmstrips():
+    from prefetch_lab.audit.findings.summary_table import verdict_lines
+    from prefetch_lab.report.differences import forest_series
+
+    with_frames = navigations({"control": CONTROL, "speculation": FASTER})
+    for nav in with_frames:
+        nav["visual"] = {"speed_index_ms": nav["lcp_ms"] * 0.9}
+    for navs, expected in ((with_frames, True), (navigations({"control": CONTROL, "speculation": FASTER}), False)):
+        summary = {"control": {}, "speculation": {}}
+        add_verdicts(summary, navs, "control")
+        audit = {"summary": json_clean(summary)}
+        assert ("speed_index_ms" in audit["summary"]["speculation"]["vs_control"]) is expected
+        assert any(line.startswith("  Speed Index") and line.endswith("faster") for line in verdict_lines(audit)) is expected
+        assert any(row["label"].endswith("Speed Index") for row in forest_series(audit)["rows"]) is expected

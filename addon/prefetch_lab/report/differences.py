@@ -10,7 +10,7 @@ from prefetch_lab.formatting import FEW_PAIRS, METRIC_NAMES, fmt_comparison, fmt
 from prefetch_lab.report.arms import arm_label, experiment_arms
 from prefetch_lab.report.cells import cell, short_url, table
 
-METRICS = ("lcp_ms", "fcp_ms", "ttfb_ms")
+METRICS = ("lcp_ms", "fcp_ms", "ttfb_ms", "speed_index_ms")  # Speed Index: only with filmstrips
 VERDICT_TONES = {"faster": "good", "slower": "bad"}
 
 

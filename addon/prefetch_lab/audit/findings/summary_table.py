@@ -42,7 +42,8 @@ def verdict_lines(audit: dict) -> list[str]:
         if not compared:
             continue
         lines.append(f"{arm} against the control (median difference, paired):")
-        lines += [f"  {fmt_comparison(metric, compared.get(metric))}" for metric in ("lcp_ms", "fcp_ms", "ttfb_ms")]
+        lines += [f"  {fmt_comparison(metric, compared.get(metric))}" for metric in ("lcp_ms", "fcp_ms", "ttfb_ms", "speed_index_ms")
+                  if metric != "speed_index_ms" or metric in compared]  # Speed Index: only with filmstrips
         fewest = min((c.get("n_pairs") or 0 for c in compared.values()), default=0)
         if fewest < FEW_PAIRS:
             warnings.append(few_pairs_warning(arm, fewest))
