@@ -120,6 +120,10 @@ def test_report_of_a_real_audit_draws_every_chart_offline_with_the_json_numbers(
         intervals = [(arm, m) for arm in arms for m, c in (summary[arm].get("vs_control") or {}).items() if c["ci95_ms"]]
         if intervals:
             expected.append("chart-forest")
+        if any(n.get("lcp_breakdown") for n in audit["navigations"]):  # the page's LCP attribution
+            expected.append("chart-lcp-breakdown")
+        if any((n.get("visual") or {}).get("progress") for n in audit["navigations"]):  # filmstrips
+            expected.append("chart-visual-progress")
         assert sorted(drawn) == sorted(expected)
         if intervals:  # the forest plot: one point per (arm, metric) with an interval
             assert drawn["chart-forest"]["points"] == len(intervals), drawn["chart-forest"]
