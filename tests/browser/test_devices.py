@@ -47,7 +47,7 @@ PAGE_FACTS_JS = "() => ({width: innerWidth, height: innerHeight, dpr: devicePixe
 DRIVERS = ("playwright", "cdp-pipe")
 
 
-def measure(driver_name: str, proxy_address: str, base: str, options: str, pairs: str = "5") -> dict:
+def measure(driver_name: str, proxy_address: str, base: str, options: str, pairs: str = "3") -> dict:
     """In a child process: open / and press its link to /cpu with the driver built with `options`
     (JSON: throttle, mobile, device, cpu_slowdown); what the page measured and saw. Then `pairs`
     more sessions each unslowed and as built, interleaved, so load on the shared machine hits both
@@ -141,7 +141,7 @@ def test_device_mobile_sets_viewport_user_agent_network_and_cpu(driver, origin, 
     mobile_preset = preset("mobile")
     # As settings.py resolves --device mobile: the preset's network and CPU, its screen.
     mobile = run_child(driver, proxy.address, origin.base, json.dumps(
-        {"device": "mobile", "throttle": mobile_preset.throttle, "cpu_slowdown": mobile_preset.cpu_slowdown}), "3")
+        {"device": "mobile", "throttle": mobile_preset.throttle, "cpu_slowdown": mobile_preset.cpu_slowdown}), "2")
     assert all(step["error"] is None for step in mobile["steps"]), mobile["steps"]
     facts = mobile["facts"]
     assert (facts["width"], facts["height"], facts["dpr"]) == (412, 823, 1.75), facts
