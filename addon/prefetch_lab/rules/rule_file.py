@@ -85,7 +85,7 @@ _HEADERS_KEYS = ("set_response_headers", "remove_origin_response_headers")
 _DEEP_FETCH_KEYS = ("selector", "json_query", "attribute", "max_matches", "as")
 _METHOD_RE = re.compile(r"[A-Za-z]+")
 _HOST_RE = re.compile(r"(\*\.)?[a-z0-9._\-\[\]:]+")
-_HEADER_NAME_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+HEADER_NAME_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # an RFC 9110 token
 
 
 class _Reader:
@@ -327,7 +327,7 @@ class _Reader:
         key = "headers.set_response_headers"
         headers = []
         for name, (key_node, value_node) in self.mapping(node, key, ()).items():
-            if not _HEADER_NAME_RE.fullmatch(name):
+            if not HEADER_NAME_RE.fullmatch(name):
                 self.fail(key_node, key, f"not a valid header name: {name!r}")
             value = self.value(value_node) if isinstance(value_node, ScalarNode) else None
             if value is None or isinstance(value, bool) or not isinstance(value, (str, int, float)):
@@ -345,7 +345,7 @@ class _Reader:
         names = []
         for item in node.value:
             name = self.value(item) if isinstance(item, ScalarNode) else None
-            if not isinstance(name, str) or not _HEADER_NAME_RE.fullmatch(name):
+            if not isinstance(name, str) or not HEADER_NAME_RE.fullmatch(name):
                 self.fail(item, key, f"not a valid header name: {self.describe(item)}")
             names.append(name.lower())
         return tuple(dict.fromkeys(names))

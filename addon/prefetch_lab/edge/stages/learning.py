@@ -40,7 +40,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import re
 import time
 from urllib.parse import urlsplit
 
@@ -54,6 +53,7 @@ from prefetch_lab.learn.learned_rules import LearnedRules, Thresholds, build_lea
 from prefetch_lab.learn.page_views import DEFAULT_THRESHOLDS, is_page_view, parse_thresholds, referring_page
 from prefetch_lab.learn.view_bounds import (DEFAULT_MIN_VISITORS, DEFAULT_VIEWS_PER_MINUTE, MAX_VISITORS_KEPT,
                                             RateLimiter, parse_min_visitors, visitor_hash, visitor_id)
+from prefetch_lab.rules.rule_file import HEADER_NAME_RE
 from prefetch_lab.rules.speculation_rules import RULES_PATH
 from prefetch_lab.learn.traversal import TraversalGraph, normalise_host, page_key, site_of
 
@@ -69,7 +69,6 @@ RULES_MAX_AGE_S = 30
 PREFETCH_REQUEST_HEADERS = [("accept-encoding", "gzip, deflate, br, zstd")]
 MARK = ":crystal_ball:"
 TEXT = {"content-type": "text/plain; charset=utf-8"}
-HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9a-z-]+")  # an RFC 9110 token, lower-case
 
 
 class Learning:
@@ -176,7 +175,7 @@ class Learning:
                 raise exceptions.OptionsError(f"prefetch_learned_min_visitors: {e}") from None
         if "prefetch_learn_visitor_header" in updated:
             name = opts.prefetch_learn_visitor_header.strip().lower()
-            if name and not HEADER_NAME.fullmatch(name):
+            if name and not HEADER_NAME_RE.fullmatch(name):
                 raise exceptions.OptionsError(f"prefetch_learn_visitor_header: not a header name: "
                                               f"{opts.prefetch_learn_visitor_header!r}")
             self.visitor_header = name
