@@ -46,7 +46,7 @@ from prefetch_lab.audit.gather.playwright_driver import (
 from prefetch_lab.audit.gather.netshaper import shaped
 from prefetch_lab.audit.gather.walk import Step, without_fragment
 from prefetch_lab.audit.gather.cdp_pipe import CdpError, PipeChromium
-from prefetch_lab.audit.gather.trace_frames import CLOCK_MARK, TRACE_CATEGORIES, FrameFolder, filmstrip, parse_trace
+from prefetch_lab.audit.gather.trace_frames import CLOCK_MARK, TRACE_CATEGORIES, FrameFolder
 
 logger = logging.getLogger(__name__)
 # What Playwright 1.5x launches Chromium with (read from its process), minus what concerns Edge,
@@ -401,9 +401,7 @@ class CdpSession:
                 mark = f"{CLOCK_MARK}-{step.step}"
                 mark_start = self.evaluate(f"performance.mark({json.dumps(mark)}).startTime")
                 tracing = False
-                events = parse_trace(self._end_trace())
-                activation = (record["page"].get("nav") or {}).get("activationStart")
-                record["filmstrip"] = self.frames.write(step.step, filmstrip(events, mark, mark_start, activation))
+                record["filmstrip"] = self.frames.keep(step.step, self._end_trace(), mark, mark_start, record["page"])
         except Exception as e:  # one failed page must not end the walk: report it and go on
             record["error"] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
         finally:

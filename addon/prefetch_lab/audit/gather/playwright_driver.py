@@ -19,7 +19,7 @@ from pathlib import Path
 from prefetch_lab.audit.gather import devices, netprofile
 from prefetch_lab.audit.gather.walk import Step, without_fragment
 from prefetch_lab.audit.gather.netshaper import shaped
-from prefetch_lab.audit.gather.trace_frames import CLOCK_MARK, TRACE_CATEGORIES, FrameFolder, filmstrip, parse_trace
+from prefetch_lab.audit.gather.trace_frames import CLOCK_MARK, TRACE_CATEGORIES, FrameFolder
 
 logger = logging.getLogger(__name__)
 
@@ -296,9 +296,7 @@ class Session:
                 mark = f"{CLOCK_MARK}-{step.step}"
                 mark_start = self.page.evaluate(CLOCK_MARK_JS, mark)
                 tracing = False
-                events = parse_trace(self.browser.stop_tracing())
-                activation = (record["page"].get("nav") or {}).get("activationStart")
-                record["filmstrip"] = self.frames.write(step.step, filmstrip(events, mark, mark_start, activation))
+                record["filmstrip"] = self.frames.keep(step.step, self.browser.stop_tracing(), mark, mark_start, record["page"])
         except Exception as e:  # one failed page must not end the walk: report it and go on
             record["error"] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
         finally:

@@ -133,6 +133,12 @@ class FrameFolder:
     out: Path
     folder: str  # e.g. "frames/control-run0"
 
+    def keep(self, step: int, trace: bytes | str, mark: str, mark_start_ms: float | None, page: dict | None) -> list[dict]:
+        """A measured step's filmstrip, as both drivers record it: its trace's frames, timed from
+        the navigation's start (the activation, for a prerendered `page`), written here."""
+        activation = ((page or {}).get("nav") or {}).get("activationStart")
+        return self.write(step, filmstrip(parse_trace(trace), mark, mark_start_ms, activation))
+
     def write(self, step: int, frames: Sequence[Frame]) -> list[dict]:
         directory = self.out / self.folder
         directory.mkdir(parents=True, exist_ok=True)
