@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from prefetch_lab.audit.settings import IGNORE_COOKIES_ARM as IGNORE_COOKIES
+from prefetch_lab.audit.settings import WHAT_IF_ARM as IGNORE_COOKIES
 from prefetch_lab.trail import read_records
 from tests.e2e.test_audit import run_audit
 from tests.sites.mediawiki import UNSAFE as MEDIAWIKI_UNSAFE, mediawiki  # noqa: F401 (fixture)

@@ -10,7 +10,7 @@ from prefetch_lab.audit.analyze import analyze
 from prefetch_lab.audit.cli import parse_args, settings_from
 from prefetch_lab.audit.findings.cookies import what_if_advice, what_if_result
 from prefetch_lab.audit.run import Audit
-from prefetch_lab.audit.settings import AuditSettings, IGNORE_COOKIES_ARM
+from prefetch_lab.audit.settings import AuditSettings, WHAT_IF_ARM
 from prefetch_lab.rules.rule_file import load_rules
 from tests.unit.test_auditanalysis import doc, run, step
 
@@ -48,11 +48,11 @@ def test_what_if_adds_the_arm_on_the_first_experiment_arms_prefetching(tmp_path)
     args = parse_args(["http://127.0.0.1:9/", "--arms", "control,speculation", "--what-if",
                        "ignore-cookies=trac_session,trac_form_token", "--out", str(tmp_path)])
     settings = settings_from(args)
-    assert settings.arms == ["control", "speculation", IGNORE_COOKIES_ARM]
+    assert settings.arms == ["control", "speculation", WHAT_IF_ARM]
     assert settings.ignore_cookies == ["trac_session", "trac_form_token"] and settings.what_if_base == "speculation"
     audit = Audit(settings)
     audit.raw.mkdir(parents=True)
-    options = audit.proxy_options(IGNORE_COOKIES_ARM, "ignore-cookies-run0")
+    options = audit.proxy_options(WHAT_IF_ARM, "ignore-cookies-run0")
     assert options["prefetch_inject"] == "speculation"
     rules_file = audit.raw / "what-if-ignore-cookies.yaml"
     assert options["prefetch_rules"] == f"{settings.rules},{rules_file}"
@@ -70,17 +70,17 @@ def test_what_if_needs_cookie_names(argv, capsys):
 
 def test_the_what_if_arm_is_not_an_arm_to_ask_for_alone(tmp_path):
     with pytest.raises(ValueError, match="--what-if ignore-cookies"):
-        AuditSettings(url="http://127.0.0.1:9/", out=tmp_path, arms=["control", IGNORE_COOKIES_ARM]).check()
+        AuditSettings(url="http://127.0.0.1:9/", out=tmp_path, arms=["control", WHAT_IF_ARM]).check()
 
 
 def test_what_if_result_compares_the_arm_with_its_base_and_states_the_risk():
     summary = {"speculation": {"ttfb_ms_p50": 80.0, "fcp_ms_p50": 300.0, "lcp_ms_p50": 400.0, "origin_requests": 12,
                                "coverage": 0.0, "served_from": {"network": 4}},
-               IGNORE_COOKIES_ARM: {"ttfb_ms_p50": 25.0, "fcp_ms_p50": 240.0, "lcp_ms_p50": 330.0, "origin_requests": 3,
+               WHAT_IF_ARM: {"ttfb_ms_p50": 25.0, "fcp_ms_p50": 240.0, "lcp_ms_p50": 330.0, "origin_requests": 3,
                                     "coverage": 0.5, "served_from": {"prefetch": 2, "network": 2}}}
     result = what_if_result(summary, "speculation", ["trac_session"])
-    assert result["lcp_ms_p50"] == {"speculation": 400.0, IGNORE_COOKIES_ARM: 330.0, "difference_ms": -70.0, "ratio": 0.825}
-    assert result["origin_requests"] == {"speculation": 12, IGNORE_COOKIES_ARM: 3}
+    assert result["lcp_ms_p50"] == {"speculation": 400.0, WHAT_IF_ARM: 330.0, "difference_ms": -70.0, "ratio": 0.825}
+    assert result["origin_requests"] == {"speculation": 12, WHAT_IF_ARM: 3}
     (entry,) = what_if_advice(result)
     assert "LCP p50 330.0 ms against 400.0 ms in speculation (-70 ms)" in entry["reason"]
     assert "Risk:" in entry["remedy"] and "form token" in entry["remedy"]

@@ -32,7 +32,7 @@ from prefetch_lab.audit.gather.netprofile import PROFILES, THROTTLE_CHOICES
 from prefetch_lab.audit.gather.devices import DEVICE_CHOICES
 from prefetch_lab.audit.run import Audit, Progress as AuditProgress
 from prefetch_lab.audit.run_environment import schedule
-from prefetch_lab.audit.settings import ARM_OPTIONS, IGNORE_COOKIES_ARM, WALKS, AuditSettings
+from prefetch_lab.audit.settings import ARM_OPTIONS, WHAT_IF_ARM, WALKS, AuditSettings
 
 
 def parser() -> argparse.ArgumentParser:
@@ -135,8 +135,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         args.ignore_cookies += [name.strip() for name in names.split(",") if name.strip()]
         if kind != "ignore-cookies" or not args.ignore_cookies:
             p.error(f"--what-if {what_if!r}: expected ignore-cookies=NAME,... (the cookies' names)")
-    if args.ignore_cookies and IGNORE_COOKIES_ARM not in args.arms:
-        args.arms.append(IGNORE_COOKIES_ARM)
+    if args.ignore_cookies and WHAT_IF_ARM not in args.arms:
+        args.arms.append(WHAT_IF_ARM)
     args.runs_auto = args.runs == "auto" and not args.quick
     try:
         args.runs = args.max_runs if args.runs_auto else int(args.runs)

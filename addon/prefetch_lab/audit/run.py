@@ -57,7 +57,7 @@ from prefetch_lab.audit.settings import (
     ARM_OPTIONS,
     DEFAULT_RULES,
     DEPLOYED_ARM,
-    IGNORE_COOKIES_ARM,
+    WHAT_IF_ARM,
     LEARNED_ARM,
     SCHEMA,
     TRAINING_MOVES,
@@ -144,7 +144,7 @@ class Audit:
         if arm == DEPLOYED_ARM and self.built_deployment:  # the generated files, as they were written
             options.update(prefetch_rules=str(s.out / "deploy" / "prefetch-rules.yaml"),
                            prefetch_eagerness=self.built_deployment["deploy"]["eagerness"]["value"])
-        if arm == IGNORE_COOKIES_ARM:
+        if arm == WHAT_IF_ARM:
             options.update(self.what_if_options())
         if s.insecure_origin:
             options["ssl_insecure"] = "true"

@@ -34,12 +34,12 @@ ARM_OPTIONS = {
     # --verify-deploy: the generated OUT/deploy/prefetch-rules.yaml as the rules, and the
     # speculation-rules document built from it (= OUT/deploy/speculation-rules.json) served.
     "deployed": {"prefetch_inject": "speculation"},
+    # --what-if ignore-cookies=NAME,...: an arm of its own, added by the command line, running the
+    # prefetching of the audit's first experiment arm (its base) with one more rule (what_if_rules):
+    # the base arm's options (Audit.what_if_options).
+    WHAT_IF_ARM: {},
 }
 DEPLOYED_ARM = "deployed"
-# --what-if ignore-cookies=NAME,...: an arm of its own, added by the command line, running the
-# prefetching of the audit's first experiment arm (its base) with one more rule (what_if_rules).
-IGNORE_COOKIES_ARM = WHAT_IF_ARM
-ARM_OPTIONS[IGNORE_COOKIES_ARM] = {}  # the base arm's options (Audit.proxy_options)
 WHAT_IF_BASES = ("speculation", "edgio", "both")
 LEARNED_ARM = "learned"
 WALKS = ("skewed", "uniform")
@@ -116,8 +116,8 @@ class AuditSettings:
             raise ValueError("--train trains the learned arm: add 'learned' to --arms, or leave --train out")
         if DEPLOYED_ARM in self.arms:
             raise ValueError("the deployed arm runs the audit's own generated rules: give --verify-deploy instead")
-        if (IGNORE_COOKIES_ARM in self.arms) != bool(self.ignore_cookies):
-            raise ValueError(f"the {IGNORE_COOKIES_ARM} arm comes with --what-if ignore-cookies=NAME,... (and only with it)")
+        if (WHAT_IF_ARM in self.arms) != bool(self.ignore_cookies):
+            raise ValueError(f"the {WHAT_IF_ARM} arm comes with --what-if ignore-cookies=NAME,... (and only with it)")
         if self.train < 0 or self.skew < 0:
             raise ValueError("--train and --skew must be 0 or more")
         if self.device is not None:
