@@ -69,7 +69,9 @@ _TAG_START = re.compile(rb"</?[a-zA-Z]")
 _TAG_REST_CLOSED = re.compile(
     rb"""(?:[^>"'=]++|=[\t\n\f\r ]*+"[^"]*+"|=[\t\n\f\r ]*+'[^']*+'|=(?![\t\n\f\r ]*+["'])|["'])*+>"""
 )
-_FRAMESET = re.compile(rb"<[fF][rR][aA][mM][eE][sS][eE][tT]" + _TERMINATOR)
+# The first `<frameset` or `<body`: a frameset counts only before any body, so the search stops at
+# a page's `<body>`, near its start, instead of reading the whole page for a `<frameset` it lacks.
+_FRAMESET_OR_BODY = re.compile(rb"<(?:[fF][rR][aA][mM][eE][sS][eE][tT]|[bB][oO][dD][yY])" + _TERMINATOR)
 _WS = b"\t\n\f\r "
 # Body placement's scan: one match per whole comment or raw-text element, so that Python runs per
 # region, not per token step. Each branch does what `_tokens` does, possessively (one way to match
@@ -192,7 +194,9 @@ def inject_script(
         return InjectResult(None, "not-html", None)
     if marker and marker in body and has_install_script(body, marker):
         return InjectResult(None, "already-present", None)
-    if _FRAMESET.search(body, content_start) and is_frameset_document(body, content_start):
+    # None: no `<frameset` anywhere. A first `<body` may sit in a comment before a real frameset,
+    # so any match takes the tokenizer's answer (which stops at the first real `<body`).
+    if _FRAMESET_OR_BODY.search(body, content_start) and is_frameset_document(body, content_start):
         return InjectResult(None, "frameset", None)
     if placement == "head":
         offset, reason = _head_position(body, content_start)
