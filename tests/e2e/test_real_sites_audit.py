@@ -1,5 +1,5 @@
 """Audits of real software (tests/sites/), checked against each origin's own request log: the
-VitePress site (its own chunk prefetches: the site's, ungated in the control arm, refused by the
+VitePress site (client-side routing: soft navigations; its own chunk prefetches: the site's, ungated in the control arm, refused by the
 gating edge in the experiment arm), Trac (its session and form-token cookies: the advice names
 them, and the --what-if ignore-cookies arm runs), MediaWiki (no state-changing URL is ever
 requested or prefetched)."""
@@ -33,10 +33,11 @@ def path_of(url: str) -> str:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-def test_spa_own_chunk_prefetches_are_the_sites_and_pass_in_control_and_the_gate_refusing_them_is_a_finding(spa, tmp_path):
+def test_spa_routes_softly_and_its_own_chunk_prefetches_are_the_sites_ungated_in_control(spa, tmp_path):
     out = tmp_path / "audit"
     audit, output = run_audit(out, spa.url + "/", "--quick", "--arms", "control,speculation", "--refusal-status", "503")
     window = windows(out)
+    check_soft_navigations(audit, output, out, window)
     prefetches = audit["prefetches"]
     site = {arm: [p for p in prefetches if p["arm"] == arm and p["mechanism"] == "site"] for arm in window}
     # VitePress prefetched its route chunks (<link rel=prefetch>: Sec-Purpose, no tags) in both arms.
@@ -67,6 +68,40 @@ def test_spa_own_chunk_prefetches_are_the_sites_and_pass_in_control_and_the_gate
     # Our own speculation prefetches (documents, tagged) are ours, never the site's.
     ours = [p for p in prefetches if p["mechanism"] == "speculation"]
     assert all(p["arm"] == "speculation" and "/assets/" not in p["url"] for p in ours)
+
+
+def check_soft_navigations(audit: dict, output: str, out: Path, window: dict) -> None:
+    """VitePress routes on the client: every press after the landing page is a soft navigation,
+    measured from its own press by Chromium's soft-navigation entries, never with the landing
+    document's figures, and never judged as a document prefetch could be."""
+    for arm, (start, end) in window.items():
+        navs = sorted((n for n in audit["navigations"] if n["arm"] == arm), key=lambda n: n["step"])
+        assert len(navs) > 2 and [n["kind"] for n in navs] == ["document"] + ["soft"] * (len(navs) - 1)
+        for n in navs[1:]:
+            soft = n["soft"]
+            assert soft["method"] == "chromium" and soft["navigation_type"] == "push"
+            assert 0 <= soft["url_change_ms"] <= soft["largest_paint_ms"] and 0 <= soft["first_paint_ms"] <= soft["largest_paint_ms"]
+            assert (n["ttfb_ms"], n["lcp_ms"], n["served_from"], n["not_prefetched_reason"]) == (None, None, "no-document", None)
+            assert n["filmstrip"] and n["visual"]["speed_index_ms"] is not None
+        summary = audit["summary"][arm]
+        assert summary["navigations"] == 0 and summary["soft_navigations"] == len(navs) - 1
+        assert summary["lcp_ms_p50"] is None and summary["soft_navigations_p50"]["largest_paint_ms"] is not None
+        # The trail agrees: in the arm's window no page of a soft step was asked for as a document
+        # (only prefetched, by our rules); the warm-up, before it, opened them as documents.
+        soft_urls = {n["url"] for n in navs[1:]}
+        trail = list(read_records(out / "raw" / f"{arm}-run0.trail.jsonl"))
+        documents = [r for r in trail if start <= r["ts"] <= end and r.get("dest") == "document" and not r.get("prefetch")]
+        assert not [r["url"] for r in documents if r["url"].split("?")[0] in soft_urls]
+        assert soft_urls & {r["url"].split("?")[0] for r in trail if r.get("dest") == "document" and r["ts"] < start}
+    # The headline says so and points at what would help; no arm claims or denies a gain, and
+    # no soft navigation is advised on as "not prefetched".
+    assert "Most navigations on this site are soft" in output
+    report = (out / "report.html").read_text()
+    assert "Most navigations on this site are soft" in report and "table-soft" in report
+    assert "no document-prefetch gain can be measured" in report
+    entry = next(a for a in audit["advice"] if a["code"] == "soft-navigations")
+    assert "deep fetch" in entry["remedy"] and entry["count"] == sum(s["soft_navigations"] for s in audit["summary"].values())
+    assert not [a for a in audit["advice"] if a.get("noun") is None]  # none about navigations not prefetched
 
 
 def test_trac_advice_names_its_cookies_and_the_what_if_arm_reports_its_gain_with_the_risk(trac, tmp_path):

@@ -25,6 +25,7 @@ from prefetch_lab.audit.findings.double_fetches import double_fetches
 from prefetch_lab.audit.findings.gain_sources import explain_gains, gain_advice
 from prefetch_lab.audit.findings.not_prefetched import explain_not_prefetched
 from prefetch_lab.audit.findings.site_prefetches import counts_of, site_prefetch_advice, site_prefetches
+from prefetch_lab.audit.findings.soft_navigations import soft_navigation_advice
 from prefetch_lab.audit.findings.verdict import add_verdicts
 
 
@@ -38,7 +39,7 @@ def analyze(runs: list[dict], *, control_arm: str = "control", out_dir: Path | s
             run, doubles = analyze_run(raw, control_arm, out_dir)
             analyzed.append(run)
             all_doubles += doubles
-    navigations = [n for run in analyzed for n in run.navigations]
+    navigations = [n for run in analyzed for n in run.navigations]  # documents: the figures' own
     prefetches = [p for run in analyzed for p in run.prefetches]
     summary = summarize(analyzed, all_doubles, control_arm)
     add_verdicts(summary, navigations, control_arm)
@@ -52,8 +53,10 @@ def analyze(runs: list[dict], *, control_arm: str = "control", out_dir: Path | s
         arm_summary["cookies"] = cookies[arm]
     advice = sorted(name_the_cookies(advice, cookie_advice(cookies)) + site_prefetch_advice(site),
                     key=lambda a: -a["count"])  # stable: ties keep their order
+    # First when present: it says what the other figures and advice cannot cover.
+    advice = soft_navigation_advice(summary, [n for run in analyzed for n in run.soft_navigations]) + advice
     return json_clean({
-        "navigations": navigations,
+        "navigations": [n for run in analyzed for n in sorted(run.navigations + run.soft_navigations, key=lambda n: n["step"])],
         "prefetches": prefetches,
         "double_fetches": all_doubles,
         "summary": summary,
@@ -64,7 +67,9 @@ def analyze(runs: list[dict], *, control_arm: str = "control", out_dir: Path | s
 def analyze_run(raw: dict, control_arm: str = "control", out_dir: Path | str | None = None) -> tuple[Run, list[dict]]:
     """One (arm, run): its navigations and prefetches (joined), and its double fetches."""
     run = Run.from_input(raw)
-    run.navigations = build_navigations(run, out_dir)
+    built = build_navigations(run, out_dir)
+    run.navigations = [n for n in built if n["kind"] == "document"]
+    run.soft_navigations = [n for n in built if n["kind"] == "soft"]
     run.prefetches = build_prefetches(run)  # reads the navigations' URLs
     credit_use(run)
     mark_earlier_use(run)

@@ -25,7 +25,8 @@ from prefetch_lab.audit.findings.assertions import junit_xml, parse as parse_ass
 from prefetch_lab.audit.findings.baseline import SCHEMA as BASELINE_SCHEMA
 from prefetch_lab.audit.findings.deploy_check import deploy_lines
 from prefetch_lab.audit.findings.enough_runs import DEFAULT_MAX_RUNS, DEFAULT_PRECISION, parse_precision
-from prefetch_lab.audit.findings.summary_table import SPLIT_AT, baseline_lines, sampling_line, summary_rows, verdict_lines
+from prefetch_lab.audit.findings.summary_table import (
+    SPLIT_AT, baseline_lines, sampling_line, soft_line, summary_rows, verdict_lines)
 from prefetch_lab.rules import speculation_rules
 from prefetch_lab.audit.gather.playwright_driver import Moves
 from prefetch_lab.audit.gather.netprofile import PROFILES, THROTTLE_CHOICES
@@ -211,7 +212,7 @@ def print_summary(console: Console, document: dict) -> None:
         for row in rows:
             table.add_row(*[str(row[i]) for i in keep])
         console.print(table)
-    for line in filter(None, [sampling_line(document), *verdict_lines(document), *baseline_lines(document)]):
+    for line in filter(None, [soft_line(document), sampling_line(document), *verdict_lines(document), *baseline_lines(document)]):
         console.print(("[yellow]" if "fewer than" in line else "") + escape(line))
     advice = top_advice(document, 3)
     # --what-if: its result is always shown, ranked or not

@@ -32,5 +32,12 @@ def experiment_arms(audit: dict) -> list[str]:
 
 
 def after_landing(audit: dict, arm: str) -> list[dict]:
-    """The navigations the summary is computed over: steps ≥ 1 of the arm, all runs pooled."""
-    return [n for n in audit.get("navigations") or [] if n.get("arm") == arm and (n.get("step") or 0) >= 1]
+    """The navigations the summary is computed over: the arm's document navigations (a soft one
+    is reported apart) of steps ≥ 1, all runs pooled."""
+    return [n for n in audit.get("navigations") or [] if n.get("arm") == arm and (n.get("step") or 0) >= 1
+            and n.get("kind", "document") == "document"]
+
+
+def soft_headline(audit: dict) -> str | None:
+    """The audit's sentence when most navigations were soft (its "soft-navigations" advice)."""
+    return next((a.get("headline") for a in audit.get("advice") or [] if a.get("code") == "soft-navigations"), None)

@@ -35,6 +35,7 @@ def audit_view(audit: dict, runs: list[dict] | None) -> dict:
         "pair_warnings": few_pairs_warnings(audit),
         "page_differences_table": page_differences_table(audit),
         "timing_table": tables.timing_table(audit),
+        "soft_table": tables.soft_navigations_table(audit),
         "prefetch_table": tables.prefetch_table(audit),
         "learned_table": tables.learned_comparison(audit),
         "training_line": training_line(audit),

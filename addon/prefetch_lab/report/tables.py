@@ -144,12 +144,35 @@ def navigations_table(audit: dict) -> dict:
     return table(columns, rows, {"run", "step", "TTFB", "FCP", "LCP", "load", "transfer", "contention"})
 
 
+def soft_navigations_table(audit: dict) -> dict | None:
+    """Per arm, the soft navigations' own figures (never pooled with the documents'); None without any."""
+    summary = audit.get("summary") or {}
+    if not any(s.get("soft_navigations") for s in summary.values()):
+        return None
+    columns = ["arm", "soft navigations", "method", "URL change p50", "first paint p50", "largest paint p50",
+               "largest paint ratio", "Speed Index p50", "route requests: browser / its cache / edge cache / origin"]
+    rows = []
+    for arm, s in summary.items():
+        p50 = s.get("soft_navigations_p50") or {}
+        routes = p50.get("route_requests") or {}
+        rows.append([
+            cell(arm_label(arm), arm), cell(fmt_count(s.get("soft_navigations")), s.get("soft_navigations") or 0),
+            cell(", ".join(f"{m} {c}" for m, c in (p50.get("by_method") or {}).items()) or "–"),
+            *(ms_cell(p50.get(m)) for m in ("url_change_ms", "first_paint_ms", "largest_paint_ms")),
+            ratio_cell(s.get("soft_largest_paint_ratio")), ms_cell(p50.get("speed_index_ms")),
+            cell(" / ".join(fmt_count(routes.get(part)) for part in ("browser", "from_browser_cache", "edge_cache", "origin")),
+                 routes.get("browser") or 0),
+        ])
+    return table(columns, rows, set(columns[1:2] + columns[3:]))
+
+
 def navigation_row(n: dict, site: str | None) -> list[dict]:
     reason = n.get("not_prefetched_reason")
     because = "" if reason in (None, "control") else BECAUSE.get(reason, reason)
     return [
         cell(n["arm"]), cell(str(n["run"] + 1), n["run"]), cell(str(n["step"]), n["step"]),
-        cell(short_url(n.get("url"), site), title=n.get("url")), cell(n.get("trigger") or "–"),
+        cell(short_url(n.get("url"), site), title=n.get("url")),
+        cell((n.get("trigger") or "–") + (" (soft)" if n.get("kind") == "soft" else "")),
         cell(n.get("served_from") or "–", tone="good" if n.get("prefetched") else None),
         cell(n.get("delivery_type") or "(network)"), cell(n.get("edge_caching_status") or "–"),
         ms_cell(n.get("ttfb_ms")), ms_cell(n.get("fcp_ms")), ms_cell(n.get("lcp_ms")), ms_cell(n.get("load_ms")),

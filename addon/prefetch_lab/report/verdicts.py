@@ -8,13 +8,19 @@ from __future__ import annotations
 from collections import Counter
 
 from prefetch_lab.formatting import fmt_ms, fmt_ratio
-from prefetch_lab.report.arms import after_landing, arm_label, control_arm, experiment_arms
+from prefetch_lab.report.arms import after_landing, arm_label, control_arm, experiment_arms, soft_headline
 from prefetch_lab.report.cells import BECAUSE, plural
 from prefetch_lab.report.differences import verdict_clause
 
 
 def verdicts(audit: dict) -> list[str]:
-    """One sentence per experiment arm, the one that helped LCP most first."""
+    """One sentence per experiment arm, the one that helped LCP most first; when most navigations
+    were soft, the sentence that says so before them."""
+    headline = soft_headline(audit)
+    return ([headline] if headline else []) + arm_verdicts(audit)
+
+
+def arm_verdicts(audit: dict) -> list[str]:
     summary = audit.get("summary") or {}
     arms = experiment_arms(audit)
     if not arms:
@@ -30,6 +36,12 @@ def verdict(audit: dict, arm: str) -> str:
     """One sentence: what the arm did to LCP p50 (TTFB when no LCP was measured), on how many navigations."""
     summary = audit["summary"]
     s, control = summary[arm], summary.get(control_arm(audit) or "")
+    if not s.get("navigations") and s.get("soft_navigations"):  # nothing a document prefetch could change
+        paint = (s.get("soft_navigations_p50") or {}).get("largest_paint_ms")
+        was = ((control or {}).get("soft_navigations_p50") or {}).get("largest_paint_ms") if control is not s else None
+        return (f"With {arm_label(arm)}, no document navigation was measured after the landing page, only "
+                f"{plural(s['soft_navigations'], 'soft navigation')}: no document-prefetch gain can be measured; their "
+                f"largest paint p50 was {fmt_ms(paint)}" + (f" (control {fmt_ms(was)})" if was is not None else "") + ".")
     metric, name = ("lcp", "LCP") if s.get("lcp_ms_p50") is not None else ("ttfb", "TTFB")
     navigations, prefetched = s.get("navigations") or 0, s.get("prefetched_navigations") or 0
     reach = f"{prefetched:,} of {plural(navigations, 'navigation')} {'was' if prefetched == 1 else 'were'} prefetched"

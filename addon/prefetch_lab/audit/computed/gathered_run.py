@@ -27,7 +27,8 @@ class Run:
     preload_events: list[dict]
     prerender_events: list[dict] = field(default_factory=list)  # Preload.prerenderStatusUpdated, in the window
     aliases: dict[str, str] = field(default_factory=dict)
-    navigations: list[dict] = field(default_factory=list)
+    navigations: list[dict] = field(default_factory=list)  # document navigations (the figures' own)
+    soft_navigations: list[dict] = field(default_factory=list)  # kind "soft": reported apart, never pooled
     prefetches: list[dict] = field(default_factory=list)
 
     def key(self, url: str | None) -> str:
@@ -89,10 +90,14 @@ def is_prerender_event(event: dict) -> bool:
 def navigation_start(step: dict) -> float | None:
     """Epoch s of the step's navigation start: performance.timeOrigin, else when the action began.
     A prerendered page's timeOrigin is when its prerender began, while the page before was still
-    showing: it takes over at its activation (timeOrigin + activationStart)."""
+    showing: it takes over at its activation (timeOrigin + activationStart). A soft navigation
+    keeps its document's timeOrigin: it takes over at the press's release."""
     page = step.get("page") if isinstance(step.get("page"), dict) else None
     origin = number(page.get("time_origin")) if page else None
     activation = number((page.get("nav") or {}).get("activationStart")) if page else None
+    soft = page.get("soft_navigation") if page and step.get("kind") == "soft" else None
+    if isinstance(soft, dict):  # the same document: the soft navigation began at the press's release
+        activation = number(soft.get("start"))
     return (origin + (activation or 0)) / 1000 if origin is not None else number(step.get("started"))
 
 

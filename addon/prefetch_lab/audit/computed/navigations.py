@@ -1,7 +1,8 @@
 """The navigations of a run, one row per walk step the browser measured (audit.json's
 `navigations`): where the document came from (a prefetch, a prerender, the service worker, the
 HTTP cache, the edge or the origin), the edge's record of it, and the page's timings measured from
-its activation. Fields starting with "_" are for the joins and are not written. Pure module.
+its activation. A soft navigation (`kind: "soft"`: the URL changed, no document) has its own
+figures instead (build_soft_navigation). Fields starting with "_" are for the joins and are not written. Pure module.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ def build_navigation(run: Run, index: int, out_dir: Path | str | None = None) ->
     step, page = run.steps[index], run.page(index)
     if page is None:
         return None
+    if step.get("kind") == "soft":
+        return build_soft_navigation(run, index, out_dir)
     nav = page.get("nav") or {}
     document = step.get("document") or {}
     headers = {str(k).lower(): v for k, v in (document.get("headers") or {}).items()}
@@ -43,6 +46,7 @@ def build_navigation(run: Run, index: int, out_dir: Path | str | None = None) ->
         "walk_url": step.get("url"),
         "trigger": step.get("trigger"),
         "error": step.get("error"),
+        "kind": "document",
         "delivery_type": delivery,
         "activation_start_ms": ms(activation),
         "was_prerendered": bool(page.get("was_prerendered")),
@@ -58,7 +62,60 @@ def build_navigation(run: Run, index: int, out_dir: Path | str | None = None) ->
         "contention": None,
         "not_prefetched_reason": None,
         "not_prefetched_detail": None,
+        "soft": None,
         **join_fields(run, index, record, headers),
+    }
+
+
+def build_soft_navigation(run: Run, index: int, out_dir: Path | str | None = None) -> dict:
+    """A press that changed the URL without a new document (page_scripts.py): the same row, with
+    every document figure empty (Navigation Timing and LCP describe the document landed on) and
+    the soft navigation's own in `soft`, each from the press's release."""
+    step, page = run.steps[index], run.page(index) or {}
+    soft = page.get("soft_navigation") or {}
+    start = number(soft.get("start")) or 0.0
+    paint = paint_fields(step, page, out_dir)
+    paint.update(lcp_breakdown=None, cls=None,
+                 lcp_element={"tag": (soft.get("lcp_element") or "").split("#", 1)[0] or None, "url": soft.get("lcp_url")}
+                 if soft.get("lcp_element") or soft.get("lcp_url") else None)
+    since_press = [r for r in page.get("resources") or [] if isinstance(r, dict) and (number(r.get("startTime")) or 0) >= start]
+    route_bytes = sum(int(number(r.get("transferSize")) or 0) for r in since_press)
+    return {
+        "arm": run.arm, "run": run.index, "step": integer(step.get("step"), index),
+        "url": run.key(page.get("url") or step.get("url")), "walk_url": step.get("url"),
+        "trigger": step.get("trigger"), "error": step.get("error"), "kind": "soft",
+        "delivery_type": None, "activation_start_ms": None, "was_prerendered": False,
+        "served_from": "no-document", "delivery": "soft", "document_status": None, "edge_caching_status": None,
+        **dict.fromkeys(("ttfb_ms", "fcp_ms", "lcp_ms", "dom_content_loaded_ms", "load_ms")),
+        **paint,
+        "transfer_bytes": route_bytes, "document_transfer_bytes": 0,
+        "prefetched": False, "contention": None, "not_prefetched_reason": None, "not_prefetched_detail": None,
+        "soft": {
+            "method": soft.get("method"),
+            "navigation_type": soft.get("navigation_type"),
+            "url_change_ms": since_activation(soft.get("url_change"), start),
+            "first_paint_ms": since_activation(soft.get("first_paint"), start),
+            "largest_paint_ms": since_activation(soft.get("lcp"), start),
+            "route_requests": route_requests(run, index, since_press),
+        },
+        **join_fields(run, index, None, {}),
+    }
+
+
+def route_requests(run: Run, index: int, since_press: list[dict]) -> dict:
+    """What a soft navigation fetched after the press (its route's code and data): in the
+    browser (Resource Timing: from its cache, the site's own prefetches included, when nothing
+    was transferred) and at the edge (the step's window in the trail: served from the edge's
+    cache, or by the origin)."""
+    begin = run.bounds[index]
+    end = run.bounds[index + 1] if index + 1 < len(run.bounds) else float("inf")
+    answers = [r for r in run.trail if begin <= r["ts"] < end and r.get("event") in CACHE_OR_ORIGIN_EVENTS and not r.get("prefetch")]
+    return {
+        "browser": len(since_press),
+        "from_browser_cache": sum(1 for r in since_press
+                                  if not number(r.get("transferSize")) and (number(r.get("decodedBodySize")) or 0) > 0),
+        "edge_cache": sum(1 for r in answers if r.get("event") in ("cache-hit", "cache-stale")),
+        "origin": sum(1 for r in answers if r.get("event") not in ("cache-hit", "cache-stale")),
     }
 
 

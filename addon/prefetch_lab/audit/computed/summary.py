@@ -1,5 +1,6 @@
-"""The summary per arm (audit.json's `summary`): the navigations after the landing page of all
-runs pooled, their timing percentiles and ratios to the control, and the prefetch figures
+"""The summary per arm (audit.json's `summary`): the document navigations after the landing page
+of all runs pooled, their timing percentiles and ratios to the control, the soft navigations'
+count and their own p50s beside them, and the prefetch figures
 (accuracy, coverage, refusals, origin requests, wasted bytes, double fetches, contention,
 prerenders). Percentiles are `stats.percentile`'s. Pure module.
 """
@@ -32,11 +33,14 @@ def summarize(runs: list[Run], doubles: list[dict], control_arm: str) -> dict[st
             values[f"{metric}_ratio"] = ratio(values[f"{metric}_ms_p50"], control[f"{metric}_ms_p50"]) if control else None
         values["lcp_p75_ratio"] = ratio(values["lcp_ms_p75"], control["lcp_ms_p75"]) if control else None
         values["speed_index_ratio"] = ratio(values["speed_index_ms_p50"], control["speed_index_ms_p50"]) if control else None
+        values["soft_largest_paint_ratio"] = ratio(values["soft_navigations_p50"]["largest_paint_ms"],
+                                                   control["soft_navigations_p50"]["largest_paint_ms"]) if control else None
     return summary
 
 
 def summarize_arm(runs: list[Run], doubles: list[dict]) -> dict:
-    navs = [n for run in runs for n in run.navigations if n["step"] >= 1]
+    navs = [n for run in runs for n in run.navigations if n["step"] >= 1]  # documents only
+    soft = [n for run in runs for n in run.soft_navigations]
     prefetches = [p for run in runs for p in run.prefetches]
     used = sum(1 for p in prefetches if p["used"])
     refused = Counter(p["edge_reason"] or "?" for p in prefetches if p["edge"] == "refused")
@@ -47,6 +51,8 @@ def summarize_arm(runs: list[Run], doubles: list[dict]) -> dict:
         "failed_steps": sum(1 for run in runs for s in run.steps[1:] if s.get("error") or not isinstance(s.get("page"), dict)),
         **timing_percentiles(navs),
         **paint_percentiles(navs),
+        "soft_navigations": len(soft),
+        "soft_navigations_p50": soft_percentiles(soft),
         "prefetches": len(prefetches),
         "prefetches_by_mechanism": dict(Counter(p["mechanism"] for p in prefetches).most_common()),
         "prefetches_by_kind": dict(Counter(p["kind"] for p in prefetches).most_common()),
@@ -78,6 +84,24 @@ def timing_percentiles(navs: list[dict]) -> dict[str, float | None]:
         "lcp_ms_p75": p("lcp_ms", 75),
         "load_ms_p50": p("load_ms", 50),
     }
+
+
+SOFT_METRICS = ("url_change_ms", "first_paint_ms", "largest_paint_ms")
+
+
+def soft_percentiles(soft: list[dict]) -> dict[str, float | None]:
+    """The soft navigations' own p50s (page_scripts.py's method; never pooled with documents'):
+    from the press's release to the URL change, the first paint and the new view's largest paint,
+    the Speed Index of their filmstrips, and the count per method ("chromium", "own")."""
+    def p50(values) -> float | None:
+        return ms(percentile([v for v in values if v is not None], 50))
+
+    figures = {m: p50(n["soft"].get(m) for n in soft) for m in SOFT_METRICS}
+    figures["speed_index_ms"] = p50((n.get("visual") or {}).get("speed_index_ms") for n in soft)
+    figures["by_method"] = dict(Counter(n["soft"].get("method") or "?" for n in soft).most_common())
+    figures["route_requests"] = {part: sum((n["soft"].get("route_requests") or {}).get(part) or 0 for n in soft)
+                                 for part in ("browser", "from_browser_cache", "edge_cache", "origin")}
+    return figures
 
 
 VISUAL_METRICS = ("first_visual_change_ms", "speed_index_ms", "visually_complete_85_ms", "visually_complete_ms")

@@ -23,7 +23,7 @@ def safe_coverage(navigations: list[dict], links: list[dict]) -> dict[str, dict]
     prefetchable = {normal_url(link["url"]) for link in links if link["verdict"] == "prefetch"}
     found: dict[str, dict] = {}
     for nav in navigations:
-        if nav.get("step", 0) < 1 or normal_url(nav.get("walk_url") or nav.get("url") or "") not in prefetchable:
+        if nav.get("step", 0) < 1 or nav.get("kind", "document") != "document" or normal_url(nav.get("walk_url") or nav.get("url") or "") not in prefetchable:
             continue
         arm = found.setdefault(nav["arm"], {"navigations": 0, "prefetched": 0})
         arm["navigations"] += 1

@@ -18,12 +18,17 @@ def summary_rows(audit: dict) -> tuple[list[str], list[list[str]]]:
     rows = []
     for arm, s in (audit.get("summary") or {}).items():
         rows.append([
-            arm, f"{s.get('navigations') or 0:,}",
+            arm, f"{s.get('navigations') or 0:,}" + (f" + {s['soft_navigations']:,} soft" if s.get("soft_navigations") else ""),
             *(fmt_ms(s.get(name), unit=False) for name in ("ttfb_ms_p50", "fcp_ms_p50", "lcp_ms_p50", "lcp_ms_p75")),
             fmt_ratio(s.get("lcp_ratio")), fmt_percent(s.get("accuracy")), fmt_percent(s.get("coverage")),
             prerendered_cell(s.get("prerenders") or {}), f"{s.get('refused') or 0:,}", f"{s.get('origin_requests') or 0:,}", fmt_bytes(s.get("wasted_bytes") or 0),
         ])
     return list(SUMMARY_COLUMNS), rows
+
+
+def soft_line(audit: dict) -> str | None:
+    """The headline of an audit whose navigations were mostly soft (findings/soft_navigations.py)."""
+    return next((a.get("headline") for a in audit.get("advice") or [] if a.get("code") == "soft-navigations"), None)
 
 
 def prerendered_cell(prerenders: dict) -> str:
@@ -39,7 +44,7 @@ def verdict_lines(audit: dict) -> list[str]:
     lines, warnings = [], []
     for arm, s in (audit.get("summary") or {}).items():
         compared = s.get("vs_control")
-        if not compared:
+        if not compared or (not s.get("navigations") and s.get("soft_navigations")):  # soft only: soft_line says it
             continue
         lines.append(f"{arm} against the control (median difference, paired):")
         lines += [f"  {fmt_comparison(metric, compared.get(metric))}" for metric in ("lcp_ms", "fcp_ms", "ttfb_ms", "speed_index_ms")

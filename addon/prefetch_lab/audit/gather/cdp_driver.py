@@ -41,8 +41,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from prefetch_lab.audit.gather import devices, netprofile
-from prefetch_lab.audit.gather.playwright_driver import (
-    CHROMIUM_ARGS, COLLECT_JS, MOBILE_DEVICE, OBSERVERS_JS, VISIBLE_LINKS_JS, Moves, device_name, emulation_of)
+from prefetch_lab.audit.gather.page_scripts import COLLECT_JS, OBSERVERS_JS, VISIBLE_LINKS_JS, WHERE_JS, settle_kind
+from prefetch_lab.audit.gather.playwright_driver import CHROMIUM_ARGS, MOBILE_DEVICE, Moves, device_name, emulation_of
 from prefetch_lab.audit.gather.netshaper import shaped
 from prefetch_lab.audit.gather.walk import Step, without_fragment
 from prefetch_lab.audit.gather.cdp_pipe import CdpError, PipeChromium
@@ -280,8 +280,9 @@ class CdpSession:
         return self.evaluate(f"({function_source})()")
 
     def _wait_for_load(self, since: int, allow_activation: bool) -> bool:
-        """Wait for the navigation started at event index `since` to reach its load event; True
-        when it was a prerender's activation (the session then follows the activated page)."""
+        """Wait for the navigation started at event index `since` to reach its load event, or to
+        change the main frame's URL without a document (a soft navigation); True when it was a
+        prerender's activation (the session then follows the activated page)."""
         deadline = time.monotonic() + self.moves.nav_timeout_ms / 1000
         while time.monotonic() < deadline:
             if allow_activation and (target := self._activated_prerender(since)):
@@ -289,7 +290,9 @@ class CdpSession:
                 self.page, self.page_target = self._targets[target], target
                 self._wait_until(lambda: self.evaluate("document.readyState") == "complete", deadline)
                 return True
-            if self.chromium.find("Page.loadEventFired", session=self.page, since=since):
+            if self.chromium.find("Page.loadEventFired", session=self.page, since=since) or self.chromium.find(
+                    "Page.navigatedWithinDocument", session=self.page, since=since,
+                    where=lambda p: p.get("frameId") == self.page_target):
                 return False
             time.sleep(POLL_S)
         raise TimeoutError(f"no page load within {self.moves.nav_timeout_ms} ms")
@@ -379,7 +382,7 @@ class CdpSession:
     def _take(self, step: Step) -> dict:
         record = {"step": step.step, "url": step.url, "trigger": "start" if step.step == 0 else step.via,
                   "started": time.time(), "error": None, "document": None, "page": None, "delivery": None,
-                  "filmstrip": []}
+                  "filmstrip": [], "kind": None}
         tracing = False
         try:
             point = self._link_position(step.url) if step.via == "link" else None
@@ -389,6 +392,7 @@ class CdpSession:
                 self.chromium.send("Tracing.start", {"transferMode": "ReturnAsStream",
                                                      "traceConfig": {"includedCategories": TRACE_CATEGORIES}}, self.tab)
                 tracing = True
+            origin_before, url_before = self.call(WHERE_JS) if step.step else (None, None)
             record["started"] = time.time()
             before = self.page
             since, activated = self._press(point) if point else (self._goto(step.url), False)
@@ -396,7 +400,8 @@ class CdpSession:
             record["document"] = self._document_response(0 if activated else since, self.page, self.page_target)
             time.sleep(self.moves.dwell_ms / 1000)
             record["page"] = self.call(COLLECT_JS)
-            record["delivery"] = delivery(record["page"], activated)
+            settle_kind(record, origin_before, url_before)
+            record["delivery"] = "soft" if record["kind"] == "soft" else delivery(record["page"], activated)
             if tracing:
                 mark = f"{CLOCK_MARK}-{step.step}"
                 mark_start = self.evaluate(f"performance.mark({json.dumps(mark)}).startTime")

@@ -19,6 +19,8 @@ from pathlib import Path
 from prefetch_lab.audit.gather import devices, netprofile
 from prefetch_lab.audit.gather.walk import Step, without_fragment
 from prefetch_lab.audit.gather.netshaper import shaped
+from prefetch_lab.audit.gather.page_scripts import (
+    CLOCK_MARK_JS, COLLECT_JS, OBSERVERS_JS, VISIBLE_LINKS_JS, WHERE_JS, settle_kind)
 from prefetch_lab.audit.gather.trace_frames import CLOCK_MARK, TRACE_CATEGORIES, FrameFolder
 
 logger = logging.getLogger(__name__)
@@ -38,100 +40,6 @@ CHROMIUM_ARGS = [
     "--proxy-bypass-list=<-loopback>",  # test origins on 127.0.0.1 go through the proxy too
 ]
 MOBILE_DEVICE = "Pixel 7"
-# A User Timing mark made just before a trace stops: the page's clock on the trace's (trace_frames.py).
-CLOCK_MARK_JS = "(name) => performance.mark(name).startTime"
-
-# Runs in every document before its own scripts: FCP, LCP (with its entry, for the attribution)
-# and CLS as the page reports them. CLS as web-vitals computes it: layout shifts without recent
-# input, grouped in session windows (a gap under 1 s, at most 5 s long), the largest window's sum.
-OBSERVERS_JS = """(() => {
-  const pl = window.__prefetchLab = {fcp: null, lcp: null, lcpElement: null, lcpEntry: null, cls: 0,
-                                     wasPrerendering: document.prerendering === true};
-  const describe = (el) => el ? el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") : null;
-  let session = 0, first = null, last = null;
-  try {
-    new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) if (e.name === "first-contentful-paint") pl.fcp = e.startTime;
-    }).observe({type: "paint", buffered: true});
-    new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) {
-        pl.lcp = e.startTime; pl.lcpElement = describe(e.element) || e.url || null;
-        pl.lcpEntry = {startTime: e.startTime, url: e.url || null, element: e.element || null,
-                       tag: e.element ? e.element.tagName.toLowerCase() : null, id: e.element ? e.element.id || null : null};
-      }
-    }).observe({type: "largest-contentful-paint", buffered: true});
-    new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) {
-        if (e.hadRecentInput) continue;
-        if (session && e.startTime - last < 1000 && e.startTime - first < 5000) { session += e.value; }
-        else { session = e.value; first = e.startTime; }
-        last = e.startTime;
-        pl.cls = Math.max(pl.cls, session);
-      }
-    }).observe({type: "layout-shift", buffered: true});
-  } catch (e) { /* an old browser: the fields stay null */ }
-})();"""
-
-# The LCP attribution as web-vitals' attribution build computes it (onLCP, v4/v5), relative to
-# the navigation's start (activationStart subtracted for a prerendered page): the four parts sum to
-# the adjusted LCP, max(lcp - activationStart, 0).
-COLLECT_JS = """() => {
-  const pick = (e, keys) => Object.fromEntries(keys.map((k) => [k, e && e[k] !== undefined ? e[k] : null]));
-  const nav = performance.getEntriesByType("navigation")[0];
-  const pl = window.__prefetchLab || {};
-  const attribution = () => {
-    const lcp = pl.lcpEntry;
-    if (!lcp || !nav) return null;
-    const activation = nav.activationStart || 0;
-    const resource = lcp.url ? performance.getEntriesByType("resource").find((e) => e.name === lcp.url) : null;
-    const ttfb = Math.max(0, nav.responseStart - activation);
-    const requestStart = Math.max(ttfb, resource ? (resource.requestStart || resource.startTime) - activation : 0);
-    const responseEnd = Math.max(requestStart, resource ? resource.responseEnd - activation : 0);
-    const renderTime = Math.max(responseEnd, lcp.startTime - activation);
-    return {tag: lcp.tag, id: lcp.id, url: lcp.url, ttfb_ms: ttfb, load_delay_ms: requestStart - ttfb,
-            load_time_ms: responseEnd - requestStart, render_delay_ms: renderTime - responseEnd};
-  };
-  return {
-    url: location.href,
-    time_origin: performance.timeOrigin,
-    nav: pick(nav, ["deliveryType", "activationStart", "startTime", "workerStart", "fetchStart", "requestStart",
-                    "responseStart", "responseEnd", "domContentLoadedEventEnd", "loadEventEnd", "transferSize",
-                    "encodedBodySize", "decodedBodySize", "type", "nextHopProtocol", "name"]),
-    fcp: pl.fcp ?? null, lcp: pl.lcp ?? null, lcp_element: pl.lcpElement ?? null,
-    lcp_attribution: attribution(), cls: pl.cls ?? null,
-    was_prerendered: !!pl.wasPrerendering,
-    resources: performance.getEntriesByType("resource").map((e) => pick(e, [
-      "name", "initiatorType", "startTime", "workerStart", "fetchStart", "requestStart", "responseStart",
-      "responseEnd", "transferSize", "encodedBodySize", "decodedBodySize", "deliveryType", "renderBlockingStatus"])),
-    marks: performance.getEntriesByType("mark").map((e) => ({name: e.name, startTime: e.startTime})),
-  };
-}"""
-
-# Links a person can see and press now: in the viewport, rendered, and not covered where the
-# pointer goes. That point is the centre of the first of the link's boxes whose centre is the
-# link itself (a link that wraps onto two lines has a box per line, and the centre of their
-# bounding rectangle can fall between them, on the paragraph: a press there goes nowhere), else
-# of its bounding rectangle.
-VISIBLE_LINKS_JS = """() => {
-  const links = [];
-  const pointOn = (a, r) => {
-    if (r.width < 1 || r.height < 1 || r.bottom <= 0 || r.right <= 0 || r.top >= innerHeight || r.left >= innerWidth) return null;
-    const x = Math.min(Math.max(r.left + r.width / 2, 0), innerWidth - 1);
-    const y = Math.min(Math.max(r.top + r.height / 2, 0), innerHeight - 1);
-    const hit = document.elementFromPoint(x, y);
-    return hit && (hit === a || a.contains(hit)) ? [x, y] : null;
-  };
-  for (const a of document.querySelectorAll("a[href]")) {
-    let point = null;
-    for (const r of a.getClientRects()) if ((point = pointOn(a, r))) break;
-    point = point || pointOn(a, a.getBoundingClientRect());
-    if (!point) continue;
-    links.push({href: a.href, text: (a.innerText || a.textContent || "").trim().replace(/\\s+/g, " ").slice(0, 100),
-                target: a.target || "", download: a.hasAttribute("download"), x: point[0], y: point[1]});
-  }
-  return links;
-}"""
-
 
 @dataclass(frozen=True)
 class Moves:
@@ -277,7 +185,8 @@ class Session:
 
     def _take(self, step: Step) -> dict:
         record = {"step": step.step, "url": step.url, "trigger": "start" if step.step == 0 else step.via,
-                  "started": time.time(), "error": None, "document": None, "page": None, "filmstrip": []}
+                  "started": time.time(), "error": None, "document": None, "page": None, "filmstrip": [],
+                  "kind": None}
         tracing = False
         try:
             point = self._link_position(step.url) if step.via == "link" else None
@@ -287,11 +196,15 @@ class Session:
                 # On the page's session: Chromium takes trace screenshots only for a page target.
                 self.browser.start_tracing(page=self.page, screenshots=True, categories=list(TRACE_CATEGORIES))
                 tracing = True
+            origin_before, url_before = self.page.evaluate(WHERE_JS) if step.step else (None, None)
             record["started"] = time.time()
+            # A soft navigation (pushState) ends the wait at once, with no response (Playwright's
+            # same-document navigation): the dwell is the view's time to paint.
             response = self._press(point) if point else self._goto(step.url)
             record["document"] = describe_response(response)
             self.page.wait_for_timeout(self.moves.dwell_ms)
             record["page"] = self.page.evaluate(COLLECT_JS)
+            settle_kind(record, origin_before, url_before)
             if tracing:
                 mark = f"{CLOCK_MARK}-{step.step}"
                 mark_start = self.page.evaluate(CLOCK_MARK_JS, mark)

@@ -117,7 +117,8 @@ def choose_frames(shots: Sequence[Shot], start_ms: float, end_ms: float, bucket_
 
 
 def filmstrip(events: Sequence[dict], mark: str, mark_start_ms: float | None, activation_start_ms: float | None) -> list[Frame]:
-    """The navigation's kept frames from its trace, or [] when the clock mark is missing."""
+    """The navigation's kept frames from its trace, or [] when the clock mark is missing;
+    `activation_start_ms`: where on the page's clock the navigation began (0: its time origin)."""
     origin = time_origin(events, mark, mark_start_ms)
     if origin is None:
         return []
@@ -135,9 +136,12 @@ class FrameFolder:
 
     def keep(self, step: int, trace: bytes | str, mark: str, mark_start_ms: float | None, page: dict | None) -> list[dict]:
         """A measured step's filmstrip, as both drivers record it: its trace's frames, timed from
-        the navigation's start (the activation, for a prerendered `page`), written here."""
-        activation = ((page or {}).get("nav") or {}).get("activationStart")
-        return self.write(step, filmstrip(parse_trace(trace), mark, mark_start_ms, activation))
+        the navigation's start (the activation, for a prerendered `page`; the press's release, for
+        a soft navigation: page_scripts.py), written here."""
+        page = page or {}
+        soft = page.get("soft_navigation")
+        start = soft.get("start") if isinstance(soft, dict) else (page.get("nav") or {}).get("activationStart")
+        return self.write(step, filmstrip(parse_trace(trace), mark, mark_start_ms, start))
 
     def write(self, step: int, frames: Sequence[Frame]) -> list[dict]:
         directory = self.out / self.folder
