@@ -59,14 +59,17 @@ def test_a_person_explores_new_pages_first_and_the_choice_is_seeded():
 class FakeSite:
     """Pages and the links each shows in its viewport, as the browser would report them."""
 
-    def __init__(self, pages: dict[str, list[str]], redirects: dict[str, str] | None = None) -> None:
+    def __init__(self, pages: dict[str, list[str]], redirects: dict[str, str] | None = None,
+                 statuses: dict[str, int] | None = None, covered: dict[str, str] | None = None) -> None:
         self.pages, self.redirects, self.opened = pages, redirects or {}, []
+        self.statuses, self.covered = statuses or {}, covered or {}
 
-    def __call__(self, url: str) -> tuple[str, list[dict]]:
+    def __call__(self, url: str) -> tuple[str, list[dict], int]:
         self.opened.append(url)
         final = self.redirects.get(url, url)
         path = final.removeprefix(SITE)
-        return final, [link(href, f"to {href}") for href in self.pages.get(path, [])]
+        return final, [link(href, f"to {href}", covered_by=self.covered.get(href)) for href in self.pages.get(path, [])], \
+            self.statuses.get(path, 200)
 
 
 def test_random_walk_follows_visible_links_and_stops_at_a_dead_end():
@@ -88,6 +91,26 @@ def test_the_start_step_records_where_a_redirect_landed():
     site = FakeSite({"/home": ["/a"]}, redirects={SITE + "/": SITE + "/home"})
     plan = plan_random_walk(SITE + "/", 2, seed=1, policy=POLICY, visible_links=site)
     assert plan[0] == Step(0, SITE + "/home", "start")
+
+
+def test_the_planner_skips_covered_failing_and_off_site_links_and_records_why():
+    site = FakeSite({"/": ["/banner-link", "/gone", "/broken", "/away", "/fine"], "/fine": []},
+                    statuses={"/gone": 404, "/broken": 500}, redirects={SITE + "/away": "https://elsewhere.example/"},
+                    covered={"/banner-link": "div#cookie-banner"})
+    alphabetical = lambda page, candidates, visited, rng: min(candidates, key=lambda c: c["href"])  # noqa: E731
+    plan = plan_random_walk(SITE + "/", 3, seed=1, policy=POLICY, visible_links=site, choose=alphabetical)
+    assert [s.url.removeprefix(SITE) for s in plan] == ["/", "/fine"]  # then a dead end
+    assert list(plan[1].skipped) == [
+        {"href": SITE + "/banner-link", "why": "covered by div#cookie-banner"},
+        {"href": SITE + "/away", "why": "redirected off the site, to https://elsewhere.example/"},
+        {"href": SITE + "/broken", "why": "answered 500"},
+    ]  # /gone, after /fine in the chooser's order, was never needed
+    assert SITE + "/banner-link" not in site.opened  # a covered link is not even opened
+    assert plan[1].to_dict()["skipped"][0]["why"] == "covered by div#cookie-banner"
+    # Every link of a page skipped: the walk ends there, each tried once.
+    site = FakeSite({"/": ["/gone"]}, statuses={"/gone": 404})
+    assert [s.url for s in plan_random_walk(SITE + "/", 3, seed=1, policy=POLICY, visible_links=site)] == [SITE + "/"]
+    assert site.opened == [SITE + "/", SITE + "/gone"]
 
 
 def test_path_file_lines_are_urls_or_link_texts():

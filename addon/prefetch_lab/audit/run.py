@@ -41,6 +41,7 @@ from prefetch_lab.audit.gather.cdp_driver import CdpBrowser
 from prefetch_lab.audit.gather.cdp_pipe import CdpError
 from prefetch_lab.audit.gather.playwright_driver import AuditBrowser, find_chromium
 from prefetch_lab.audit.gather.walk import (
+    OpenedPage,
     SkewedChoice,
     Step,
     WalkPolicy,
@@ -270,14 +271,14 @@ class Audit:
         baseline = json.loads(path.read_text(encoding="utf-8"))
         return compare_with_baseline(results["navigations"], list(results["summary"]), baseline, str(path))
 
-    def in_site_urls(self, proxy: ProxyProcess, open_page: Callable[[str], tuple[str, list[dict]]], session=None):
+    def in_site_urls(self, proxy: ProxyProcess, open_page: Callable[[str], OpenedPage], session=None):
         """`open_page` (a session's visible_links or follow) taking and giving the site's URLs."""
-        def visible_links(url: str) -> tuple[str, list[dict]]:
+        def visible_links(url: str) -> OpenedPage:
             self.check_deadline()
-            final, links = open_page(self.site_url(proxy, url))
+            final, links, status = open_page(self.site_url(proxy, url))
             rebase = lambda u: self.site_path(proxy, u)
             self.keep_page_links(session or getattr(open_page, "__self__", None), rebase)
-            return rebase(final), [{**link, "href": rebase(link["href"])} for link in links]
+            return rebase(final), [{**link, "href": rebase(link["href"])} for link in links], status
         return visible_links
 
     def keep_page_links(self, session, rebase: Callable[[str], str]) -> None:
@@ -319,7 +320,7 @@ class Audit:
                     session.set_extra_headers({TRAINING_VISITOR_HEADER: f"train-{index}"})  # one visitor per walk
                     opened: list[str] = []
 
-                    def open_page(url: str) -> tuple[str, list[dict]]:
+                    def open_page(url: str) -> OpenedPage:
                         # The walk starts by address; then it presses links.
                         opened.append(url)
                         return session.follow(url) if len(opened) > 1 else session.visible_links(url)

@@ -46,6 +46,7 @@ def build_navigation(run: Run, index: int, out_dir: Path | str | None = None) ->
         "walk_url": step.get("url"),
         "trigger": step.get("trigger"),
         "error": step.get("error"),
+        **walk_fields(step),
         "kind": "document",
         "delivery_type": delivery,
         "activation_start_ms": ms(activation),
@@ -55,6 +56,7 @@ def build_navigation(run: Run, index: int, out_dir: Path | str | None = None) ->
         "document_status": document.get("status") if isinstance(document.get("status"), int) else None,
         "edge_caching_status": edge_status,
         **timings(page, activation),
+        "lcp_missing_reason": lcp_missing_reason(step, page),
         **paint_fields(step, page, out_dir),
         "transfer_bytes": total_bytes,
         "document_transfer_bytes": doc_bytes,
@@ -83,10 +85,10 @@ def build_soft_navigation(run: Run, index: int, out_dir: Path | str | None = Non
     return {
         "arm": run.arm, "run": run.index, "step": integer(step.get("step"), index),
         "url": run.key(page.get("url") or step.get("url")), "walk_url": step.get("url"),
-        "trigger": step.get("trigger"), "error": step.get("error"), "kind": "soft",
+        "trigger": step.get("trigger"), "error": step.get("error"), **walk_fields(step), "kind": "soft",
         "delivery_type": None, "activation_start_ms": None, "was_prerendered": False,
         "served_from": "no-document", "delivery": "soft", "document_status": None, "edge_caching_status": None,
-        **dict.fromkeys(("ttfb_ms", "fcp_ms", "lcp_ms", "dom_content_loaded_ms", "load_ms")),
+        **dict.fromkeys(("ttfb_ms", "fcp_ms", "lcp_ms", "dom_content_loaded_ms", "load_ms", "lcp_missing_reason")),
         **paint,
         "transfer_bytes": route_bytes, "document_transfer_bytes": 0,
         "prefetched": False, "contention": None, "not_prefetched_reason": None, "not_prefetched_detail": None,
@@ -117,6 +119,31 @@ def route_requests(run: Run, index: int, since_press: list[dict]) -> dict:
         "edge_cache": sum(1 for r in answers if r.get("event") in ("cache-hit", "cache-stale")),
         "origin": sum(1 for r in answers if r.get("event") not in ("cache-hit", "cache-stale")),
     }
+
+
+def walk_fields(step: dict) -> dict[str, Any]:
+    """How the walk got there: the press (scrolled clear of what covered the link, or why it was
+    typed instead) and the redirects on the way, first first."""
+    document = step.get("document") or {}
+    press = step.get("press") if isinstance(step.get("press"), dict) else None
+    return {
+        "press_covered_by": press.get("covered_by") if press else None,
+        "press_scrolled": bool(press.get("scrolled")) if press else False,
+        "press_problem": step.get("press_problem"),
+        "redirects": [r for r in document.get("redirects") or [] if isinstance(r, dict)],
+    }
+
+
+def lcp_missing_reason(step: dict, page: dict) -> str | None:
+    """Why a document has no LCP (None when it has one, or the step failed: its error says why).
+    The dwell bounds the wait: a page that never gives an LCP is recorded, never waited for."""
+    if page.get("lcp") is not None or step.get("error"):
+        return None
+    if page.get("visibility") == "hidden":
+        return "the page was hidden, and Chromium reports no LCP for a hidden page"
+    if page.get("fcp") is None:
+        return "nothing contentful was painted within the dwell (no FCP): a blank page, or content only in a canvas or frame"
+    return "content was painted but Chromium gave no LCP candidate within the dwell (e.g. an image still loading, or a background)"
 
 
 def timings(page: dict, activation: float) -> dict[str, Any]:

@@ -41,10 +41,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from prefetch_lab.audit.gather import devices, netprofile
-from prefetch_lab.audit.gather.page_scripts import COLLECT_JS, OBSERVERS_JS, VISIBLE_LINKS_JS, WHERE_JS, settle_kind
+from prefetch_lab.audit.gather.page_scripts import (
+    COLLECT_JS, OBSERVERS_JS, PRESS_POINT_JS, VISIBLE_LINKS_JS, WHERE_JS, press_point, settle_kind)
 from prefetch_lab.audit.gather.playwright_driver import CHROMIUM_ARGS, MOBILE_DEVICE, Moves, device_name, emulation_of
 from prefetch_lab.audit.gather.netshaper import shaped
-from prefetch_lab.audit.gather.walk import Step, without_fragment
+from prefetch_lab.audit.gather.walk import OpenedPage, Step, without_fragment
 from prefetch_lab.audit.gather.cdp_pipe import CdpError, PipeChromium
 from prefetch_lab.audit.gather.trace_frames import CLOCK_MARK, TRACE_CATEGORIES, FrameFolder
 
@@ -276,8 +277,12 @@ class CdpSession:
         return self.chromium.evaluate(self.page, expression, timeout)
 
     def call(self, function_source: str):
-        """Run one of playwright_driver's page functions (`() => {...}`) in the current page."""
+        """Run one of page_scripts' page functions (`() => {...}`) in the current page."""
         return self.evaluate(f"({function_source})()")
+
+    def call_with(self, function_source: str, argument):
+        """Run a page function of one argument (`(x) => {...}`), the argument as JSON."""
+        return self.evaluate(f"({function_source})({json.dumps(argument)})")
 
     def _wait_for_load(self, since: int, allow_activation: bool) -> bool:
         """Wait for the navigation started at event index `since` to reach its load event, or to
@@ -315,38 +320,41 @@ class CdpSession:
         """The page's document response (from `session`, at event index >= since): the
         network's, a prefetch's, or the one a prerender loaded before its activation. The main
         frame's id is the target's."""
-        found = [e for e in self.chromium.events[since:] if e["method"] == "Network.responseReceived"
-                 and e.get("sessionId") == session and e["params"].get("type") == "Document"
-                 and e["params"].get("frameId") == target]
+        events = [e for e in self.chromium.events[since:] if e.get("sessionId") == session
+                  and e["params"].get("type") == "Document" and e["params"].get("frameId") == target]
+        found = [e for e in events if e["method"] == "Network.responseReceived"]
         if not found:
             return None
         response = found[-1]["params"]["response"]
+        # The redirects on the way (each a requestWillBeSent carrying the answer that redirected).
+        redirects = [{"url": e["params"]["redirectResponse"].get("url"), "status": e["params"]["redirectResponse"].get("status")}
+                     for e in events if e["method"] == "Network.requestWillBeSent" and e["params"].get("redirectResponse")
+                     and e["params"].get("loaderId") == found[-1]["params"].get("loaderId")]
         return {"status": response.get("status"), "headers": {k.lower(): v for k, v in (response.get("headers") or {}).items()},
-                "from_service_worker": bool(response.get("fromServiceWorker"))}
+                "from_service_worker": bool(response.get("fromServiceWorker")), "redirects": redirects}
 
     # ---- planning ------------------------------------------------------------------------
 
-    def visible_links(self, url: str) -> tuple[str, list[dict]]:
+    def visible_links(self, url: str) -> OpenedPage:
         """Open `url` and list the links visible without scrolling (for the planner)."""
-        self._goto(url)
+        return self._opened(self._goto(url))
+
+    def _opened(self, since: int) -> OpenedPage:
+        """The page a navigation begun at event index `since` opened, as the planner sees it."""
         time.sleep(0.2)  # late layout (web fonts, images without sizes)
-        return self.evaluate("location.href"), self.call(VISIBLE_LINKS_JS)
+        document = self._document_response(since, self.page, self.page_target) or {}
+        return self.evaluate("location.href"), self.call(VISIBLE_LINKS_JS), document.get("status")
 
     def page_links(self) -> dict:
         """Every link of the page showing (gather/page_links.py), for the deployment's lint."""
         from prefetch_lab.audit.gather.page_links import PAGE_LINKS_JS
         return self.call(PAGE_LINKS_JS)
 
-    def follow(self, url: str) -> tuple[str, list[dict]]:
+    def follow(self, url: str) -> OpenedPage:
         """Go to `url` as a visitor would: press the visible link to it on this page, else type it
         (a training walk: the edge sees each page view with its Referer)."""
         point = self._link_position(url)
-        if point:
-            self._press(point)
-        else:
-            self._goto(url)
-        time.sleep(0.2)  # late layout, as in visible_links
-        return self.evaluate("location.href"), self.call(VISIBLE_LINKS_JS)
+        return self._opened(self._press(point)[0] if point else self._goto(url))
 
     def warm(self, urls: list[str]) -> None:
         """Popular traffic keeping the edge warm: open each page once (its subresources too)."""
@@ -382,12 +390,10 @@ class CdpSession:
     def _take(self, step: Step) -> dict:
         record = {"step": step.step, "url": step.url, "trigger": "start" if step.step == 0 else step.via,
                   "started": time.time(), "error": None, "document": None, "page": None, "delivery": None,
-                  "filmstrip": [], "kind": None}
+                  "filmstrip": [], "kind": None, "press": None, "press_problem": None}
         tracing = False
         try:
-            point = self._link_position(step.url) if step.via == "link" else None
-            if step.via == "link" and point is None:
-                record["trigger"] = "goto"  # the link was not visible this time: type the address
+            point = press_point(self.call_with(PRESS_POINT_JS, step.url), record) if step.via == "link" else None
             if self.frames:
                 self.chromium.send("Tracing.start", {"transferMode": "ReturnAsStream",
                                                      "traceConfig": {"includedCategories": TRACE_CATEGORIES}}, self.tab)
@@ -425,9 +431,10 @@ class CdpSession:
         return self.chromium.read_stream(done["params"]["stream"], self.tab)
 
     def _link_position(self, url: str) -> tuple[float, float] | None:
+        """Where to press the visible link to `url` (training walks: not scrolled for)."""
         target = without_fragment(url)
         for link in self.call(VISIBLE_LINKS_JS):
-            if without_fragment(link["href"]) == target:
+            if without_fragment(link["href"]) == target and link.get("x") is not None:
                 return link["x"], link["y"]
         return None
 

@@ -139,6 +139,7 @@ COLLECT_JS = """() => {
                     "encodedBodySize", "decodedBodySize", "type", "nextHopProtocol", "name"]),
     fcp: pl.fcp ?? null, lcp: pl.lcp ?? null, lcp_element: pl.lcpElement ?? null,
     lcp_attribution: attribution(), cls: pl.cls ?? null, soft_navigation: softNavigation(),
+    visibility: document.visibilityState,
     was_prerendered: !!pl.wasPrerendering,
     resources: performance.getEntriesByType("resource").map((e) => pick(e, [
       "name", "initiatorType", "startTime", "workerStart", "fetchStart", "requestStart", "responseStart",
@@ -147,30 +148,86 @@ COLLECT_JS = """() => {
   };
 }"""
 
-# Links a person can see and press now: in the viewport, rendered, and not covered where the
-# pointer goes. That point is the centre of the first of the link's boxes whose centre is the
+# Where a person would press a link: the centre of the first of its boxes whose centre is the
 # link itself (a link that wraps onto two lines has a box per line, and the centre of their
-# bounding rectangle can fall between them, on the paragraph: a press there goes nowhere), else
-# of its bounding rectangle.
-VISIBLE_LINKS_JS = """() => {
-  const links = [];
+# bounding rectangle can fall between them, on the paragraph: a press there goes nowhere), else of
+# its bounding rectangle; in the viewport, and not covered there. `pointOf(a)` gives {x, y}, or
+# {cover} naming what is on top of it (a cookie banner, a sticky header), or null (not in view).
+LINK_POINT_JS = """
+  const describe = (el) => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "")
+    + (el.classList && el.classList.length ? "." + Array.from(el.classList).slice(0, 2).join(".") : "");
   const pointOn = (a, r) => {
     if (r.width < 1 || r.height < 1 || r.bottom <= 0 || r.right <= 0 || r.top >= innerHeight || r.left >= innerWidth) return null;
     const x = Math.min(Math.max(r.left + r.width / 2, 0), innerWidth - 1);
     const y = Math.min(Math.max(r.top + r.height / 2, 0), innerHeight - 1);
     const hit = document.elementFromPoint(x, y);
-    return hit && (hit === a || a.contains(hit)) ? [x, y] : null;
+    return hit && (hit === a || a.contains(hit)) ? {x, y} : {cover: hit ? describe(hit) : "nothing"};
   };
+  const pointOf = (a) => {
+    let cover = null;
+    for (const r of [...a.getClientRects(), a.getBoundingClientRect()]) {
+      const found = pointOn(a, r);
+      if (found && found.cover === undefined) return found;
+      cover = cover || found;
+    }
+    return cover;
+  };
+"""
+
+# The links a person can see and press now; those in view but covered come with `covered_by`
+# (the walk never chooses them, and records why: walk.py).
+VISIBLE_LINKS_JS = """() => {""" + LINK_POINT_JS + """
+  const links = [];
   for (const a of document.querySelectorAll("a[href]")) {
-    let point = null;
-    for (const r of a.getClientRects()) if ((point = pointOn(a, r))) break;
-    point = point || pointOn(a, a.getBoundingClientRect());
+    const point = pointOf(a);
     if (!point) continue;
     links.push({href: a.href, text: (a.innerText || a.textContent || "").trim().replace(/\\s+/g, " ").slice(0, 100),
-                target: a.target || "", download: a.hasAttribute("download"), x: point[0], y: point[1]});
+                target: a.target || "", download: a.hasAttribute("download"),
+                x: point.cover === undefined ? point.x : null, y: point.cover === undefined ? point.y : null,
+                covered_by: point.cover === undefined ? null : point.cover});
   }
   return links;
 }"""
+
+# Where to press the link to `target` (its URL, any #fragment aside) in the measured walk. Not
+# pressable where it is (covered, or out of view): scroll it to the middle of the viewport, clear
+# of banners and sticky bars at the edges, and look again. {x, y, scrolled, covered_by} where it
+# can be pressed (covered_by: what covered it before the scroll); {x: null, covered_by, found}
+# where it cannot.
+PRESS_POINT_JS = """(target) => {""" + LINK_POINT_JS + """
+  const bare = (url) => url.split("#")[0];
+  const links = Array.from(document.querySelectorAll("a[href]")).filter((a) => bare(a.href) === bare(target));
+  let cover = null;
+  for (const scrolled of [false, true]) {
+    for (const a of links) {
+      const point = pointOf(a);
+      if (point && point.cover === undefined) return {x: point.x, y: point.y, scrolled, covered_by: cover};
+      if (point) cover = cover || point.cover;
+    }
+    if (!scrolled && links.length) links[0].scrollIntoView({block: "center", inline: "nearest"});
+  }
+  return {x: null, y: null, scrolled: links.length > 0, covered_by: cover, found: links.length > 0};
+}"""
+
+
+def press_problem(found: dict | None) -> str | None:
+    """Why the walk typed a link's address instead of pressing it (PRESS_POINT_JS's answer)."""
+    if not found or found.get("x") is not None:
+        return None
+    if found.get("covered_by"):
+        return f"covered by {found['covered_by']}, even scrolled to the middle of the viewport"
+    return "no such link on the page" if not found.get("found") else "the link is not shown (no size, or hidden)"
+
+
+def press_point(found: dict | None, record: dict) -> tuple[float, float] | None:
+    """PRESS_POINT_JS's answer into the step's record: `press` (scrolled, covered_by), and where
+    the link cannot be pressed, `press_problem` and the trigger `goto` (the address typed)."""
+    found = found or {}
+    record["press"] = {"scrolled": bool(found.get("scrolled")), "covered_by": found.get("covered_by")}
+    if found.get("x") is None:
+        record["trigger"], record["press_problem"] = "goto", press_problem(found)
+        return None
+    return found["x"], found["y"]
 
 
 def navigation_kind(origin_before: float | None, url_before: str | None, page: dict | None) -> str | None:

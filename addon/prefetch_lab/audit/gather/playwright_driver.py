@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from prefetch_lab.audit.gather import devices, netprofile
-from prefetch_lab.audit.gather.walk import Step, without_fragment
+from prefetch_lab.audit.gather.walk import OpenedPage, Step
 from prefetch_lab.audit.gather.netshaper import shaped
 from prefetch_lab.audit.gather.page_scripts import (
-    CLOCK_MARK_JS, COLLECT_JS, OBSERVERS_JS, VISIBLE_LINKS_JS, WHERE_JS, settle_kind)
+    CLOCK_MARK_JS, COLLECT_JS, OBSERVERS_JS, PRESS_POINT_JS, VISIBLE_LINKS_JS, WHERE_JS, press_point, settle_kind)
 from prefetch_lab.audit.gather.trace_frames import CLOCK_MARK, TRACE_CATEGORIES, FrameFolder
 
 logger = logging.getLogger(__name__)
@@ -155,11 +155,11 @@ class Session:
 
     # ---- planning ------------------------------------------------------------------------
 
-    def visible_links(self, url: str) -> tuple[str, list[dict]]:
+    def visible_links(self, url: str) -> OpenedPage:
         """Open `url` and list the links visible without scrolling (for the planner)."""
-        self.page.goto(url, wait_until="load", timeout=self.moves.nav_timeout_ms)
+        response = self.page.goto(url, wait_until="load", timeout=self.moves.nav_timeout_ms)
         self.page.wait_for_timeout(200)  # late layout (web fonts, images without sizes)
-        return self.page.url, self.page.evaluate(VISIBLE_LINKS_JS)
+        return self.page.url, self.page.evaluate(VISIBLE_LINKS_JS), response.status if response else None
 
     def page_links(self) -> dict:
         """Every link of the page showing (gather/page_links.py), for the deployment's lint."""
@@ -186,12 +186,10 @@ class Session:
     def _take(self, step: Step) -> dict:
         record = {"step": step.step, "url": step.url, "trigger": "start" if step.step == 0 else step.via,
                   "started": time.time(), "error": None, "document": None, "page": None, "filmstrip": [],
-                  "kind": None}
+                  "kind": None, "press": None, "press_problem": None}
         tracing = False
         try:
-            point = self._link_position(step.url) if step.via == "link" else None
-            if step.via == "link" and point is None:
-                record["trigger"] = "goto"  # the link was not visible this time: type the address
+            point = self._press_point(step, record)
             if self.frames:
                 # On the page's session: Chromium takes trace screenshots only for a page target.
                 self.browser.start_tracing(page=self.page, screenshots=True, categories=list(TRACE_CATEGORIES))
@@ -220,12 +218,12 @@ class Session:
                     logger.debug(f"stopping the trace failed: {type(e).__name__}: {e}")
         return record
 
-    def _link_position(self, url: str) -> tuple[float, float] | None:
-        target = without_fragment(url)
-        for link in self.page.evaluate(VISIBLE_LINKS_JS):
-            if without_fragment(link["href"]) == target:
-                return link["x"], link["y"]
-        return None
+    def _press_point(self, step: Step, record: dict) -> tuple[float, float] | None:
+        """Where to press the step's link (scrolled clear if covered); None, and the step typed
+        instead with the reason recorded, where it cannot be pressed."""
+        if step.via != "link":
+            return None
+        return press_point(self.page.evaluate(PRESS_POINT_JS, step.url), record)
 
     def _press(self, point: tuple[float, float]):
         mouse = self.page.mouse
@@ -262,4 +260,15 @@ def describe_response(response) -> dict | None:
     # `headers`, not `all_headers()`: the raw headers of a navigation served from a prefetch never
     # arrive over CDP, and all_headers() then waits for ever (seen with Chromium 156).
     return {"status": response.status, "headers": dict(response.headers),
-            "from_service_worker": response.from_service_worker}
+            "from_service_worker": response.from_service_worker, "redirects": redirect_chain(response.request)}
+
+
+def redirect_chain(request, limit: int = 20) -> list[dict]:
+    """The redirects before the document's request, first first: {url, status} each."""
+    chain = []
+    request = request.redirected_from
+    while request is not None and len(chain) < limit:
+        response = request.response()
+        chain.append({"url": request.url, "status": response.status if response else None})
+        request = request.redirected_from
+    return chain[::-1]

@@ -32,9 +32,18 @@ class Step:
     url: str
     via: str  # "start" | "link" (press the visible link whose resolved href is `url`) | "goto"
     text: str = ""  # the link's text, for people reading the plan
+    # Links of the page before that the planner would not follow, and why: covered where a press
+    # would land, answered 4xx/5xx, redirected off the site (a few, for people reading the plan).
+    skipped: tuple[dict, ...] = ()
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "skipped": list(self.skipped)}
+
+
+# What opening a page gives the planner: its final URL (after redirects), the links visible in
+# its viewport (VISIBLE_LINKS_JS), and its document's HTTP status (None: not known).
+OpenedPage = tuple[str, list[dict], "int | None"]
+SKIPPED_KEPT = 5  # per step, in the plan
 
 
 def without_fragment(url: str) -> str:
@@ -77,7 +86,8 @@ class WalkPolicy:
             url = link.get("href") or ""
             target = without_fragment(url)
             if (
-                urlsplit(url).scheme not in ("http", "https")
+                link.get("covered_by")  # a press there would land on what covers it
+                or urlsplit(url).scheme not in ("http", "https")
                 or origin_of(url) != origin_of(current_url)
                 or target == here  # same document: no navigation
                 or link.get("download") or (link.get("target") or "").lower() == "_blank"
@@ -150,25 +160,47 @@ def training_seed(seed: int, index: int) -> str:
     return f"train-{seed}-{index}"
 
 
+def covered_links(links: Sequence[dict], current_url: str) -> list[dict]:
+    """The same-origin links in view that something covers where a press would land."""
+    return [{"href": without_fragment(link["href"]), "why": f"covered by {link['covered_by']}"}
+            for link in links if link.get("covered_by") and origin_of(link.get("href") or "") == origin_of(current_url)]
+
+
 def plan_random_walk(
     start_url: str, pages: int, seed: int | str, policy: WalkPolicy,
-    visible_links: Callable[[str], tuple[str, list[dict]]], choose: Chooser = uniform_choice,
+    visible_links: Callable[[str], OpenedPage], choose: Chooser = uniform_choice,
 ) -> list[Step]:
     """Open `start_url`, then follow `pages - 1` visible links picked by `choose`. `visible_links(url)`
-    opens a page and returns (its final URL, the links visible in its viewport). Stops early on a dead end."""
+    opens a page (OpenedPage). A link whose page answered 4xx/5xx or redirected off the site is
+    skipped and another chosen (each link of a page tried once); a covered link is never chosen.
+    Both are recorded in the step's `skipped`. Stops early on a dead end."""
     rng = random.Random(seed)
-    current, links = visible_links(start_url)
+    current, links, _ = visible_links(start_url)
     plan = [Step(0, without_fragment(current), "start")]
     visited = {plan[0].url}
     while len(plan) < pages:
-        link = choose(current, policy.candidates(links, current), visited, rng)
-        if link is None:
-            break
-        plan.append(Step(len(plan), link["href"], "link", link.get("text", "")))
+        candidates = policy.candidates(links, current)
+        skipped = covered_links(links, current)
+        opened = None
+        while candidates and opened is None:
+            link = choose(current, candidates, visited, rng)
+            if link is None:
+                break
+            # As the press will: with the link's #fragment, so the page shows (and the planner
+            # sees the links of) the part the visitor lands on, not its top.
+            final, next_links, status = visible_links(link.get("linked") or link["href"])
+            problem = (f"answered {status}" if status is not None and status >= 400
+                       else f"redirected off the site, to {final}" if origin_of(final) != origin_of(current) else None)
+            if problem is None:
+                opened = link, final, next_links
+            else:
+                skipped.append({"href": link["href"], "why": problem})
+                candidates = [c for c in candidates if c["href"] != link["href"]]
+        if opened is None:
+            break  # a dead end: no link to follow, or every one skipped
+        link, current, links = opened
+        plan.append(Step(len(plan), link["href"], "link", link.get("text", ""), tuple(skipped[:SKIPPED_KEPT])))
         visited.add(link["href"])
-        # As the press will: with the link's #fragment, so the page shows (and the planner sees
-        # the links of) the part the visitor lands on, not its top.
-        current, links = visible_links(link.get("linked") or link["href"])
     return plan
 
 
@@ -191,7 +223,7 @@ def parse_path_file(text: str) -> list[tuple[str, str]]:
 
 def plan_from_path(
     entries: Sequence[tuple[str, str]], base_url: str, policy: WalkPolicy,
-    visible_links: Callable[[str], tuple[str, list[dict]]],
+    visible_links: Callable[[str], OpenedPage],
 ) -> list[Step]:
     """The walk a user wrote down. A URL that a visible link on the previous page points to is
     pressed; any other URL is typed (`goto`). A link text must be visible on the previous page."""
@@ -211,7 +243,7 @@ def plan_from_path(
                 raise ValueError(f"no visible link with the text {value!r} on {current}")
             step = Step(len(plan), matches[0]["href"], "link", value)
         plan.append(step)
-        current, links = visible_links(step.url)
+        current, links, _ = visible_links(step.url)
         if step.step == 0:  # where the start URL really lands (after redirects)
             plan[0] = Step(0, without_fragment(current), "start")
     return plan
