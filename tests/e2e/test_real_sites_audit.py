@@ -2,7 +2,7 @@
 VitePress site (client-side routing: soft navigations; its own chunk prefetches: the site's, ungated in the control arm, refused by the
 gating edge in the experiment arm), Trac (its session and form-token cookies: the advice names
 them, and the --what-if ignore-cookies arm runs), MediaWiki (no state-changing URL is ever
-requested or prefetched)."""
+requested or prefetched; links under its cookie banner are never chosen, and recorded)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ def path_of(url: str) -> str:
 
 def test_spa_routes_softly_and_its_own_chunk_prefetches_are_the_sites_ungated_in_control(spa, tmp_path):
     out = tmp_path / "audit"
-    audit, output = run_audit(out, spa.url + "/", "--quick", "--arms", "control,speculation", "--refusal-status", "503")
+    # No --refusal-status: the speculation arm refuses as Speed Brain does, with 503.
+    audit, output = run_audit(out, spa.url + "/", "--quick", "--arms", "control,speculation")
     window = windows(out)
     check_soft_navigations(audit, output, out, window)
     prefetches = audit["prefetches"]
@@ -152,3 +153,11 @@ def test_mediawiki_audit_never_requests_or_prefetches_a_state_changing_url(media
                          if MEDIAWIKI_UNSAFE.search(p["url"])]
     assert unsafe_prefetches == [], "the rules let state-changing MediaWiki URLs be prefetched"
     assert not [s["url"] for s in audit["walk"] if MEDIAWIKI_UNSAFE.search(s["url"])]
+    # The wiki's cookie banner covers its header (tabs, personal links): the planner chose none
+    # of those links and recorded why; every step it chose was pressed, none typed.
+    covered = [k for s in audit["walk"] for k in s["skipped"] if k["why"] == "covered by div#cookie-banner"]
+    assert covered and all(k["href"].startswith(mediawiki.url) for k in covered)
+    chosen = {s["url"] for s in audit["walk"][1:]}
+    assert not chosen & {k["href"] for k in covered}
+    navigations = [n for n in audit["navigations"] if n["step"] >= 1]
+    assert navigations and all(n["trigger"] == "link" and n["press_problem"] is None for n in navigations)

@@ -23,6 +23,13 @@ MEDIAWIKI = Path("/usr/share/mediawiki")
 UNSAFE = re.compile(r"action=(edit|submit|purge|watch|unwatch|delete|protect|rollback|markpatrolled)"
                     r"|Special:(UserLogout|Upload|MovePage|Block)", re.IGNORECASE)
 PAGES = ("Main_Page", "Alpha", "Beta", "Gamma", "Delta")
+# A cookie banner, as many wikis add one (here by a hook, as an extension would, at the end of the
+# body): fixed over the top of the viewport, where the wiki's header, personal links and tabs are.
+BANNER_HOOK = """$wgHooks['SkinAfterBottomScripts'][] = function ($skin, &$text) {
+  $text .= '<div id="cookie-banner" style="position:fixed;top:0;left:0;right:0;height:150px;'
+    . 'background:#eee;z-index:1000;font-size:20px">This wiki uses cookies.</div>';
+};
+"""
 
 
 class MediaWikiServer(SiteServer):
@@ -31,12 +38,15 @@ class MediaWikiServer(SiteServer):
     # [Fri Dec  4 10:29:30 2026] 127.0.0.1:35328 [200]: GET /index.php/Alpha
     line = re.compile(r"\[(?P<status>\d{3})\]: (?P<method>[A-Z]+) (?P<target>\S+)")
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, banner: bool = True) -> None:
         super().__init__(workdir)
         template = installed(sites_dir() / "mediawiki", "MediaWiki")
         self.settings = installed(template / "LocalSettings.php", "MediaWiki's LocalSettings.php")
         self.data = workdir / "data"
         shutil.copytree(template / "data", self.data, dirs_exist_ok=True)
+        if banner:  # this server's settings: the installed ones, and a cookie banner on every page
+            self.settings = workdir / "LocalSettings.php"
+            self.settings.write_text(f"<?php\nrequire {str(installed(template / 'LocalSettings.php', 'LocalSettings.php'))!r};\n{BANNER_HOOK}")
 
     def command(self) -> list[str]:
         return ["php", "-S", f"127.0.0.1:{self.port}", "-t", str(MEDIAWIKI)]

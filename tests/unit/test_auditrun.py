@@ -8,7 +8,7 @@ import pytest
 
 from prefetch_lab.audit.cli import parse_args
 from prefetch_lab.audit.run import Audit
-from prefetch_lab.audit.settings import AuditSettings
+from prefetch_lab.audit.settings import WHAT_IF_ARM, AuditSettings
 from prefetch_lab.audit.gather.walk import SkewedChoice, Step, uniform_choice
 
 URL = "http://127.0.0.1:9/"
@@ -78,3 +78,19 @@ def test_the_placebo_arm_runs_the_controls_proxy_settings_in_proxies_of_its_own(
     assert {k: v for k, v in placebo.items() if "placebo" not in v} == {k: v for k, v in control.items() if "control" not in v}
     assert placebo["prefetch_audit_file"].endswith("placebo-run0.trail.jsonl")
     assert parse_args([URL, "--arms", "control,placebo"]).arms == ["control", "placebo"]
+
+
+def test_each_arm_refuses_as_its_product_unless_one_status_is_given():
+    audit = Audit(settings(arms=["control", "speculation", "edgio", "both"]))
+    status = {arm: audit.proxy_options(arm, f"{arm}-run0")["prefetch_refusal_status"] for arm in audit.settings.arms}
+    assert status == {"control": "412", "speculation": "503", "edgio": "412", "both": "412"}  # Speed Brain, Edgio
+    assert audit.settings.to_json()["refusal_status"] == {"control": 412, "speculation": 503, "edgio": 412, "both": 412}
+    learned = Audit(settings(arms=["control", "learned"], train=1))
+    assert learned.proxy_options("learned", "learned-run0")["prefetch_refusal_status"] == "503"
+    given = Audit(settings(arms=["speculation", "edgio"], refusal_status=412))
+    assert {given.proxy_options(arm, arm)["prefetch_refusal_status"] for arm in ("speculation", "edgio")} == {"412"}
+    assert parse_args([URL, "--refusal-status", "503"]).refusal_status == 503
+    assert parse_args([URL]).refusal_status is None
+    # The what-if arm runs its base arm's prefetching, with its refusals.
+    what_if = settings(arms=["edgio", WHAT_IF_ARM], ignore_cookies=["sid"])
+    assert what_if.refusal_status_of(WHAT_IF_ARM) == 412

@@ -93,7 +93,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--eagerness", choices=speculation_rules.EAGERNESS, default="conservative",
                    help="eagerness of the served speculation rules (default: conservative, as Speed Brain)")
     p.add_argument("--rules", default=None, help="rules files or folders for the proxy (default: the project's rules/)")
-    p.add_argument("--refusal-status", type=int, default=412, help="status of a refused prefetch: 412 Edgio, 503 Speed Brain")
+    p.add_argument("--refusal-status", type=int, default=None,
+                   help="status of a refused prefetch in every arm; default: each arm's product's "
+                        "(503 Speed Brain for speculation, learned and deployed; 412 Edgio for edgio and both)")
     p.add_argument("--reverse", action="store_true", help="run the proxy as a reverse proxy in front of URL's origin")
     p.add_argument("--insecure-origin", action="store_true",
                    help="accept the origin's self-signed or invalid certificate (mitmproxy's ssl_insecure)")
@@ -152,7 +154,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     for name in ("origin_delay_ms", "edge_delay_ms", "dwell_ms", "hover_ms", "press_ms"):
         if not 0 <= getattr(args, name) <= 60_000:
             p.error(f"--{name.replace('_', '-')} must be from 0 to 60000")
-    if not 400 <= args.refusal_status <= 599:
+    if args.refusal_status is not None and not 400 <= args.refusal_status <= 599:
         p.error("--refusal-status must be a 4xx or 5xx status")
     for expression in args.assertions:
         try:

@@ -121,7 +121,7 @@ class Audit:
         options = {
             "prefetch_rules": s.rules,
             "prefetch_eagerness": s.eagerness,
-            "prefetch_refusal_status": str(s.refusal_status),
+            "prefetch_refusal_status": str(s.refusal_status_of(arm)),
             **(ARM_OPTIONS[arm] if arm else ARM_OPTIONS["control"]),
         }
         if arm:  # the measured proxies: distance emulated, everything recorded

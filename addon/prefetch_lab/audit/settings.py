@@ -40,6 +40,12 @@ ARM_OPTIONS = {
     WHAT_IF_ARM: {},
 }
 DEPLOYED_ARM = "deployed"
+# The status the edge answers a refused prefetch with, per arm, as the product each one emulates
+# does (--refusal-status sets one for every arm): Speed Brain's 503 for speculation rules (the
+# learned and deployed arms too), Edgio's 412 for its client; "both" runs on Edgio's edge. The
+# control arms refuse nothing (their gate is off). A prerender is always refused with 503.
+PRODUCT_REFUSAL_STATUS = {"speculation": 503, "learned": 503, "deployed": 503, "edgio": 412, "both": 412}
+DEFAULT_REFUSAL_STATUS = 412
 WHAT_IF_BASES = ("speculation", "edgio", "both")
 LEARNED_ARM = "learned"
 WALKS = ("skewed", "uniform")
@@ -66,7 +72,7 @@ class AuditSettings:
     mobile: bool = False
     eagerness: str = "conservative"
     rules: str = RuleSource.DEFAULT
-    refusal_status: int = 412
+    refusal_status: int | None = None  # None: each arm's product's (PRODUCT_REFUSAL_STATUS)
     reverse: bool = False
     insecure_origin: bool = False
     chromium: str | None = None
@@ -125,11 +131,18 @@ class AuditSettings:
         if not 1 <= self.cpu_slowdown <= 20:
             raise ValueError(f"--cpu-slowdown must be from 1 (none) to 20, got {self.cpu_slowdown:g}")
 
+    def refusal_status_of(self, arm: str | None) -> int:
+        """The status of a refused prefetch in `arm`'s proxy (the what-if arm: its base arm's)."""
+        if self.refusal_status is not None:
+            return self.refusal_status
+        arm = self.what_if_base if arm == WHAT_IF_ARM else arm
+        return PRODUCT_REFUSAL_STATUS.get(arm or "", DEFAULT_REFUSAL_STATUS)
+
     def to_json(self) -> dict:
         values = asdict(self)
         values.update(out=str(self.out), path_file=str(self.path_file) if self.path_file else None,
                       baseline=str(self.baseline) if self.baseline else None,
-                      walk=self.walk_kind)
+                      walk=self.walk_kind, refusal_status={arm: self.refusal_status_of(arm) for arm in self.arms})
         return values
 
 
