@@ -2,7 +2,8 @@
 banner covering a link (the planner never chooses it, and says why), a link that answers 404
 (skipped in planning, another chosen), a link that redirects twice (followed, the chain
 recorded), a banner that appears late over the next link (the press scrolls it clear and says
-so) and a blank page that never gives an LCP (a reason recorded, the walk goes on)."""
+so), a blank page that never gives an LCP (a reason recorded, the walk goes on), and a
+low-priority script fetch (the site's prefetch, seen by the driver)."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ FINAL = f"""<!doctype html><html><body style="margin:0">
 <div style="height:480px"></div>
 <a href="/blank" style="{LINK_STYLE}">a blank page</a>
 <div style="height:1500px"></div>
-<script>setTimeout(() => document.body.insertAdjacentHTML("beforeend",
+<script>fetch("/data.json", {{priority: "low"}}); fetch("/data.json?now=1");  // the site's script prefetch, and a fetch
+setTimeout(() => document.body.insertAdjacentHTML("beforeend",
   '<div id="late-banner" style="position:fixed;bottom:0;left:0;right:0;height:260px;background:#fe9;z-index:9">Accept?</div>'), 400);</script>
 </body></html>""".encode()
 
@@ -48,6 +50,7 @@ def routes() -> dict:
         "/moved-again": Reply(301, {"location": "/final", "content-length": "0"}, b""),
         "/final": Reply(200, HTML, FINAL),
         "/blank": Reply(200, HTML, b"<!doctype html><html><body></body></html>"),
+        "/data.json": Reply(200, {"content-type": "application/json", "cache-control": "no-store"}, b"{}"),
     }
 
 
@@ -67,7 +70,8 @@ def plan_and_walk(driver_name: str, proxy_address: str, base: str) -> dict:
             plan = plan_random_walk(base + "/", 4, 1, policy, session.visible_links, alphabetical)
         with browser.session(proxy_address, Moves(dwell_ms=1200)) as session:
             steps = session.walk(plan)
-        return {"plan": [step.to_dict() for step in plan], "steps": steps}
+            script_prefetches = session.script_prefetches
+        return {"plan": [step.to_dict() for step in plan], "steps": steps, "script_prefetches": script_prefetches}
     finally:
         browser.close()
 
@@ -102,3 +106,5 @@ def test_the_walk_handles_covers_404s_redirects_and_a_page_without_lcp(driver, t
     # A blank page gives no LCP: the dwell ended the wait, and the reason is recorded.
     assert blank["page"]["lcp"] is None and blank["page"]["fcp"] is None
     assert lcp_missing_reason(blank, blank["page"]).startswith("nothing contentful was painted")
+    # The site's script prefetch (a low-priority fetch) is seen, its ordinary fetch is not.
+    assert [(f["url"], f["type"], f["hint"]) for f in got["script_prefetches"]] == [(base + "/data.json", "Fetch", "priority Low")]

@@ -94,3 +94,39 @@ def test_a_url_prefetched_by_the_site_and_by_us_is_a_double_fetch_between_source
     assert [(d["url"], d["kind"], d["prefetch_mechanism"], d["second_mechanism"], d["step"]) for d in between] == [
         (SITE + "/a", "prefetch", "site", "speculation", 0)]
     assert "then again by speculation" in between[0]["detail"]
+
+
+def test_a_sites_script_prefetches_are_the_sites_joined_with_the_edges_answer():
+    from prefetch_lab.audit.gather.page_scripts import script_prefetch
+
+    def sent(url, kind="Fetch", priority="Low", **headers):
+        return {"type": kind, "wallTime": 1.0, "request": {"url": url, "initialPriority": priority, "headers": headers}}
+
+    # What the drivers keep of CDP's requestWillBeSent: low-priority fetches and XHRs, or a prefetch
+    # hint header of the site's own; never an ordinary fetch, a document, or one with Sec-Purpose.
+    assert script_prefetch(sent(SITE + "/a"))["hint"] == "priority Low"
+    assert script_prefetch(sent(SITE + "/a", kind="XHR", priority="VeryLow"))["hint"] == "priority VeryLow"
+    assert script_prefetch(sent(SITE + "/data.json", priority="High", **{"Next-Router-Prefetch": "1"}))["hint"] == "next-router-prefetch"
+    assert script_prefetch(sent(SITE + "/a", priority="High", Purpose="prefetch"))["hint"] == "purpose"
+    assert [script_prefetch(p) for p in (sent(SITE + "/a", priority="High"), sent(SITE + "/a", kind="Document"),
+                                         sent(SITE + "/a", **{"Sec-Purpose": "prefetch"}))] == [None, None, None]
+
+    steps = [step(0, "/", 1.0), step(1, "/a", 10.0), step(2, "/b", 20.0)]
+    trail = [
+        rec("cache-store", "/a", 2.3, dest="empty", status=200, caching_status="cached", size=4_000, content_type="text/html"),
+        rec("cache-hit", "/b", 12.2, dest="empty", status=200, caching_status="hit", size=4_100, content_type="text/html"),
+    ]
+    raw = run("control", steps, trail)
+    raw["script_prefetches"] = [
+        {"url": SITE + "/a", "ts": 1_700_000_002.2, "type": "Fetch", "hint": "priority Low"},  # the origin answered
+        {"url": SITE + "/b", "ts": 1_700_000_012.1, "type": "Fetch", "hint": "priority Low"},  # the edge's cache
+        {"url": SITE + "/c", "ts": 1_700_000_013.0, "type": "XHR", "hint": "purpose"},  # never reached the edge
+    ]
+    audit = analyze([raw])
+    rows = [(p["url"].removeprefix(SITE), p["mechanism"], p["kind"], p["edge"], p["bytes"], p["hint"], p["step"])
+            for p in prefetches_of(audit, "control")]
+    assert rows == [("/a", "site", "script-fetch", "forwarded", 4_000, "priority Low", 0),
+                    ("/b", "site", "script-fetch", "hit", 4_100, "priority Low", 1),
+                    ("/c", "site", "script-fetch", "none", None, "purpose", 1)]
+    counted = audit["summary"]["control"]["site_prefetches"]
+    assert (counted["count"], counted["forwarded"], counted["served"]) == (2, 1, 1)  # the edge saw two

@@ -388,7 +388,7 @@ class Audit:
         self.runs.append({
             "arm": arm, "run": run, "measure_start": measure_start, "measure_end": measure_end,
             "proxy_address": proxy.address, "trail": list(trail.read_records(trail_path)) if trail_path.exists() else [],
-            "preload_events": session.preload_events, "steps": session.steps,
+            "preload_events": session.preload_events, "script_prefetches": session.script_prefetches, "steps": session.steps,
         })
 
     def verify_deploy(self, browser) -> None:

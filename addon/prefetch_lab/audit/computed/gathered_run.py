@@ -26,6 +26,7 @@ class Run:
     bounds: list[float]         # epoch s where each step's page takes over (see issuing_step)
     preload_events: list[dict]
     prerender_events: list[dict] = field(default_factory=list)  # Preload.prerenderStatusUpdated, in the window
+    script_prefetches: list[dict] = field(default_factory=list)  # the site's script prefetches, in the window
     aliases: dict[str, str] = field(default_factory=dict)
     navigations: list[dict] = field(default_factory=list)  # document navigations (the figures' own)
     soft_navigations: list[dict] = field(default_factory=list)  # kind "soft": reported apart, never pooled
@@ -58,6 +59,8 @@ class Run:
             bounds=step_bounds(steps),
             preload_events=[e for e in in_window if is_prefetch_event(e)],
             prerender_events=[e for e in in_window if is_prerender_event(e)],
+            script_prefetches=[f for f in raw.get("script_prefetches") or [] if isinstance(f, dict)
+                               and number(f.get("ts")) is not None and start <= f["ts"] <= end],
             aliases=origin_aliases(raw.get("proxy_address"), steps),
         )
 

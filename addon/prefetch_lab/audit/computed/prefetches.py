@@ -1,6 +1,7 @@
 """The prefetches of a run, one row per prefetch (audit.json's `prefetches`): every prefetch the
 edge recorded (served, refused, forwarded), joined with Chromium's own status for speculation
-prefetches, plus the ones Chromium reported and never sent to the edge. Each row is placed on the
+prefetches, plus the ones Chromium reported and never sent to the edge, and the site's script
+prefetches the browser saw (no Sec-Purpose: to the edge, ordinary requests). Each row is placed on the
 page that issued it, attributed to its source (ours or the site's own: prefetch_mechanism);
 prerenders are told apart from prefetches. `used` is filled in later
 (prefetch_use). Fields starting with "_" are for the joins and are not written. Pure module.
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from prefetch_lab.audit.computed.gathered_run import Run, load_end_epoch_ms
 from prefetch_lab.prefetch_mechanism import mechanism
 from prefetch_lab.stats import integer, ms, number
-from prefetch_lab.trail import PREFETCH_EVENTS
+from prefetch_lab.trail import CACHE_OR_ORIGIN_EVENTS, PREFETCH_EVENTS
 
 # The arms that inject nothing of ours (audit/settings.py: prefetch_inject off): every prefetch
 # there is the site's own.
@@ -38,6 +39,7 @@ def build_prefetches(run: Run) -> list[dict]:
     attempts = speculation_attempts(run)
     match_attempts(rows, attempts)
     rows += unsent_to_edge(run, attempts)
+    rows += script_prefetch_rows(run)
     mark_prerenders(run, rows)
     for row in rows:
         place_in_walk(run, row)
@@ -75,7 +77,7 @@ def edge_prefetch(run: Run, record: dict, answers: dict, documents: set[str], re
                                injected=run.arm not in SITE_ONLY_ARMS, forwarded_reason=forwarded_reason),
         "kind": "prefetch", "edge": None, "edge_reason": None, "status": record.get("status"), "browser_status": None,
         "used": False, "bytes": None, "start_ms_after_load": None, "ts": record["ts"],
-        "content_type": record.get("content_type"), "rules": list(record.get("rules") or []),
+        "content_type": record.get("content_type"), "rules": list(record.get("rules") or []), "hint": None,
         "_record": record,
     }
     if event == "prefetch-hit":
@@ -148,7 +150,32 @@ def unsent_to_edge(run: Run, attempts: list[Attempt]) -> list[dict]:
             "mechanism": "site" if run.arm in SITE_ONLY_ARMS else "speculation",
             "kind": "prefetch", "edge": "none", "_attempt": attempt, "edge_reason": attempt.last_prefetch_status, "status": None,
             "browser_status": attempt.last_prefetch_status, "used": False, "bytes": 0,
-            "start_ms_after_load": None, "ts": attempt.first_ts, "content_type": None, "rules": [],
+            "start_ms_after_load": None, "ts": attempt.first_ts, "content_type": None, "rules": [], "hint": None,
+        })
+    return rows
+
+
+SCRIPT_FETCH_SLACK_S = 1.0  # the browser's wallTime and the proxy's clock: same machine, events reported late
+
+
+def script_prefetch_rows(run: Run) -> list[dict]:
+    """The site's script prefetches the driver saw (a low-priority fetch or XHR, or one with a
+    prefetch hint header: gather/page_scripts.py): rows of their own, `kind: "script-fetch"`,
+    each joined with the edge's answer to that request, the first ordinary (not prefetch) record
+    of its URL from its start on. `edge: none` without one (the browser's cache answered)."""
+    rows, taken = [], set()
+    for fetch in run.script_prefetches:
+        url, ts = run.key(fetch.get("url")), number(fetch["ts"])
+        record = next((r for r in run.trail if r["ts"] >= ts - SCRIPT_FETCH_SLACK_S and r.get("event") in CACHE_OR_ORIGIN_EVENTS
+                       and not r.get("prefetch") and id(r) not in taken and run.key(r.get("url")) == url), None)
+        if record is not None:
+            taken.add(id(record))
+        edge = {"cache-hit": "hit", "cache-stale": "stale"}.get(record["event"], "forwarded") if record else "none"
+        rows.append({
+            "arm": run.arm, "run": run.index, "step": None, "url": url, "mechanism": "site", "kind": "script-fetch",
+            "edge": edge, "edge_reason": (record or {}).get("caching_status"), "status": (record or {}).get("status"),
+            "browser_status": None, "used": False, "bytes": (record or {}).get("size"), "start_ms_after_load": None,
+            "ts": ts, "content_type": (record or {}).get("content_type"), "rules": [], "hint": fetch.get("hint"),
         })
     return rows
 

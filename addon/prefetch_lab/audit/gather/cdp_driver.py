@@ -42,7 +42,7 @@ from contextlib import contextmanager
 
 from prefetch_lab.audit.gather import devices, netprofile
 from prefetch_lab.audit.gather.page_scripts import (
-    COLLECT_JS, OBSERVERS_JS, PRESS_POINT_JS, VISIBLE_LINKS_JS, WHERE_JS, press_point, settle_kind)
+    COLLECT_JS, OBSERVERS_JS, PRESS_POINT_JS, VISIBLE_LINKS_JS, WHERE_JS, press_point, script_prefetch, settle_kind)
 from prefetch_lab.audit.gather.playwright_driver import CHROMIUM_ARGS, MOBILE_DEVICE, Moves, device_name, emulation_of
 from prefetch_lab.audit.gather.netshaper import shaped
 from prefetch_lab.audit.gather.walk import OpenedPage, Step, without_fragment
@@ -371,6 +371,12 @@ class CdpSession:
         """Chromium's prefetch and prerender statuses, from every page of the tab, as playwright_driver records them."""
         return [{"event": e["method"].split(".", 1)[1], "ts": e["received"], **e["params"]}
                 for e in self._own_events() if e["method"] in PRELOAD_EVENTS]
+
+    @property
+    def script_prefetches(self) -> list[dict]:
+        """The site's script prefetches in the tab's pages (page_scripts.script_prefetch)."""
+        return [found for e in self._own_events() if e["method"] == "Network.requestWillBeSent"
+                and (found := script_prefetch(e["params"]))]
 
     def _own_events(self) -> list[dict]:
         """The events of this session's pages (the browser's other sessions share the pipe)."""

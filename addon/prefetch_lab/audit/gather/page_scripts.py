@@ -230,6 +230,30 @@ def press_point(found: dict | None, record: dict) -> tuple[float, float] | None:
     return found["x"], found["y"]
 
 
+# A site's script prefetches (no Sec-Purpose: to the edge, ordinary requests): fetch() or XHR at
+# low priority (quicklink's and many routers' `priority: "low"`), or with a prefetch hint header of
+# the site's own (Next.js's Next-Router-Prefetch; the older Purpose, X-Purpose, X-Moz: prefetch).
+PREFETCH_HINT_HEADERS = {"next-router-prefetch": "", "purpose": "prefetch", "x-purpose": "prefetch", "x-moz": "prefetch"}
+LOW_PRIORITIES = ("VeryLow", "Low")
+
+
+def script_prefetch(params: dict) -> dict | None:
+    """A CDP Network.requestWillBeSent's params, as {url, ts (epoch s), type, hint} when it is a
+    script's prefetch; None for any other request (one with Sec-Purpose the edge records itself)."""
+    request = params.get("request") or {}
+    if params.get("type") not in ("Fetch", "XHR") or params.get("redirectResponse"):
+        return None
+    headers = {str(k).lower(): str(v).lower() for k, v in (request.get("headers") or {}).items()}
+    if "sec-purpose" in headers:
+        return None
+    hint = next((name for name, value in PREFETCH_HINT_HEADERS.items() if name in headers and value in headers[name]), None)
+    if hint is None and request.get("initialPriority") in LOW_PRIORITIES:
+        hint = f"priority {request['initialPriority']}"
+    if hint is None:
+        return None
+    return {"url": request.get("url"), "ts": params.get("wallTime"), "type": params["type"], "hint": hint}
+
+
 def navigation_kind(origin_before: float | None, url_before: str | None, page: dict | None) -> str | None:
     """What a press did, from the page's `time_origin` and URL before it and COLLECT_JS's result
     after: "document" (a new document: a new time origin), "soft" (the same document at a new

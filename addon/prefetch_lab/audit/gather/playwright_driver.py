@@ -20,7 +20,7 @@ from prefetch_lab.audit.gather import devices, netprofile
 from prefetch_lab.audit.gather.walk import OpenedPage, Step
 from prefetch_lab.audit.gather.netshaper import shaped
 from prefetch_lab.audit.gather.page_scripts import (
-    CLOCK_MARK_JS, COLLECT_JS, OBSERVERS_JS, PRESS_POINT_JS, VISIBLE_LINKS_JS, WHERE_JS, press_point, settle_kind)
+    CLOCK_MARK_JS, COLLECT_JS, OBSERVERS_JS, PRESS_POINT_JS, VISIBLE_LINKS_JS, WHERE_JS, press_point, script_prefetch, settle_kind)
 from prefetch_lab.audit.gather.trace_frames import CLOCK_MARK, TRACE_CATEGORIES, FrameFolder
 
 logger = logging.getLogger(__name__)
@@ -141,10 +141,13 @@ class Session:
         self.steps: list[dict] = []
         self.page.on("pageerror", lambda error: self.console_errors.append(f"pageerror: {error}"))
         self.page.on("console", lambda m: m.type == "error" and self.console_errors.append(m.text))
+        self.script_prefetches: list[dict] = []  # the site's script prefetches (page_scripts.script_prefetch)
         cdp = context.new_cdp_session(self.page)
         for event in ("Preload.prefetchStatusUpdated", "Preload.prerenderStatusUpdated"):
             cdp.on(event, self._preload_listener(event))
+        cdp.on("Network.requestWillBeSent", lambda params: (found := script_prefetch(params)) and self.script_prefetches.append(found))
         cdp.send("Preload.enable")
+        cdp.send("Network.enable")
         if cpu_slowdown != 1:  # the page's renderer; Playwright's pages never prerender (see cdp_driver.py)
             cdp.send("Emulation.setCPUThrottlingRate", {"rate": cpu_slowdown})
 
