@@ -69,6 +69,10 @@ def test_spa_routes_softly_and_its_own_chunk_prefetches_are_the_sites_ungated_in
     # Our own speculation prefetches (documents, tagged) are ours, never the site's.
     ours = [p for p in prefetches if p["mechanism"] == "speculation"]
     assert all(p["arm"] == "speculation" and "/assets/" not in p["url"] for p in ours)
+    # Double fetches between the sources: the URLs both the site and our rules asked the edge for.
+    both = {p["url"] for p in site["speculation"] if p["edge"] != "none"} & {p["url"] for p in ours if p["edge"] != "none"}
+    assert {d["url"] for d in audit["double_fetches"] if d["reason"] == "two-sources"} == both
+    assert audit["summary"]["speculation"]["double_fetches_by_reason"].get("two-sources", 0) >= len(both)
 
 
 def check_soft_navigations(audit: dict, output: str, out: Path, window: dict) -> None:
