@@ -135,3 +135,20 @@ def test_a_soft_navigations_filmstrip_starts_at_the_press(tmp_path):
     strip = folder.keep(1, trace, f"{CLOCK_MARK}-1", 4000.0, {"nav": {"activationStart": 0}, "soft_navigation": {"start": start}})
     assert [f["t_ms"] for f in strip] == [0.0, 40.0]
     assert (tmp_path / strip[1]["file"]).read_bytes() == b"new view"
+
+
+def test_the_reports_filmstrip_compares_soft_navigations_by_their_largest_paint():
+    from prefetch_lab.report.filmstrip import choose_options, paints
+
+    def arm(name, largest):
+        r = spa_run(name)
+        r["steps"] = r["steps"][:2]
+        r["steps"][1]["page"]["soft_navigation"]["lcp"] = 2000.0 + largest
+        r["steps"][1]["filmstrip"] = [{"t_ms": 0.0, "file": f"frames/{name}/a.jpg"}, {"t_ms": largest, "file": f"frames/{name}/b.jpg"}]
+        return r
+
+    audit = json.loads(json.dumps(analyze([arm("control", 40.0), arm("speculation", 70.0)])))
+    soft = next(n for n in audit["navigations"] if n["arm"] == "control" and n["step"] == 1)
+    assert paints(soft) == (40.0, 40.0) and paints({"fcp_ms": 1.0, "lcp_ms": 2.0}) == (1.0, 2.0)
+    [option] = choose_options(audit)
+    assert option["step"] == 1 and option["gain"] == -30.0 and "largest paint gain" in option["title"]

@@ -49,6 +49,16 @@ def median_item(items: list, key):
     return ranked[(len(ranked) - 1) // 2] if ranked else None
 
 
+def paints(nav: dict | None) -> tuple[float | None, float | None]:
+    """(first, largest) paint of a navigation: FCP and LCP of a document; of a soft navigation,
+    its own first paint and the new view's largest paint, from the press."""
+    nav = nav or {}
+    if nav.get("kind") == "soft":
+        soft = nav.get("soft") or {}
+        return soft.get("first_paint_ms"), soft.get("largest_paint_ms")
+    return nav.get("fcp_ms"), nav.get("lcp_ms")
+
+
 def choose_options(audit: dict) -> list[dict]:
     """One option per step ≥ 1 with frames in the control and an experiment arm: the step's
     median-gain run. Ordered by step."""
@@ -62,16 +72,17 @@ def choose_options(audit: dict) -> list[dict]:
         if arm != control or (step or 0) < 1 or not nav.get("filmstrip"):
             continue
         others = [navs.get((a, run, step)) for a in arms]
-        lcps = [o["lcp_ms"] for o in others if o and o.get("filmstrip") and o.get("lcp_ms") is not None]
-        if not lcps or nav.get("lcp_ms") is None:
+        lcps = [paints(o)[1] for o in others if o and o.get("filmstrip") and paints(o)[1] is not None]
+        if not lcps or paints(nav)[1] is None:
             continue
-        gain = nav["lcp_ms"] - median(lcps)
-        candidates.setdefault(step, []).append({"run": run, "step": step, "gain": gain, "url": nav.get("url")})
+        gain = paints(nav)[1] - median(lcps)
+        candidates.setdefault(step, []).append({"run": run, "step": step, "gain": gain, "url": nav.get("url"),
+                                                "soft": nav.get("kind") == "soft"})
     options = [median_item(runs, lambda c: (c["gain"], c["run"])) for _, runs in sorted(candidates.items())]
     for option in options:
         option["key"] = f"run{option['run']}-step{option['step']}"
         option["title"] = (f"step {option['step']} {option['url'] or ''} (run {option['run'] + 1}): "
-                           f"LCP gain {fmt_ms(option['gain'])}")
+                           f"{'largest paint' if option['soft'] else 'LCP'} gain {fmt_ms(option['gain'])}")
     return options[:MAX_OPTIONS]
 
 
@@ -143,13 +154,14 @@ def strip_rows(audit: dict, option: dict, thumbs: Thumbnails) -> dict:
     navs = navs_by_key(audit)
     arms = [control_arm(audit), *experiment_arms(audit)]
     chosen = [(arm, navs.get((arm, option["run"], option["step"]))) for arm in arms]
-    ends = [max([f["t_ms"] for f in nav.get("filmstrip") or []] + [nav.get("lcp_ms") or 0]) for _, nav in chosen if nav]
+    ends = [max([f["t_ms"] for f in nav.get("filmstrip") or []] + [paints(nav)[1] or 0]) for _, nav in chosen if nav]
     last = min(MAX_COLUMNS - 1, int(max(ends, default=0) // COLUMN_MS) + 1)
     columns = [float(k * COLUMN_MS) for k in range(last + 1)]
     rows = []
     for arm, nav in chosen:
         strip = sorted((nav or {}).get("filmstrip") or [], key=lambda f: f["t_ms"])
-        fcp, lcp = first_column(columns, (nav or {}).get("fcp_ms")), first_column(columns, (nav or {}).get("lcp_ms"))
+        first, largest = paints(nav)
+        fcp, lcp = first_column(columns, first), first_column(columns, largest)
         cells, before = [], None
         for t in columns:
             file = shown_at(strip, t)
@@ -159,10 +171,11 @@ def strip_rows(audit: dict, option: dict, thumbs: Thumbnails) -> dict:
             cells.append({"t": t, "class": thumbs.css_class(file), "file": file, "marks": " ".join(marks)})
             before = file
         visual = (nav or {}).get("visual") or {}
+        timing = (f"soft navigation: first paint {fmt_ms(first)} · largest paint {fmt_ms(largest)}"
+                  if (nav or {}).get("kind") == "soft" else f"FCP {fmt_ms(first)} · LCP {fmt_ms(largest)}")
         rows.append({"arm": arm, "label": arm_label(arm), "cells": cells if strip else [],
                      "progress": visual.get("progress") or [],
-                     "facts": (f"FCP {fmt_ms((nav or {}).get('fcp_ms'))} · LCP {fmt_ms((nav or {}).get('lcp_ms'))} · "
-                               f"Speed Index {fmt_ms(visual.get('speed_index_ms'))} · "
+                     "facts": (f"{timing} · Speed Index {fmt_ms(visual.get('speed_index_ms'))} · "
                                f"visually complete {fmt_ms(visual.get('visually_complete_ms'))}")})
     return {"columns": columns, "rows": rows}
 
