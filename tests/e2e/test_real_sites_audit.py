@@ -107,6 +107,8 @@ def check_soft_navigations(audit: dict, output: str, out: Path, window: dict) ->
     entry = next(a for a in audit["advice"] if a["code"] == "soft-navigations")
     assert "deep fetch" in entry["remedy"] and entry["count"] == sum(s["soft_navigations"] for s in audit["summary"].values())
     assert not [a for a in audit["advice"] if a.get("noun") is None]  # none about navigations not prefetched
+    # And what to deploy says first that its rules help document navigations only.
+    assert (out / "deploy" / "README.md").read_text().splitlines()[2].startswith("**Read first:** ")
 
 
 def test_trac_advice_names_its_cookies_and_the_what_if_arm_reports_its_gain_with_the_risk(trac, tmp_path):

@@ -12,7 +12,7 @@ from prefetch_lab.audit.findings.summary_table import soft_line, summary_rows, v
 from prefetch_lab.audit.gather.page_scripts import navigation_kind, settle_kind
 from prefetch_lab.audit.gather.trace_frames import CLOCK_MARK, FrameFolder
 from prefetch_lab.report.data import audit_view
-from tests.unit.test_auditanalysis import SITE, T0, doc, page, resource, run, spec_hit, step
+from tests.unit.test_auditanalysis import SITE, T0, doc, page, resource, run, step
 from tests.unit.test_trace_frames import mark, shot
 
 
@@ -152,3 +152,16 @@ def test_the_reports_filmstrip_compares_soft_navigations_by_their_largest_paint(
     assert paints(soft) == (40.0, 40.0) and paints({"fcp_ms": 1.0, "lcp_ms": 2.0}) == (1.0, 2.0)
     [option] = choose_options(audit)
     assert option["step"] == 1 and option["gain"] == -30.0 and "largest paint gain" in option["title"]
+
+
+def test_the_deployment_readme_says_first_that_its_rules_help_document_navigations_only():
+    from prefetch_lab.audit.findings.soft_navigations import deploy_notes
+    from prefetch_lab.deploy.deployment import build_deployment
+    from prefetch_lab.deploy.site_rules import Eagerness
+
+    audit = analyze([spa_run()])
+    [note] = deploy_notes(audit["summary"])
+    assert note.startswith("2 of 3 navigations") and "deep fetch" in note
+    assert deploy_notes(analyze([run("control", [step(0, "/", 1.0), step(1, "/a", 5.0)], [])])["summary"]) == []
+    readme = build_deployment(SITE + "/", [], [], Eagerness("conservative", "why"), [note]).files["README.md"]
+    assert readme.splitlines()[2] == f"**Read first:** {note}"

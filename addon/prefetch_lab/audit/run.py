@@ -36,6 +36,7 @@ from prefetch_lab.audit.findings.baseline import compare_with_baseline
 from prefetch_lab.audit.findings.deploy_check import deploy_check
 from prefetch_lab.audit.findings.cookies import what_if_advice, what_if_result
 from prefetch_lab.audit.findings.enough_runs import sampling
+from prefetch_lab.audit.findings.soft_navigations import deploy_notes
 from prefetch_lab.report import render as report
 from prefetch_lab.audit.gather.cdp_driver import CdpBrowser
 from prefetch_lab.audit.gather.cdp_pipe import CdpError
@@ -418,7 +419,7 @@ class Audit:
                                   responses_from(har_entries, records),
                                   [p["url"] for p in results["prefetches"] if p.get("used")])
             eagerness = choose_eagerness(results["summary"], s.eagerness, s.moves.hover_ms, s.moves.press_ms)
-            built = build_deployment(s.url, links, self.rule_sets, eagerness)
+            built = build_deployment(s.url, links, self.rule_sets, eagerness, deploy_notes(results["summary"]))
         except Exception as e:  # the measurements still count: say why there is no deployment
             logger.exception("deployment files not written")
             return {"links": [], "groups": [], "deploy": {"error": f"{type(e).__name__}: {e}"}}

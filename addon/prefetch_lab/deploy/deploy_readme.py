@@ -26,11 +26,13 @@ def _table(groups: Sequence[Group], site_rules: SiteRules) -> list[str]:
     return rows
 
 
-def render_readme(site: str, groups: Sequence[Group], site_rules: SiteRules, unsafe_examples: Sequence[dict]) -> str:
+def render_readme(site: str, groups: Sequence[Group], site_rules: SiteRules, unsafe_examples: Sequence[dict],
+                  notes: Sequence[str] = ()) -> str:
     prefetch = [g for g in groups if g.verdict == "prefetch"]
     lines = [
         f"# Deploying prefetching on {site}",
         "",
+        *(line for note in notes for line in (f"**Read first:** {note}", "")),
         "Written by Prefetch Lab's audit from what it saw on the site. Two files:",
         "",
         "- `prefetch-rules.yaml`: the edge's caching rules (Prefetch Lab's format, which mirrors Edgio's",

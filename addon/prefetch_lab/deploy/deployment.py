@@ -55,7 +55,8 @@ def merge_links(links: Sequence[Link]) -> list[Link]:
 
 
 def build_deployment(site_url: str, links: Sequence[Link], rule_sets: Sequence[RuleSet],
-                     eagerness: Eagerness) -> Deployment:
+                     eagerness: Eagerness, notes: Sequence[str] = ()) -> Deployment:
+    """`notes`: what the README says first (the audit's findings a deployment must know)."""
     parts = urlsplit(site_url)
     origin = (parts.scheme, parts.netloc.lower())
     same_origin = [link for link in links if (urlsplit(link.url).scheme, urlsplit(link.url).netloc.lower()) == origin]
@@ -73,7 +74,7 @@ def build_deployment(site_url: str, links: Sequence[Link], rule_sets: Sequence[R
     files = {
         "prefetch-rules.yaml": site_rules.yaml,
         "speculation-rules.json": site_rules.json,
-        "README.md": render_readme(f"{parts.scheme}://{parts.netloc}", groups, site_rules, unsafe),
+        "README.md": render_readme(f"{parts.scheme}://{parts.netloc}", groups, site_rules, unsafe, notes),
     }
     return Deployment(link_rows, [_group_row(g, site_rules, verdicts) for g in groups], site_rules, files)
 

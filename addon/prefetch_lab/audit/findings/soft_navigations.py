@@ -41,3 +41,16 @@ def soft_navigation_advice(summary: dict[str, dict], soft_navigations: list[dict
             "figures below describe the document navigations only. What would help is prefetching each route's code "
             f"and data (Edgio's manual prefetch and deep fetch). Soft navigations' largest paint p50: {paints}.")
     return [entry]
+
+
+def deploy_notes(summary: dict[str, dict]) -> list[str]:
+    """The deployment README's first words on a site that routes on the client ([]: no soft navigation)."""
+    soft = sum(s.get("soft_navigations") or 0 for s in summary.values())
+    if not soft:
+        return []
+    total = soft + sum(s.get("navigations") or 0 for s in summary.values())
+    return [f"{soft:,} of {total:,} navigations the audit made after the landing page were soft (client-side "
+            "routing: no document requested). The speculation rules here speed up document navigations only: a "
+            "visit from a link elsewhere, a reload, a link opened in a new tab, pages the router does not handle. For "
+            "the soft ones, prefetch each route's code and data (Edgio's manual prefetch and deep fetch, or the "
+            "framework's router prefetch) and give those URLs a rule with `max_age`, so the edge keeps them."]
