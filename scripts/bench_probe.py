@@ -10,6 +10,7 @@ A variant is `name` (`baseline`: plain mitmdump; `addon`: addon/prefetch.py) or 
 (any mitmdump script, e.g. an older checkout's shim, for a before/after in the same process set).
 The variants take turns in rounds, as in bench.py; ratios are against the first variant.
 `--py-spy NAME,...` records those variants with py-spy (raw format, /tmp/bench-probe-NAME.txt).
+`--trail`: the addon variants write an audit trail, as the audit's proxies do (its records' cost).
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=1.5, help="per variant per round")
     parser.add_argument("--requests", type=int, default=5000, help="at most, per variant per round")
     parser.add_argument("--py-spy", default="", help="variants to record with py-spy")
+    parser.add_argument("--trail", action="store_true",
+                        help="the addon variants record an audit trail (prefetch_audit_file), as an audit's proxies do")
     args = parser.parse_args()
     paths, headers = CASES[args.case]
     with ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
@@ -57,7 +60,8 @@ def main() -> None:
         for spec in args.variants.split(","):
             name, _, script = spec.partition("=")
             path = None if name == "baseline" and not script else Path(script) if script else bench.ADDON_SCRIPT
-            proxy = bench.start_proxy(stack, Path(tmp), name, path.resolve() if path else None)
+            trail = {"prefetch_audit_file": str(Path(tmp) / f"{name}.trail.jsonl")} if args.trail and path else {}
+            proxy = bench.start_proxy(stack, Path(tmp), name, path.resolve() if path else None, **trail)
             if args.case == "hit":
                 proxy.request("GET", urls[0])  # the edge fills (the floor answers anyway)
             variants[name] = (proxy, Load(cycle(urls), headers=headers))

@@ -298,9 +298,13 @@ def test_origin_requests_exclude_the_warm_up_and_count_errors():
         rec("cache-hit", "/logo.png", 1.4, dest="image", caching_status="hit"),  # the edge answered: no origin request
         rec("synthetic", "/__edgio__/prefetch/install.js", 1.5),
         doc("cache-store", "/late", 500.0, caching_status="cached"),  # after measure_end
+        # A warm-up request answered after the measured session began (measure_start is T0 - 0.5):
+        # the warm-up's, by when it was asked.
+        rec("cache-store", "/warm.css", -0.2, dest="style", caching_status="cached", started=T0 - 0.9),
+        rec("cache-store", "/asked-in.css", 1.6, dest="style", caching_status="cached", started=T0 - 0.4),
     ]
     audit = analyze([run("control", [step(0, "/", 1.0)], trail)])
-    assert audit["summary"]["control"]["origin_requests"] == 3
+    assert audit["summary"]["control"]["origin_requests"] == 4
 
 
 def test_a_refused_prefetch_whose_client_left_is_no_origin_request():

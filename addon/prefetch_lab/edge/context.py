@@ -174,6 +174,9 @@ class EdgeContext:
         state = self.state_of(flow)
         return {
             "flow_id": flow.id,
+            # When the request came (the record's `ts` is when it was answered): the audit puts a
+            # request in the measured window by when it was asked, not by when the answer came.
+            "started": round(flow.request.timestamp_start, 6) if flow.request.timestamp_start else None,
             "method": flow.request.method,
             "url": state.url if state and state.url else header_reads.pretty_url(flow.request),
             "cache_key": state.key if state and state.key else None,

@@ -21,7 +21,7 @@ class Run:
     arm: str
     index: int
     trail_all: list[dict]       # warm-up included (used only to diagnose why the edge is cold)
-    trail: list[dict]           # the measure window
+    trail: list[dict]           # the measure window (by when each request was asked: asked_at)
     steps: list[dict]
     bounds: list[float]         # epoch s where each step's page takes over (see issuing_step)
     preload_events: list[dict]
@@ -54,7 +54,7 @@ class Run:
             arm=str(raw.get("arm") or "?"),
             index=integer(raw.get("run"), 0),
             trail_all=trail_all,
-            trail=[r for r in trail_all if start <= r["ts"] <= end],
+            trail=[r for r in trail_all if start <= asked_at(r) <= end],
             steps=steps,
             bounds=step_bounds(steps),
             preload_events=[e for e in in_window if is_prefetch_event(e)],
@@ -75,6 +75,13 @@ class Run:
             return None
         page = self.steps[index].get("page")
         return page if isinstance(page, dict) else None
+
+
+def asked_at(record: dict) -> float:
+    """When a record's request was made (`started`), else when it was recorded (`ts`): a warm-up
+    request answered after the measured session began is the warm-up's, not the session's."""
+    started = number(record.get("started"))
+    return started if started is not None else record["ts"]
 
 
 def is_prefetch_event(event: object) -> bool:
