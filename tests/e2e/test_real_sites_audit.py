@@ -38,7 +38,7 @@ def test_spa_routes_softly_and_its_own_chunk_prefetches_are_the_sites_ungated_in
     # No --refusal-status: the speculation arm refuses as Speed Brain does, with 503.
     audit, output = run_audit(out, spa.url + "/", "--quick", "--arms", "control,speculation")
     window = windows(out)
-    check_soft_navigations(audit, output, out, window)
+    check_soft_navigations(audit, output, out, window, spa)
     prefetches = audit["prefetches"]
     site = {arm: [p for p in prefetches if p["arm"] == arm and p["mechanism"] == "site"] for arm in window}
     # VitePress prefetched its route chunks (<link rel=prefetch>: Sec-Purpose, no tags) in both arms.
@@ -75,7 +75,7 @@ def test_spa_routes_softly_and_its_own_chunk_prefetches_are_the_sites_ungated_in
     assert audit["summary"]["speculation"]["double_fetches_by_reason"].get("two-sources", 0) >= len(both)
 
 
-def check_soft_navigations(audit: dict, output: str, out: Path, window: dict) -> None:
+def check_soft_navigations(audit: dict, output: str, out: Path, window: dict, spa) -> None:
     """VitePress routes on the client: every press after the landing page is a soft navigation,
     measured from its own press by Chromium's soft-navigation entries, never with the landing
     document's figures, and never judged as a document prefetch could be."""
@@ -98,6 +98,11 @@ def check_soft_navigations(audit: dict, output: str, out: Path, window: dict) ->
         documents = [r for r in trail if start <= r["ts"] <= end and r.get("dest") == "document" and not r.get("prefetch")]
         assert not [r["url"] for r in documents if r["url"].split("?")[0] in soft_urls]
         assert soft_urls & {r["url"].split("?")[0] for r in trail if r.get("dest") == "document" and r["ts"] < start}
+        # So does the origin's own log (the warm-up's requests for those pages are in it, before).
+        soft_paths = {path_of(url) for url in soft_urls}
+        documents_asked = [(r.ts, r.target) for r in spa.requests() if r.headers.get("sec-fetch-dest") == "document"
+                           and not r.headers.get("sec-purpose") and r.target.split("?")[0] in soft_paths]
+        assert documents_asked and not [t for ts, t in documents_asked if start <= ts <= end]
     # The headline says so and points at what would help; no arm claims or denies a gain, and
     # no soft navigation is advised on as "not prefetched".
     assert "Most navigations on this site are soft" in output
