@@ -3,6 +3,7 @@
 
     .venv/bin/python scripts/bench.py            # full run, a few minutes
     .venv/bin/python scripts/bench.py --quick    # about a minute, every figure with small counts
+    .venv/bin/python scripts/bench.py --smoke    # the test suite's: every figure, the fewest counts (no use as figures)
     .venv/bin/python scripts/bench.py --json out.json
 
 Everything runs on 127.0.0.1 in one run: an origin process (scripts/bench_origin.py), plain
@@ -84,7 +85,7 @@ class Settings:
 
     @property
     def quick(self) -> bool:
-        return self.name == "quick"
+        return self.name in ("quick", "smoke")
 
 
 FULL = Settings("full", rounds=4, burst_seconds=2.0, burst_requests=20_000, concurrency=(1, 8, 64),
@@ -93,6 +94,12 @@ FULL = Settings("full", rounds=4, burst_seconds=2.0, burst_requests=20_000, conc
 QUICK = Settings("quick", rounds=2, burst_seconds=0.3, burst_requests=2_000, concurrency=(1, 8, 64),
                  html_seconds=0.3, memory_urls=1_600, memory_cache_mb=8, memory_samples=8, browser_trials=1,
                  flush_trials=3)
+# Only that the benchmark runs and produces every figure (tests/e2e/test_bench_smoke.py): one round,
+# one trial, short bursts (still long enough that mitmdump's CPU time, counted in 10 ms ticks, is
+# never 0, which would leave the cpu figures empty); its figures are too noisy to read.
+SMOKE = Settings("smoke", rounds=1, burst_seconds=0.2, burst_requests=500, concurrency=(1, 8, 64),
+                 html_seconds=0.15, memory_urls=400, memory_cache_mb=8, memory_samples=4, browser_trials=1,
+                 flush_trials=1)
 
 
 # ------------------------------------------------------------------ processes
@@ -504,9 +511,10 @@ def progress(step: str, started: float) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="about a minute: every figure, small counts")
+    parser.add_argument("--smoke", action="store_true", help="every figure with the fewest counts: checks that it runs")
     parser.add_argument("--json", type=Path, default=Path("bench-results.json"), help="where to write the results")
     args = parser.parse_args(argv)
-    results = run(QUICK if args.quick else FULL)
+    results = run(SMOKE if args.smoke else QUICK if args.quick else FULL)
     meta = results["meta"]
     print(f"\nPrefetch Lab benchmark ({meta['settings']['name']}, {meta['seconds']} s): {meta['nproc']} × {meta['cpu']}, "
           f"Python {meta['python']}, mitmproxy {meta['mitmproxy']}, load average {meta['load_average_start'][0]:.2f} "
