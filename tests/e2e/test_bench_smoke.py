@@ -62,7 +62,7 @@ def lookup(results: dict, dotted: str):
     return node
 
 
-def test_quick_benchmark_produces_every_figure(tmp_path):
+def test_the_benchmark_produces_every_figure(tmp_path):
     out = tmp_path / "bench.json"
     run = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "bench.py"), "--smoke", "--json", str(out)],
