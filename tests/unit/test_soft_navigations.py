@@ -12,7 +12,7 @@ from prefetch_lab.audit.findings.summary_table import soft_line, summary_rows, v
 from prefetch_lab.audit.gather.page_scripts import navigation_kind, settle_kind
 from prefetch_lab.audit.gather.trace_frames import CLOCK_MARK, FrameFolder
 from prefetch_lab.report.data import audit_view
-from tests.unit.test_auditanalysis import SITE, T0, doc, page, resource, run, step
+from tests.unit.test_auditanalysis import SITE, T0, doc, page, rec, resource, run, step
 from tests.unit.test_trace_frames import mark, shot
 
 
@@ -165,3 +165,20 @@ def test_the_deployment_readme_says_first_that_its_rules_help_document_navigatio
     assert deploy_notes(analyze([run("control", [step(0, "/", 1.0), step(1, "/a", 5.0)], [])])["summary"]) == []
     readme = build_deployment(SITE + "/", [], [], Eagerness("conservative", "why"), [note]).files["README.md"]
     assert readme.splitlines()[2] == f"**Read first:** {note}"
+
+
+def test_a_route_chunk_from_the_browsers_cache_credits_the_sites_prefetch_of_it():
+    raw = spa_run()
+    # The site's <link rel=prefetch> of both route chunks while the landing page showed (the control
+    # arm: ungated, forwarded); /guide's came from the browser's cache at the press, /api's did not.
+    for path, at, flow in (("/assets/guide.js", 2.0, "g"), ("/assets/api.js", 2.1, "a")):
+        raw["trail"] += [
+            rec("prefetch-forwarded", path, at, flow_id=flow, prefetch="speculation", dest="empty", speculation_tags="",
+                reason="gate-off"),
+            rec("cache-store", path, at + 0.01, flow_id=flow, prefetch="speculation", dest="empty", status=200,
+                caching_status="cached", size=900),
+        ]
+    audit = analyze([raw])
+    used = {p["url"].removeprefix(SITE): p["used"] for p in audit["prefetches"] if p["mechanism"] == "site"}
+    assert used == {"/assets/guide.js": True, "/assets/api.js": False}
+    assert audit["summary"]["control"]["wasted_bytes"] == 900

@@ -1,6 +1,7 @@
 """Which prefetch served which navigation: a navigation Chromium served from a prefetch or a
 prerender credits the speculation it used, one the service worker or the HTTP cache served
-credits Edgio's prefetch, and so does each subresource the service worker served. A credited
+credits Edgio's prefetch, and so does each subresource the service worker served; a soft
+navigation's route resource from the browser's cache credits the site's prefetch of it. A credited
 prefetch is `used`; a speculation prefetch is single use, so once a navigation used it, it is
 spent. Pure module.
 """
@@ -57,6 +58,13 @@ def credit_use(run: Run) -> None:
                                      ("deep-fetch", "edgio"), True)
             if credited:
                 credited["used"] = True
+    # A soft navigation's route (its chunk, its data) from the browser's cache, no transfer: the
+    # site's own prefetch of it (a <link rel=prefetch>, a script's fetch) is what it used.
+    for entry, fetched_at in route_resources(run):
+        if not number(entry.get("transferSize")) and (number(entry.get("decodedBodySize")) or 0) > 0:
+            credited = latest_before(run.prefetches, {run.key(entry.get("name"))}, fetched_at, ("site",), True)
+            if credited:
+                credited["used"] = True
 
 
 def mark_earlier_use(run: Run) -> None:
@@ -78,3 +86,15 @@ def page_resources(run: Run) -> Iterator[tuple[dict, dict, float | None]]:
                 start = number(entry.get("startTime"))
                 fetched_at = (origin + (start or 0)) / 1000 if origin is not None else nav["_start"]
                 yield nav, entry, fetched_at
+
+
+def route_resources(run: Run) -> Iterator[tuple[dict, float | None]]:
+    """(Resource Timing entry, epoch s it was fetched) for what each soft navigation fetched after its press."""
+    for nav in run.soft_navigations:
+        page = run.page(nav["_index"]) or {}
+        origin = number(page.get("time_origin"))
+        start = number((page.get("soft_navigation") or {}).get("start")) or 0.0
+        for entry in page.get("resources") or []:
+            if isinstance(entry, dict) and (number(entry.get("startTime")) or 0) >= start:
+                fetched_at = (origin + (number(entry.get("startTime")) or 0)) / 1000 if origin is not None else nav["_start"]
+                yield entry, fetched_at
