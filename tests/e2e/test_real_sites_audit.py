@@ -56,6 +56,8 @@ def test_spa_routes_softly_and_its_own_chunk_prefetches_are_the_sites_ungated_in
     forwarded = sorted(path_of(p["url"]) for p in site["control"] if p["edge"] == "forwarded")
     assert forwarded == origin_prefetches("control")
     assert audit["summary"]["control"]["site_prefetches"]["refused"] == 0
+    # The route chunks the soft navigations then took from the browser's cache were those prefetches.
+    assert any(p["used"] for p in site["control"])
     # The experiment arm's gate answers them as Speed Brain does (503 on a miss): never at the
     # origin, counted and named in the summary and the advice.
     refused = [p for p in site["speculation"] if p["edge"] == "refused"]
