@@ -8,9 +8,10 @@ from __future__ import annotations
 import json
 
 from prefetch_lab.audit.analyze import analyze
-from prefetch_lab.audit.findings.summary_table import soft_line, summary_rows, verdict_lines
+from prefetch_lab.audit.findings.summary_table import summary_rows, verdict_lines
 from prefetch_lab.audit.gather.page_scripts import navigation_kind, settle_kind
 from prefetch_lab.audit.gather.trace_frames import CLOCK_MARK, FrameFolder
+from prefetch_lab.report.arms import soft_headline
 from prefetch_lab.report.data import audit_view
 from tests.unit.test_auditanalysis import SITE, T0, doc, page, rec, resource, run, step
 from tests.unit.test_trace_frames import mark, shot
@@ -104,7 +105,7 @@ def test_the_advice_says_what_would_help_and_the_headline_only_when_most_are_sof
     audit = analyze([mostly_documents])
     entry = next(a for a in audit["advice"] if a["code"] == "soft-navigations")
     assert entry["count"] == 1 and entry["headline"] is None
-    assert soft_line(audit) is None
+    assert soft_headline(audit) is None
 
 
 def test_an_arm_with_only_soft_navigations_neither_claims_nor_denies_a_gain():
@@ -119,7 +120,7 @@ def test_an_arm_with_only_soft_navigations_neither_claims_nor_denies_a_gain():
     assert view["headline"].startswith("Most navigations on this site are soft (4 of 4")
     spec = next(line for line in view["more_verdicts"] if line.startswith("With speculation rules"))
     assert "no document-prefetch gain can be measured" in spec and "faster" not in spec and "slower" not in spec
-    assert view["soft_table"]["rows"] and soft_line(audit) == view["headline"]
+    assert view["soft_table"]["rows"] and soft_headline(audit) == view["headline"]
     assert not verdict_lines(audit)  # no "0 pairs" comparison of documents that were never measured
     _, rows = summary_rows(audit)
     assert rows[0][1] == "0 + 2 soft"

@@ -26,7 +26,7 @@ from prefetch_lab.audit.findings.baseline import SCHEMA as BASELINE_SCHEMA
 from prefetch_lab.audit.findings.deploy_check import deploy_lines
 from prefetch_lab.audit.findings.enough_runs import DEFAULT_MAX_RUNS, DEFAULT_PRECISION, parse_precision
 from prefetch_lab.audit.findings.summary_table import (
-    SPLIT_AT, baseline_lines, sampling_line, soft_line, summary_rows, verdict_lines)
+    SPLIT_AT, baseline_lines, sampling_line, summary_rows, verdict_lines)
 from prefetch_lab.rules import speculation_rules
 from prefetch_lab.audit.gather.playwright_driver import Moves
 from prefetch_lab.audit.gather.netprofile import PROFILES, THROTTLE_CHOICES
@@ -34,6 +34,7 @@ from prefetch_lab.audit.gather.devices import DEVICE_CHOICES
 from prefetch_lab.audit.run import Audit, Progress as AuditProgress
 from prefetch_lab.audit.run_environment import schedule
 from prefetch_lab.audit.settings import ARM_OPTIONS, WHAT_IF_ARM, WALKS, AuditSettings
+from prefetch_lab.report.arms import soft_headline
 
 
 def parser() -> argparse.ArgumentParser:
@@ -214,7 +215,7 @@ def print_summary(console: Console, document: dict) -> None:
         for row in rows:
             table.add_row(*[str(row[i]) for i in keep])
         console.print(table)
-    for line in filter(None, [soft_line(document), sampling_line(document), *verdict_lines(document), *baseline_lines(document)]):
+    for line in filter(None, [soft_headline(document), sampling_line(document), *verdict_lines(document), *baseline_lines(document)]):
         console.print(("[yellow]" if "fewer than" in line else "") + escape(line))
     advice = top_advice(document, 3)
     # --what-if: its result is always shown, ranked or not

@@ -26,11 +26,6 @@ def summary_rows(audit: dict) -> tuple[list[str], list[list[str]]]:
     return list(SUMMARY_COLUMNS), rows
 
 
-def soft_line(audit: dict) -> str | None:
-    """The headline of an audit whose navigations were mostly soft (findings/soft_navigations.py)."""
-    return next((a.get("headline") for a in audit.get("advice") or [] if a.get("code") == "soft-navigations"), None)
-
-
 def prerendered_cell(prerenders: dict) -> str:
     """"activated of started" ("2 of 3"); "–" when nothing was prerendered."""
     if not prerenders.get("started") and not prerenders.get("activated"):
@@ -44,7 +39,7 @@ def verdict_lines(audit: dict) -> list[str]:
     lines, warnings = [], []
     for arm, s in (audit.get("summary") or {}).items():
         compared = s.get("vs_control")
-        if not compared or (not s.get("navigations") and s.get("soft_navigations")):  # soft only: soft_line says it
+        if not compared or (not s.get("navigations") and s.get("soft_navigations")):  # soft only: the soft headline says it
             continue
         lines.append(f"{arm} against the control (median difference, paired):")
         lines += [f"  {fmt_comparison(metric, compared.get(metric))}" for metric in ("lcp_ms", "fcp_ms", "ttfb_ms", "speed_index_ms")
