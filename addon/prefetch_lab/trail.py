@@ -40,7 +40,8 @@ PREFETCH_EVENTS = ("prefetch-hit", "prefetch-refused", "prefetch-forwarded")  # 
 ORIGIN_EVENTS = ("cache-store", "cache-bypass", "origin-error")  # one per origin response
 # How a request was answered, from the edge's cache or by the origin (a forwarded prefetch's
 # origin answer too: such records carry `prefetch`).
-CACHE_OR_ORIGIN_EVENTS = ("cache-hit", "cache-stale", *ORIGIN_EVENTS)
+EDGE_HIT_EVENTS = ("cache-hit", "cache-stale")  # a request the edge answered from its cache
+CACHE_OR_ORIGIN_EVENTS = (*EDGE_HIT_EVENTS, *ORIGIN_EVENTS)
 # What the edge answered itself: an error on such a flow is the client leaving (a prefetch
 # cancelled while the edge delay ran), not an origin request.
 EDGE_ANSWER_EVENTS = ("prefetch-hit", "prefetch-refused", "cache-hit", "cache-stale", "synthetic", "client-report")

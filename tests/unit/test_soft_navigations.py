@@ -52,7 +52,7 @@ def test_a_press_is_a_document_a_soft_navigation_or_nothing():
 def spa_run(arm="control"):
     """/ (a document), /guide and /api (soft, in the document of step 0), /faq (a document again)."""
     chunk = resource("/assets/guide.js", start=2010.0, end=2030.0, transfer=0)  # from the browser's cache
-    chunk["decodedBodySize"] = 900
+    chunk.update(encodedBodySize=900, decodedBodySize=2_700)  # as a cached answer reports it: a body, no transfer
     api = resource("/assets/api.js", start=5010.0, end=5060.0, transfer=1_200)
     steps = [
         step(0, "/", 1.0),

@@ -17,7 +17,8 @@ from prefetch_lab.formatting import fmt_bytes
 from prefetch_lab.prefetch_mechanism import mechanism
 from prefetch_lab.report.cells import cell, plural, short_url, table
 from prefetch_lab.report.charts import BASE_LAYOUT, MECHANISM_COLORS, chart
-from prefetch_lab.trail import CACHE_OR_ORIGIN_EVENTS, EDGE_ANSWER_EVENTS, ORIGIN_EVENTS, PREFETCH_EVENTS, summarize
+from prefetch_lab.trail import (
+    CACHE_OR_ORIGIN_EVENTS, EDGE_ANSWER_EVENTS, EDGE_HIT_EVENTS, ORIGIN_EVENTS, PREFETCH_EVENTS, summarize)
 from prefetch_lab.url_keys import normalize_url
 
 NORMAL_EVENTS = CACHE_OR_ORIGIN_EVENTS  # a request's answer, from the edge's cache or the origin
@@ -96,7 +97,7 @@ def headline(records: list[dict], prefetches: list[dict], span: float) -> tuple[
     answers = Counter(p["answer"] for p in prefetches)
     refused = Counter(p["reason"] for p in prefetches if p["answer"] == "refused")
     origin = origin_records(records)
-    served = sum(1 for r in records if r.get("event") in ("cache-hit", "cache-stale"))
+    served = sum(1 for r in records if r.get("event") in EDGE_HIT_EVENTS)
     parts = [f"{answers['hit'] + answers['stale']:,} served from the edge cache"]
     if refused:
         parts.append(f"{answers['refused']:,} refused ({', '.join(f'{c:,} {r}' for r, c in refused.most_common())})")

@@ -10,7 +10,7 @@ import bisect
 from dataclasses import dataclass, field
 
 from prefetch_lab.stats import integer, number
-from prefetch_lab.trail import EDGE_ANSWER_EVENTS, is_origin_answer
+from prefetch_lab.trail import CACHE_OR_ORIGIN_EVENTS, EDGE_ANSWER_EVENTS, is_origin_answer
 from prefetch_lab.url_keys import normalize_url, origin_aliases
 
 
@@ -70,6 +70,14 @@ class Run:
             return None
         return max(0, bisect.bisect_right(self.bounds, ts) - 1)
 
+    def step_answers(self, index: int) -> list[dict]:
+        """The edge's answers to ordinary requests (not prefetches) in step `index`'s window (from
+        its navigation start to the next step's): from its cache, or by the origin."""
+        begin = self.bounds[index]
+        end = self.bounds[index + 1] if index + 1 < len(self.bounds) else float("inf")
+        return [r for r in self.trail
+                if begin <= r["ts"] < end and r.get("event") in CACHE_OR_ORIGIN_EVENTS and not r.get("prefetch")]
+
     def page(self, index: int | None) -> dict | None:
         if index is None or not 0 <= index < len(self.steps):
             return None
@@ -82,6 +90,12 @@ def asked_at(record: dict) -> float:
     request answered after the measured session began is the warm-up's, not the session's."""
     started = number(record.get("started"))
     return started if started is not None else record["ts"]
+
+
+def from_http_cache(entry: dict) -> bool:
+    """A Resource Timing entry the browser's HTTP cache answered: no transfer but a body (a
+    cross-origin one without Timing-Allow-Origin reports 0 for both)."""
+    return number(entry.get("transferSize")) == 0 and (number(entry.get("encodedBodySize")) or 0) > 0
 
 
 def is_prefetch_event(event: object) -> bool:

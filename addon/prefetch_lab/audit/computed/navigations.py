@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from prefetch_lab.audit.computed.gathered_run import Run, navigation_start
+from prefetch_lab.audit.computed.gathered_run import Run, from_http_cache, navigation_start
 from prefetch_lab.audit.computed.visual_metrics import filmstrip_visual
 from prefetch_lab.stats import integer, ms, number
-from prefetch_lab.trail import CACHE_OR_ORIGIN_EVENTS
+from prefetch_lab.trail import EDGE_HIT_EVENTS
 
 
 def build_navigations(run: Run, out_dir: Path | str | None = None) -> list[dict]:
@@ -80,8 +80,7 @@ def build_soft_navigation(run: Run, index: int, out_dir: Path | str | None = Non
     paint.update(lcp_breakdown=None, cls=None,
                  lcp_element={"tag": (soft.get("lcp_element") or "").split("#", 1)[0] or None, "url": soft.get("lcp_url")}
                  if soft.get("lcp_element") or soft.get("lcp_url") else None)
-    since_press = [r for r in page.get("resources") or [] if isinstance(r, dict) and (number(r.get("startTime")) or 0) >= start]
-    route_bytes = sum(int(number(r.get("transferSize")) or 0) for r in since_press)
+    route = [r for r in page.get("resources") or [] if isinstance(r, dict) and (number(r.get("startTime")) or 0) >= start]
     return {
         "arm": run.arm, "run": run.index, "step": integer(step.get("step"), index),
         "url": run.key(page.get("url") or step.get("url")), "walk_url": step.get("url"),
@@ -90,7 +89,7 @@ def build_soft_navigation(run: Run, index: int, out_dir: Path | str | None = Non
         "served_from": "no-document", "delivery": "soft", "document_status": None, "edge_caching_status": None,
         **dict.fromkeys(("ttfb_ms", "fcp_ms", "lcp_ms", "dom_content_loaded_ms", "load_ms", "lcp_missing_reason")),
         **paint,
-        "transfer_bytes": route_bytes, "document_transfer_bytes": 0,
+        "transfer_bytes": sum(int(number(r.get("transferSize")) or 0) for r in route), "document_transfer_bytes": 0,
         "prefetched": False, "contention": None, "not_prefetched_reason": None, "not_prefetched_detail": None,
         "soft": {
             "method": soft.get("method"),
@@ -98,26 +97,27 @@ def build_soft_navigation(run: Run, index: int, out_dir: Path | str | None = Non
             "url_change_ms": since_activation(soft.get("url_change"), start),
             "first_paint_ms": since_activation(soft.get("first_paint"), start),
             "largest_paint_ms": since_activation(soft.get("lcp"), start),
-            "route_requests": route_requests(run, index, since_press),
+            "route_requests": route_requests(run, index, route),
         },
         **join_fields(run, index, None, {}),
+        "_route": route,  # what it fetched after the press (prefetch_use credits the site's prefetches)
     }
 
 
-def route_requests(run: Run, index: int, since_press: list[dict]) -> dict:
+ROUTE_PARTS = ("browser", "from_browser_cache", "edge_cache", "origin")
+
+
+def route_requests(run: Run, index: int, route: list[dict]) -> dict:
     """What a soft navigation fetched after the press (its route's code and data): in the
     browser (Resource Timing: from its cache, the site's own prefetches included, when nothing
     was transferred) and at the edge (the step's window in the trail: served from the edge's
     cache, or by the origin)."""
-    begin = run.bounds[index]
-    end = run.bounds[index + 1] if index + 1 < len(run.bounds) else float("inf")
-    answers = [r for r in run.trail if begin <= r["ts"] < end and r.get("event") in CACHE_OR_ORIGIN_EVENTS and not r.get("prefetch")]
+    answers = run.step_answers(index)
     return {
-        "browser": len(since_press),
-        "from_browser_cache": sum(1 for r in since_press
-                                  if not number(r.get("transferSize")) and (number(r.get("decodedBodySize")) or 0) > 0),
-        "edge_cache": sum(1 for r in answers if r.get("event") in ("cache-hit", "cache-stale")),
-        "origin": sum(1 for r in answers if r.get("event") not in ("cache-hit", "cache-stale")),
+        "browser": len(route),
+        "from_browser_cache": sum(1 for r in route if from_http_cache(r)),
+        "edge_cache": sum(1 for r in answers if r.get("event") in EDGE_HIT_EVENTS),
+        "origin": sum(1 for r in answers if r.get("event") not in EDGE_HIT_EVENTS),
     }
 
 
@@ -220,14 +220,8 @@ def since_activation(raw: Any, activation: float, floor_zero: bool = True) -> fl
 def document_record(run: Run, index: int) -> dict | None:
     """The edge's record of the step's document request, in the step's window."""
     step, page = run.steps[index], run.page(index)
-    begin = run.bounds[index]
-    end = run.bounds[index + 1] if index + 1 < len(run.bounds) else float("inf")
     final, asked = run.key(page.get("url") if page else None), run.key(step.get("url"))
-    candidates = [
-        r for r in run.trail
-        if begin <= r["ts"] < end and r.get("event") in CACHE_OR_ORIGIN_EVENTS and not r.get("prefetch")
-        and r.get("dest") in ("document", None)
-    ]
+    candidates = [r for r in run.step_answers(index) if r.get("dest") in ("document", None)]
     for wanted in (final, asked):
         for record in candidates:
             if wanted and run.key(record.get("url")) == wanted:
@@ -245,7 +239,7 @@ def served_from(delivery_type: str, record: dict | None, edge_status: str | None
     if delivery_type == "cache":
         return "http-cache"
     if record is not None:
-        return "edge" if record.get("event") in ("cache-hit", "cache-stale") else "origin"
+        return "edge" if record.get("event") in EDGE_HIT_EVENTS else "origin"
     if edge_status in ("hit", "stale"):
         return "edge"
     return "origin" if edge_status else "unknown"

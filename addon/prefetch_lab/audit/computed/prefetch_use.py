@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prefetch_lab.audit.computed.gathered_run import Run
+from prefetch_lab.audit.computed.gathered_run import Run, from_http_cache
 from prefetch_lab.audit.computed.prefetches import is_success
 from prefetch_lab.stats import number
 
@@ -61,7 +61,7 @@ def credit_use(run: Run) -> None:
     # A soft navigation's route (its chunk, its data) from the browser's cache, no transfer: the
     # site's own prefetch of it (a <link rel=prefetch>, a script's fetch) is what it used.
     for entry, fetched_at in route_resources(run):
-        if not number(entry.get("transferSize")) and (number(entry.get("decodedBodySize")) or 0) > 0:
+        if from_http_cache(entry):
             credited = latest_before(run.prefetches, {run.key(entry.get("name"))}, fetched_at, ("site",), True)
             if credited:
                 credited["used"] = True
@@ -91,10 +91,7 @@ def page_resources(run: Run) -> Iterator[tuple[dict, dict, float | None]]:
 def route_resources(run: Run) -> Iterator[tuple[dict, float | None]]:
     """(Resource Timing entry, epoch s it was fetched) for what each soft navigation fetched after its press."""
     for nav in run.soft_navigations:
-        page = run.page(nav["_index"]) or {}
-        origin = number(page.get("time_origin"))
-        start = number((page.get("soft_navigation") or {}).get("start")) or 0.0
-        for entry in page.get("resources") or []:
-            if isinstance(entry, dict) and (number(entry.get("startTime")) or 0) >= start:
-                fetched_at = (origin + (number(entry.get("startTime")) or 0)) / 1000 if origin is not None else nav["_start"]
-                yield entry, fetched_at
+        origin = number((run.page(nav["_index"]) or {}).get("time_origin"))
+        for entry in nav["_route"]:
+            fetched_at = (origin + (number(entry.get("startTime")) or 0)) / 1000 if origin is not None else nav["_start"]
+            yield entry, fetched_at

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 from collections import Counter
 
-from prefetch_lab.audit.computed.gathered_run import Run
+from prefetch_lab.audit.computed.gathered_run import Run, from_http_cache
 from prefetch_lab.audit.computed.prefetch_use import latest_before, page_resources
 from prefetch_lab.stats import ms, number
-from prefetch_lab.trail import CACHE_OR_ORIGIN_EVENTS
+from prefetch_lab.trail import EDGE_HIT_EVENTS
 
-EDGE_HIT_EVENTS = ("cache-hit", "cache-stale")
 # Which sources are prefetching, and which are caching of what a page had already loaded.
 PREFETCHING = ("prefetch", "prerender")
 
@@ -52,8 +51,7 @@ def subresource_source(run: Run, entry: dict, fetched_at: float | None, at_edge:
         # The worker answered with its own fetch: Resource Timing then reports no transfer (and
         # Chromium may say deliveryType "cache"), so the edge's record is the evidence; none: the HTTP cache.
         return at_edge.get(key, "http-cache")
-    # A cached answer has no transfer but a body (a cross-origin one without Timing-Allow-Origin reports 0 for both)
-    if delivery == "cache" or (number(entry.get("transferSize")) == 0 and (number(entry.get("encodedBodySize")) or 0) > 0):
+    if delivery == "cache" or from_http_cache(entry):
         return "http-cache"
     return at_edge.get(key, "network")
 
@@ -61,14 +59,11 @@ def subresource_source(run: Run, entry: dict, fetched_at: float | None, at_edge:
 def window_answers(run: Run, index: int) -> dict[str, str]:
     """URL key → `edge-hit` (the edge answered from its cache) or `network` (the origin did), for
     the requests (not prefetches) the edge saw in the step's window; a hit wins."""
-    begin = run.bounds[index]
-    end = run.bounds[index + 1] if index + 1 < len(run.bounds) else float("inf")
     answers: dict[str, str] = {}
-    for r in run.trail:
-        if begin <= r["ts"] < end and not r.get("prefetch") and r.get("event") in CACHE_OR_ORIGIN_EVENTS:
-            key = run.key(r.get("url"))
-            if answers.get(key) != "edge-hit":
-                answers[key] = "edge-hit" if r.get("event") in EDGE_HIT_EVENTS else "network"
+    for r in run.step_answers(index):
+        key = run.key(r.get("url"))
+        if answers.get(key) != "edge-hit":
+            answers[key] = "edge-hit" if r.get("event") in EDGE_HIT_EVENTS else "network"
     return answers
 
 

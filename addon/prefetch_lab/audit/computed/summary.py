@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 
 from prefetch_lab.audit.computed.gathered_run import Run
-from prefetch_lab.audit.computed.navigations import BREAKDOWN_PARTS
+from prefetch_lab.audit.computed.navigations import BREAKDOWN_PARTS, ROUTE_PARTS
 from prefetch_lab.audit.computed.prefetches import prerender_attempts
 from prefetch_lab.stats import ms, percentile, ratio
 
@@ -73,6 +73,11 @@ def summarize_arm(runs: list[Run], doubles: list[dict]) -> dict:
     }
 
 
+def p50(values) -> float | None:
+    """The median of the values that are not None, in ms (None without any)."""
+    return ms(percentile([v for v in values if v is not None], 50))
+
+
 def timing_percentiles(navs: list[dict]) -> dict[str, float | None]:
     def p(metric: str, q: int) -> float | None:
         return ms(percentile([n[metric] for n in navs if n[metric] is not None], q))
@@ -93,14 +98,11 @@ def soft_percentiles(soft: list[dict]) -> dict[str, float | None]:
     """The soft navigations' own p50s (page_scripts.py's method; never pooled with documents'):
     from the press's release to the URL change, the first paint and the new view's largest paint,
     the Speed Index of their filmstrips, and the count per method ("chromium", "own")."""
-    def p50(values) -> float | None:
-        return ms(percentile([v for v in values if v is not None], 50))
-
     figures = {m: p50(n["soft"].get(m) for n in soft) for m in SOFT_METRICS}
     figures["speed_index_ms"] = p50((n.get("visual") or {}).get("speed_index_ms") for n in soft)
     figures["by_method"] = dict(Counter(n["soft"].get("method") or "?" for n in soft).most_common())
     figures["route_requests"] = {part: sum((n["soft"].get("route_requests") or {}).get(part) or 0 for n in soft)
-                                 for part in ("browser", "from_browser_cache", "edge_cache", "origin")}
+                                 for part in ROUTE_PARTS}
     return figures
 
 
@@ -110,9 +112,6 @@ VISUAL_METRICS = ("first_visual_change_ms", "speed_index_ms", "visually_complete
 def paint_percentiles(navs: list[dict]) -> dict:
     """p50s of the visual metrics (navigations with a filmstrip), of each LCP breakdown part and
     of CLS; `speed_index_ms_p50` also flat, beside the other metrics' p50s."""
-    def p50(values) -> float | None:
-        return ms(percentile([v for v in values if v is not None], 50))
-
     visual = {m: p50((n.get("visual") or {}).get(m) for n in navs) for m in VISUAL_METRICS}
     breakdowns = [n["lcp_breakdown"] for n in navs if n.get("lcp_breakdown")]
     cls = percentile([n.get("cls") for n in navs if n.get("cls") is not None], 50)

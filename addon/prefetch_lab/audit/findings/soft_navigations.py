@@ -7,20 +7,26 @@ most navigations were soft, a headline that says so. Pure module.
 
 from __future__ import annotations
 
+from prefetch_lab.audit.computed.navigations import ROUTE_PARTS
 from prefetch_lab.formatting import fmt_ms
+
+
+def counts(summary: dict[str, dict]) -> tuple[int, int]:
+    """(soft, document) navigations after the landing page, all arms."""
+    return (sum(s.get("soft_navigations") or 0 for s in summary.values()),
+            sum(s.get("navigations") or 0 for s in summary.values()))
 
 
 def soft_navigation_advice(summary: dict[str, dict], soft_navigations: list[dict]) -> list[dict]:
     """One advice entry (code "soft-navigations") when any arm measured a soft navigation; its
     `headline` is set when they were most of the navigations after the landing page."""
-    soft = sum(s.get("soft_navigations") or 0 for s in summary.values())
+    soft, documents = counts(summary)
     if not soft:
         return []
-    documents = sum(s.get("navigations") or 0 for s in summary.values())
     arms = [arm for arm, s in summary.items() if s.get("soft_navigations")]
     paints = ", ".join(f"{arm} {fmt_ms(summary[arm]['soft_navigations_p50']['largest_paint_ms'])}" for arm in arms)
     routes = {part: sum(summary[arm]["soft_navigations_p50"]["route_requests"][part] for arm in arms)
-              for part in ("browser", "from_browser_cache", "edge_cache", "origin")}
+              for part in ROUTE_PARTS}
     reason = (f"{soft:,} of {soft + documents:,} navigations after the landing page were soft: the page changed its URL "
               "through the History or Navigation API and fetched the new view's code and data itself, requesting no "
               "document (client-side routing). Document prefetching (speculation rules, Edgio's page prefetch) cannot "
@@ -45,11 +51,10 @@ def soft_navigation_advice(summary: dict[str, dict], soft_navigations: list[dict
 
 def deploy_notes(summary: dict[str, dict]) -> list[str]:
     """The deployment README's first words on a site that routes on the client ([]: no soft navigation)."""
-    soft = sum(s.get("soft_navigations") or 0 for s in summary.values())
+    soft, documents = counts(summary)
     if not soft:
         return []
-    total = soft + sum(s.get("navigations") or 0 for s in summary.values())
-    return [f"{soft:,} of {total:,} navigations the audit made after the landing page were soft (client-side "
+    return [f"{soft:,} of {soft + documents:,} navigations the audit made after the landing page were soft (client-side "
             "routing: no document requested). The speculation rules here speed up document navigations only: a "
             "visit from a link elsewhere, a reload, a link opened in a new tab, pages the router does not handle. For "
             "the soft ones, prefetch each route's code and data (Edgio's manual prefetch and deep fetch, or the "
