@@ -145,11 +145,15 @@ class Session:
         cdp = context.new_cdp_session(self.page)
         for event in ("Preload.prefetchStatusUpdated", "Preload.prerenderStatusUpdated"):
             cdp.on(event, self._preload_listener(event))
-        cdp.on("Network.requestWillBeSent", lambda params: (found := script_prefetch(params)) and self.script_prefetches.append(found))
+        cdp.on("Network.requestWillBeSent", self._keep_script_prefetch)
         cdp.send("Preload.enable")
         cdp.send("Network.enable")
         if cpu_slowdown != 1:  # the page's renderer; Playwright's pages never prerender (see cdp_driver.py)
             cdp.send("Emulation.setCPUThrottlingRate", {"rate": cpu_slowdown})
+
+    def _keep_script_prefetch(self, params: dict) -> None:
+        if found := script_prefetch(params):
+            self.script_prefetches.append(found)
 
     def _preload_listener(self, name: str) -> Callable[[dict], None]:
         def listen(params: dict) -> None:
