@@ -68,18 +68,23 @@ def origin_answers(run: Run) -> dict[str, dict]:
     return {r["flow_id"]: r for r in run.origin_records() if r.get("flow_id")}
 
 
+def prefetch_row(run: Run, url: str, ts: float | None, mechanism_name: str, edge: str | None, **fields) -> dict:
+    """One row of `prefetches`, every field present (the step and `used` are filled in later)."""
+    return {
+        "arm": run.arm, "run": run.index, "step": None, "url": url, "mechanism": mechanism_name, "kind": "prefetch",
+        "edge": edge, "edge_reason": None, "status": None, "browser_status": None, "used": False, "bytes": None,
+        "start_ms_after_load": None, "ts": ts, "content_type": None, "rules": [], "hint": None, **fields,
+    }
+
+
 def edge_prefetch(run: Run, record: dict, answers: dict, documents: set[str], resources: set[str],
                   forwarded_reason: str | None = None) -> dict:
     event = record["event"]
-    row = {
-        "arm": run.arm, "run": run.index, "step": None, "url": run.key(record.get("url")),
-        "mechanism": mechanism(record, run.key(record.get("url")), documents, resources,
-                               injected=run.arm not in SITE_ONLY_ARMS, forwarded_reason=forwarded_reason),
-        "kind": "prefetch", "edge": None, "edge_reason": None, "status": record.get("status"), "browser_status": None,
-        "used": False, "bytes": None, "start_ms_after_load": None, "ts": record["ts"],
-        "content_type": record.get("content_type"), "rules": list(record.get("rules") or []), "hint": None,
-        "_record": record,
-    }
+    url = run.key(record.get("url"))
+    source = mechanism(record, url, documents, resources, injected=run.arm not in SITE_ONLY_ARMS,
+                       forwarded_reason=forwarded_reason)
+    row = prefetch_row(run, url, record["ts"], source, None, status=record.get("status"),
+                       content_type=record.get("content_type"), rules=list(record.get("rules") or []), _record=record)
     if event == "prefetch-hit":
         row.update(edge="stale" if record.get("caching_status") == "stale" else "hit", bytes=record.get("size"),
                    edge_reason=record.get("caching_status"))
@@ -145,13 +150,9 @@ def unsent_to_edge(run: Run, attempts: list[Attempt]) -> list[dict]:
     for attempt in attempts:
         if attempt.matched or not attempt.statuses or all(s in UNSENT_STATUSES for s in attempt.statuses):
             continue
-        rows.append({
-            "arm": run.arm, "run": run.index, "step": None, "url": attempt.url,
-            "mechanism": "site" if run.arm in SITE_ONLY_ARMS else "speculation",
-            "kind": "prefetch", "edge": "none", "_attempt": attempt, "edge_reason": attempt.last_prefetch_status, "status": None,
-            "browser_status": attempt.last_prefetch_status, "used": False, "bytes": 0,
-            "start_ms_after_load": None, "ts": attempt.first_ts, "content_type": None, "rules": [], "hint": None,
-        })
+        rows.append(prefetch_row(run, attempt.url, attempt.first_ts, "site" if run.arm in SITE_ONLY_ARMS else "speculation",
+                                 "none", edge_reason=attempt.last_prefetch_status, browser_status=attempt.last_prefetch_status,
+                                 bytes=0, _attempt=attempt))
     return rows
 
 
@@ -171,12 +172,10 @@ def script_prefetch_rows(run: Run) -> list[dict]:
         if record is not None:
             taken.add(id(record))
         edge = {"cache-hit": "hit", "cache-stale": "stale"}.get(record["event"], "forwarded") if record else "none"
-        rows.append({
-            "arm": run.arm, "run": run.index, "step": None, "url": url, "mechanism": "site", "kind": "script-fetch",
-            "edge": edge, "edge_reason": (record or {}).get("caching_status"), "status": (record or {}).get("status"),
-            "browser_status": None, "used": False, "bytes": (record or {}).get("size"), "start_ms_after_load": None,
-            "ts": ts, "content_type": (record or {}).get("content_type"), "rules": [], "hint": fetch.get("hint"),
-        })
+        answer = record or {}
+        rows.append(prefetch_row(run, url, ts, "site", edge, kind="script-fetch", edge_reason=answer.get("caching_status"),
+                                 status=answer.get("status"), bytes=answer.get("size"),
+                                 content_type=answer.get("content_type"), hint=fetch.get("hint")))
     return rows
 
 
